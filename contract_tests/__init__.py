@@ -1,0 +1,1 @@
+"""Contract tests: check any server or client against the spec in specs/."""

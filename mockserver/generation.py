@@ -1,0 +1,173 @@
+"""From a validated request to images: sizes, seeds, and the output document.
+
+Field meanings come from the spec's roles (``ModelInfo``); pixels come from
+the renderer. Rendering is pure and thread-safe, so the caller may run it off
+the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mockserver.inputs import ResolvedInput
+from mockserver.renderer import InputImage, RenderSpec, render
+from mockserver.spec import ModelInfo
+
+FileUrl = Callable[[str, str], str]  # (file id, file name) -> absolute URL
+SEED_RANGE = 2**31  # seeds chosen by the mock fit a signed 32-bit int, like fal's
+
+
+@dataclass(frozen=True)
+class Plan:
+    endpoint_id: str
+    prompt: str
+    seed: int
+    count: int
+    width: int
+    height: int
+    image_format: str
+    content_type: str
+    data_uris: bool  # sync mode: inline the images, store nothing
+
+    def spec_for(self, index: int, inputs: tuple[ResolvedInput, ...]) -> RenderSpec:
+        return RenderSpec(
+            endpoint=self.endpoint_id,
+            prompt=self.prompt,
+            seed=self.seed,
+            index=index,
+            count=self.count,
+            width=self.width,
+            height=self.height,
+            image_format=self.image_format,
+            inputs=tuple(InputImage(i.label, i.image, i.note) for i in inputs),
+        )
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    width: int
+    height: int
+    content_type: str
+    file_name: str
+    file_size: int
+    file_id: str | None = None  # stored on the mock
+    data_uri: str | None = None  # sync mode
+
+    def url(self, file_url: FileUrl) -> str:
+        if self.data_uri is not None:
+            return self.data_uri
+        assert self.file_id is not None
+        return file_url(self.file_id, self.file_name)
+
+
+@dataclass(frozen=True)
+class Output:
+    images: tuple[RenderedImage, ...]
+    seed: int
+    prompt: str
+    inference_seconds: float
+
+    def to_json(self, file_url: FileUrl) -> dict[str, Any]:
+        return {
+            "images": [
+                {
+                    "url": image.url(file_url),
+                    "width": image.width,
+                    "height": image.height,
+                    "content_type": image.content_type,
+                    "file_name": image.file_name,
+                    "file_size": image.file_size,
+                }
+                for image in self.images
+            ],
+            "timings": {"inference": round(self.inference_seconds, 4)},
+            "seed": self.seed,
+            "has_nsfw_concepts": [False] * len(self.images),
+            "prompt": self.prompt,
+        }
+
+
+def with_defaults(model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {**model.defaults, **body}
+
+
+def choose_seed(model: ModelInfo, payload: Mapping[str, Any]) -> int:
+    name = model.name_of("seed")
+    value = payload.get(name) if name else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return secrets.randbelow(SEED_RANGE)
+
+
+def image_count(model: ModelInfo, payload: Mapping[str, Any]) -> int:
+    name = model.name_of("num_images")
+    value = payload.get(name, 1) if name else 1
+    return int(value) if isinstance(value, int) and value > 0 else 1
+
+
+def image_inputs(model: ModelInfo, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, url) for every input image the request names."""
+    info = model.field("image_input")
+    if info is None or info.name not in payload:
+        return []
+    value = payload[info.name]
+    if isinstance(value, list):
+        return [(f"{info.name}[{i}]", str(v)) for i, v in enumerate(value)]
+    return [(info.name, str(value))]
+
+
+def make_plan(
+    model: ModelInfo, payload: Mapping[str, Any], seed: int, inputs: tuple[ResolvedInput, ...]
+) -> Plan:
+    sizes = model.sizes()
+    ratio_field = model.name_of("aspect_ratio")
+    ratio = payload.get(ratio_field) if ratio_field else None
+    if isinstance(ratio, str) and ratio in sizes:
+        width, height = sizes[ratio]
+    else:
+        width, height = _follow_input(sizes, inputs)
+    format_field = model.name_of("output_format")
+    image_format = str(payload.get(format_field, "jpeg")) if format_field else "jpeg"
+    content_type = model.content_types().get(image_format, f"image/{image_format}")
+    sync_field = model.name_of("sync_mode")
+    prompt_field = model.name_of("prompt")
+    return Plan(
+        endpoint_id=model.endpoint_id,
+        prompt=str(payload.get(prompt_field, "")) if prompt_field else "",
+        seed=seed,
+        count=image_count(model, payload),
+        width=width,
+        height=height,
+        image_format=image_format,
+        content_type=content_type,
+        data_uris=bool(payload.get(sync_field, False)) if sync_field else False,
+    )
+
+
+def _follow_input(sizes: Mapping[str, tuple[int, int]], inputs: tuple[ResolvedInput, ...]) -> tuple[int, int]:
+    """The table size closest in shape to the first decodable input; square without one."""
+    first = next((i.size for i in inputs if i.size), None)
+    if not sizes:
+        return first or (1024, 1024)
+    if first is None:
+        return min(sizes.values(), key=lambda wh: abs(math.log(wh[0] / wh[1])))
+    target = math.log(first[0] / first[1])
+    return min(sizes.values(), key=lambda wh: abs(math.log(wh[0] / wh[1]) - target))
+
+
+def render_images(plan: Plan, inputs: tuple[ResolvedInput, ...]) -> list[bytes]:
+    return [render(plan.spec_for(index, inputs)) for index in range(plan.count)]
+
+
+def file_name(plan: Plan, index: int) -> str:
+    extension = "jpg" if plan.image_format == "jpeg" else plan.image_format
+    return f"kontext-{plan.seed}-{index}.{extension}"
+
+
+def data_uri(content_type: str, data: bytes) -> str:
+    return f"data:{content_type};base64," + base64.b64encode(data).decode("ascii")

@@ -1,0 +1,1 @@
+"""The HTTP layer: Starlette routes built from the spec, over the domain."""

@@ -1,0 +1,69 @@
+"""Reading a JSON request body within limits, with errors a client can act on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from mockserver.http.errors import ApiError
+from mockserver.validation import Issue
+
+JSON_TYPES = ("application/json",)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "Content-Length is not a number", "bad_request")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Request body exceeds the {limit}-byte limit", "payload_too_large")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type and media_type not in JSON_TYPES and not media_type.endswith("+json"):
+        raise ApiError(
+            415,
+            f"Unsupported Content-Type {media_type!r}: send the body as application/json",
+            "unsupported_media_type",
+        )
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        raise _json_error("request body is empty", 0)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _json_error(f"body is not UTF-8: {exc.reason}", exc.start) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _json_error(exc.msg, exc.pos) from None
+    except RecursionError:
+        raise _json_error("JSON is nested too deeply", 0) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+        raise _json_error(str(exc), 0) from None
+
+
+def _json_error(message: str, position: int) -> ApiError:
+    issue = Issue(("body", position), "JSON decode error", "value_error.jsondecode", {"msg": message, "pos": position})
+    return ApiError(422, f"JSON decode error: {message}", "validation_error", issues=[issue])

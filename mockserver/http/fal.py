@@ -1,0 +1,203 @@
+"""fal's queue API: submit, status, status stream, result, cancel and run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from mockserver.http.bodies import read_json
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
+from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.urls import base_url
+from mockserver.jobs import Job, JobState
+from mockserver.queue import CancelOutcome, StatusView
+from mockserver.spec import Operation
+from mockserver.validation import validate
+
+REQUEST_ID_HEADER = "x-fal-request-id"
+TRUE_VALUES = ("1", "true")
+
+
+def _links(base: str, job: Job) -> dict[str, str]:
+    root = f"{base}/{job.app_path}/requests/{job.id}"
+    return {
+        "request_id": job.id,
+        "response_url": root,
+        "status_url": f"{root}/status",
+        "cancel_url": f"{root}/cancel",
+    }
+
+
+def _file_url(base: str) -> Any:
+    return lambda file_id, name: f"{base}/files/{file_id}/{name}"
+
+
+def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": view.state.value, **_links(base, job), "logs": view.logs, "metrics": {}}
+    if view.queue_position is not None:
+        body["queue_position"] = view.queue_position
+    if view.inference_time is not None:
+        body["metrics"] = {"inference_time": view.inference_time}
+    if view.failure is not None:
+        body["error"] = view.failure.error
+        body["error_type"] = view.failure.error_type
+    return body
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "Request not found", "request_not_found")
+
+
+def _find(ctx: AppContext, request: Request) -> Job:
+    params = request.path_params
+    job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
+    if job is None:
+        raise _not_found()
+    return job
+
+
+async def _validated_body(ctx: AppContext, request: Request, operation: Operation) -> Any:
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    issues = validate(ctx.body_validator(operation), body)
+    if issues:
+        raise validation_failed(issues)
+    return body
+
+
+def submit(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+    assert operation.model is not None
+    model = operation.model
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        query.check(request.query_params)
+        body = await _validated_body(ctx, request, operation)
+        job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"))
+        view = ctx.queue.view(job, with_logs=False)
+        answer = {
+            "status": JobState.IN_QUEUE.value,
+            **_links(base_url(request), job),
+            "logs": None,
+            "metrics": {},
+            "queue_position": view.queue_position or 0,
+        }
+        return JSONResponse(answer, headers={REQUEST_ID_HEADER: job.id})
+
+    return endpoint
+
+
+def status(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        query.check(request.query_params)
+        job = _find(ctx, request)
+        view = ctx.queue.view(job, with_logs=request.query_params.get("logs", "").lower() in TRUE_VALUES)
+        code = 200 if view.state is JobState.COMPLETED else 202
+        return JSONResponse(status_body(base_url(request), job, view), status_code=code, headers={REQUEST_ID_HEADER: job.id})
+
+    return endpoint
+
+
+def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+    settings = ctx.settings
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        query.check(request.query_params)
+        job = _find(ctx, request)
+        with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
+        base = base_url(request)
+
+        async def events() -> AsyncIterator[str]:
+            loop = asyncio.get_running_loop()
+            last: dict[str, Any] | None = None
+            last_sent = loop.time()
+            while True:
+                view = ctx.queue.view(job, with_logs=with_logs)
+                body = status_body(base, job, view)
+                if body != last:
+                    yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+                    last, last_sent = body, loop.time()
+                if view.state is JobState.COMPLETED:
+                    return
+                if loop.time() - last_sent >= settings.stream_ping_seconds:
+                    yield ": ping\n\n"
+                    last_sent = loop.time()
+                await asyncio.sleep(settings.stream_poll_seconds)
+
+        headers = {REQUEST_ID_HEADER: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    return endpoint
+
+
+async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Response:
+    headers = {REQUEST_ID_HEADER: job.id}
+    if job.failure is not None:
+        error_type = job.failure.error_type
+        return JSONResponse(
+            job.failure.body(), status_code=job.failure.status_code, headers={**headers, "X-Fal-Error-Type": error_type}
+        )
+    output = await ctx.queue.output(job)
+    return JSONResponse(output.to_json(_file_url(base_url(request))), headers=headers)
+
+
+def result(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        job = _find(ctx, request)
+        if job.state(ctx.queue.advance()) is not JobState.COMPLETED:
+            raise ApiError(
+                400, "Request is still in progress", "request_in_progress", headers={REQUEST_ID_HEADER: job.id}
+            )
+        return await _finished_answer(ctx, request, job)
+
+    return endpoint
+
+
+def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        params = request.path_params
+        job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
+        if job is None:
+            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+        outcome = ctx.queue.cancel(job)
+        code = 202 if outcome is CancelOutcome.REQUESTED else 400
+        return JSONResponse({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+
+    return endpoint
+
+
+def run(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        endpoint_id = request.path_params["endpoint_id"]
+        model_op = ctx.spec.model(endpoint_id)
+        if model_op is None or model_op.model is None:
+            raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
+        body = await _validated_body(ctx, request, model_op)
+        job = ctx.queue.submit(model_op.model, body)
+        await ctx.queue.wait(job)
+        return await _finished_answer(ctx, request, job)
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {
+    "fal.submit": submit,
+    "fal.status": status,
+    "fal.status_stream": status_stream,
+    "fal.result": result,
+    "fal.cancel": cancel,
+    "fal.run": run,
+}

@@ -1,0 +1,96 @@
+"""Input images of an edit: decoded from data URIs or from the mock's own files.
+
+Remote URLs are never fetched (the mock works offline and must not be turned
+into a request relay); the rendered image says so instead. Decoding is capped
+in bytes and pixels, so a hostile input cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from PIL import Image
+
+THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
+_FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    label: str  # where it sits in the request, e.g. "image_urls[1]"
+    image: Image.Image | None
+    size: tuple[int, int] | None  # the original size, for the output's aspect ratio
+    note: str = ""
+    error: str | None = None  # set when the input is unusable: the job fails with it
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+
+
+def resolve(label: str, url: str, limits: Limits, lookup_file: Callable[[str], bytes | None]) -> ResolvedInput:
+    if url.startswith("data:"):
+        try:
+            data = _data_uri_bytes(url, limits.max_bytes)
+        except ValueError as exc:
+            return ResolvedInput(label, None, None, error=str(exc))
+        return _decode(label, data, limits)
+    parts = urlsplit(url)
+    match = _FILE_PATH.match(parts.path)
+    if parts.scheme in ("http", "https") and match:
+        data = lookup_file(match.group(1))
+        if data is None:
+            return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
+        return _decode(label, data, limits)
+    return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
+
+
+def _data_uri_bytes(url: str, max_bytes: int) -> bytes:
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise ValueError("malformed data URI: no comma")
+    media_type = header.split(";")[0].strip().lower()
+    if media_type and not media_type.startswith("image/"):
+        raise ValueError(f"data URI is {media_type!r}, not an image")
+    # Base64 grows data by 4/3: reject before decoding anything huge.
+    if len(payload) > max_bytes * 4 // 3 + 4:
+        raise ValueError(f"image exceeds {max_bytes} bytes")
+    if header.endswith(";base64"):
+        try:
+            data = base64.b64decode(payload.strip(), validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"data URI is not valid base64: {exc}") from exc
+    else:
+        data = unquote_to_bytes(payload)
+    if not data:
+        raise ValueError("data URI is empty")
+    return data
+
+
+def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
+    if len(data) > limits.max_bytes:
+        return ResolvedInput(label, None, None, error=f"image exceeds {limits.max_bytes} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise ValueError(f"image is {width}x{height}, over the {limits.max_pixels}-pixel limit")
+            image.draft("RGB", THUMBNAIL)  # JPEG decodes straight to a small size
+            image.load()
+            thumb = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+            thumb.thumbnail(THUMBNAIL)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = str(exc) or type(exc).__name__
+        return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
+    return ResolvedInput(label, thumb, (width, height))

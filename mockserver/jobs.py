@@ -1,0 +1,113 @@
+"""A request's life: its timeline, and what its status looks like at a moment.
+
+A job holds times, not a mutable state: IN_QUEUE, IN_PROGRESS and COMPLETED are
+read off the timeline for a given "now", so the same job answers consistently
+whichever clock drives it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mockserver.generation import Output, Plan
+from mockserver.inputs import ResolvedInput
+from mockserver.validation import Issue
+
+LOG_STEPS = 28  # denoising steps the progress lines count through
+
+
+class JobState(enum.StrEnum):
+    IN_QUEUE = "IN_QUEUE"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """How a job that ran ends badly: what its status and result say."""
+
+    status_code: int
+    error: str
+    error_type: str
+    issues: tuple[Issue, ...] = ()
+
+    def body(self) -> dict[str, Any]:
+        if self.issues:
+            return {"detail": [i.as_json() for i in self.issues]}
+        return {"detail": self.error, "error_type": self.error_type}
+
+
+CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
+
+
+@dataclass(eq=False)
+class Job:
+    id: str
+    endpoint_id: str
+    app_path: str  # owner/app: status, result and cancel URLs drop the subpath
+    title: str
+    payload: dict[str, Any]  # validated body with the spec's defaults applied
+    plan: Plan  # sizes, seed and count, fixed at submit
+    submitted_at: float
+    ready_at: float  # when a free worker may pick it up
+    run_seconds: float
+    seq: int
+    inputs: tuple[ResolvedInput, ...] = ()
+    failure: JobFailure | None = None
+    webhook_url: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker: int | None = None
+    output: Output | None = field(default=None, repr=False)  # once rendered
+
+    def state(self, now: float) -> JobState:
+        if self.finished_at is not None and self.finished_at <= now:
+            return JobState.COMPLETED
+        if self.started_at is not None and self.started_at <= now:
+            return JobState.IN_PROGRESS
+        return JobState.IN_QUEUE
+
+    @property
+    def cancelled(self) -> bool:
+        return self.failure is CANCELLED
+
+    def inference_time(self) -> float | None:
+        if self.started_at is None or self.finished_at is None or self.cancelled:
+            return None
+        return round(self.finished_at - self.started_at, 4)
+
+    def logs(self, now: float) -> list[dict[str, Any]]:
+        """The runner's log lines written up to ``now``."""
+        lines: list[tuple[float, str, str]] = []
+        if self.started_at is None or self.started_at > now:
+            return []
+        start = self.started_at
+        end = self.finished_at if self.finished_at is not None else start + self.run_seconds
+        lines.append((start, "INFO", f"Running {self.title} on worker {self.worker}"))
+        if self.cancelled:
+            lines.append((end, "WARN", "Request cancelled"))
+        else:
+            span = max(end - start, 0.0)
+            for quarter in (1, 2, 3, 4):
+                step = LOG_STEPS * quarter // 4
+                lines.append((start + span * quarter / 4 * 0.9, "INFO", f"Denoising step {step}/{LOG_STEPS}"))
+            if self.failure is not None:
+                lines.append((end, "ERROR", self.failure.error))
+            else:
+                count = self.plan.count
+                noun = "image" if count == 1 else "images"
+                lines.append((end, "INFO", f"Generated {count} {noun} in {span:.2f} s"))
+        return [_log(ts, level, msg) for ts, level, msg in lines if ts <= now]
+
+
+def _log(ts: float, level: str, message: str) -> dict[str, Any]:
+    return {
+        "timestamp": datetime.fromtimestamp(ts, UTC).isoformat(),
+        "message": message,
+        "level": level,
+        "source": "USER",
+        "labels": {},
+    }

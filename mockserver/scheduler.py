@@ -1,0 +1,60 @@
+"""A simulated pool of model workers, advanced lazily to "now".
+
+Jobs wait in FIFO order; each free worker takes the next one. Nothing runs in
+the background: every call first replays what would have happened up to the
+clock's current time, so a status poll costs a few comparisons and a
+:class:`~mockserver.clock.ManualClock` drives the whole pool in tests.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+
+from mockserver.jobs import Job
+
+
+class Scheduler:
+    def __init__(self, concurrency: int) -> None:
+        # (time the worker becomes free, worker index)
+        self._free: list[tuple[float, int]] = [(float("-inf"), i) for i in range(concurrency)]
+        self._seqs: list[int] = []  # sequence numbers of waiting jobs, ascending
+        self._head = 0  # _seqs[:_head] have been handed to workers
+        self._waiting: dict[int, Job] = {}
+
+    def enqueue(self, job: Job) -> None:
+        self._seqs.append(job.seq)
+        self._waiting[job.seq] = job
+
+    def advance(self, now: float) -> None:
+        while self._head < len(self._seqs):
+            job = self._waiting[self._seqs[self._head]]
+            free_at, worker = self._free[0]
+            start = max(free_at, job.ready_at)
+            if start > now:
+                break
+            heapq.heapreplace(self._free, (start + job.run_seconds, worker))
+            job.started_at, job.worker = start, worker
+            job.finished_at = start + job.run_seconds
+            del self._waiting[job.seq]
+            self._head += 1
+        if self._head > 1024 and self._head * 2 > len(self._seqs):
+            del self._seqs[: self._head]
+            self._head = 0
+
+    def position(self, job: Job) -> int:
+        """How many jobs are ahead of a waiting job."""
+        return bisect.bisect_left(self._seqs, job.seq, self._head) - self._head
+
+    def waiting(self) -> int:
+        return len(self._seqs) - self._head
+
+    def withdraw(self, job: Job, now: float) -> None:
+        """Take a job off the queue or off its worker, freeing the worker at ``now``."""
+        if job.seq in self._waiting:
+            index = bisect.bisect_left(self._seqs, job.seq, self._head)
+            del self._seqs[index]
+            del self._waiting[job.seq]
+        elif job.worker is not None:
+            self._free = [(now if w == job.worker else t, w) for t, w in self._free]
+            heapq.heapify(self._free)

@@ -1,0 +1,306 @@
+"""The OpenAPI documents in ``specs/``, compiled once into operations.
+
+Everything the mock knows about an endpoint comes from here: its path and
+method, the code that serves it (``x-mock-handler``), the validator of its
+body, and for model endpoints the role each body field plays
+(``x-mock-role``), so that no field name, enum or range is written in Python.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from mockserver.formats import FORMAT_CHECKER
+
+# Installed wheels carry the specs inside the package; a checkout has them at the top.
+_PACKAGED = Path(__file__).resolve().parent / "specs"
+SPEC_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "specs"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+JSON = "application/json"
+
+
+class SpecError(Exception):
+    """The spec is malformed or asks for something the mock cannot do."""
+
+
+def default_spec_paths() -> list[Path]:
+    return sorted(SPEC_DIR.glob("*.yaml"))
+
+
+def _escape(segment: str) -> str:
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Simulated seconds, before --time-scale is applied."""
+
+    dispatch_seconds: float
+    inference_seconds: float
+    per_extra_image_seconds: float
+
+    def inference_for(self, count: int) -> float:
+        return self.inference_seconds + self.per_extra_image_seconds * max(0, count - 1)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    schema: Mapping[str, Any]  # resolved, with sibling keywords merged
+
+    @property
+    def is_array(self) -> bool:
+        return self.schema.get("type") == "array"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model operation's body means, read from the roles in its schema."""
+
+    endpoint_id: str
+    title: str
+    timing: Timing
+    fields: Mapping[str, FieldInfo]  # by role
+    defaults: Mapping[str, Any]  # by field name
+
+    def field(self, role: str) -> FieldInfo | None:
+        return self.fields.get(role)
+
+    def name_of(self, role: str) -> str | None:
+        info = self.fields.get(role)
+        return info.name if info else None
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        info = self.fields.get("aspect_ratio")
+        table = info.schema.get("x-mock-sizes", {}) if info else {}
+        return {ratio: (int(w), int(h)) for ratio, (w, h) in table.items()}
+
+    def content_types(self) -> dict[str, str]:
+        info = self.fields.get("output_format")
+        return dict(info.schema.get("x-mock-content-types", {})) if info else {}
+
+
+@dataclass(frozen=True)
+class Operation:
+    document: SpecDocument = field(repr=False)
+    path: str
+    method: str
+    operation_id: str
+    handler: str
+    pointer: str  # JSON pointer of the operation object in its document
+    raw: Mapping[str, Any] = field(repr=False)
+    model: ModelInfo | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.document.dialect
+
+    def body_schema_pointer(self, media_type: str = JSON) -> str | None:
+        content = self.raw.get("requestBody", {}).get("content", {})
+        if media_type not in content or "schema" not in content[media_type]:
+            return None
+        return f"{self.pointer}/requestBody/content/{_escape(media_type)}/schema"
+
+    def path_converters(self) -> dict[str, str]:
+        converters: dict[str, str] = {}
+        for param in self.parameters():
+            converter = param.get("x-mock-path-converter")
+            if param.get("in") == "path" and converter:
+                converters[param["name"]] = converter
+        return converters
+
+    def parameters(self) -> list[Mapping[str, Any]]:
+        path_item = self.document.raw["paths"][self.path]
+        params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
+        return [self.document.spec.resolve(p) for p in params]
+
+    def security_required(self) -> bool:
+        security = self.raw.get("security", self.document.raw.get("security"))
+        return bool(security)
+
+
+@dataclass
+class SpecDocument:
+    spec: Spec = field(repr=False)
+    uri: str
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.raw.get("x-mock-dialect", "fal"))
+
+    @property
+    def path_prefix(self) -> str:
+        return str(self.raw.get("x-mock-path-prefix", ""))
+
+    def timing(self, overrides: Mapping[str, Any]) -> Timing:
+        merged = {**self.raw.get("x-mock-timing", {}), **overrides}
+        try:
+            return Timing(
+                dispatch_seconds=float(merged.get("dispatch_seconds", 0.0)),
+                inference_seconds=float(merged.get("inference_seconds", 0.0)),
+                per_extra_image_seconds=float(merged.get("per_extra_image_seconds", 0.0)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.uri}: bad x-mock-timing: {exc}") from exc
+
+
+class Spec:
+    """One or more OpenAPI documents, with validators built once and reused."""
+
+    def __init__(self, documents: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        self.documents: list[SpecDocument] = []
+        registry: Registry[Any] = Registry()
+        for uri, raw in documents:
+            if not isinstance(raw, dict) or "paths" not in raw:
+                raise SpecError(f"{uri}: not an OpenAPI document")
+            self.documents.append(SpecDocument(self, uri, raw))
+            registry = registry.with_resource(
+                uri, Resource.from_contents(raw, default_specification=DRAFT202012)
+            )
+        self._registry = registry.crawl()
+        self.operations: list[Operation] = [op for doc in self.documents for op in self._compile(doc)]
+        self._models = {op.model.endpoint_id: op for op in self.operations if op.model}
+
+    @classmethod
+    def load(cls, paths: Iterable[Path | str] | None = None) -> Spec:
+        chosen = [Path(p) for p in paths] if paths is not None else default_spec_paths()
+        if not chosen:
+            raise SpecError("no spec files given")
+        docs = []
+        for path in chosen:
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise SpecError(f"cannot read spec {path}: {exc}") from exc
+            docs.append((path.resolve().as_uri(), raw))
+        return cls(docs)
+
+    # ---- lookups -----------------------------------------------------------
+
+    def model(self, endpoint_id: str) -> Operation | None:
+        return self._models.get(endpoint_id.strip("/"))
+
+    def models(self) -> list[Operation]:
+        return list(self._models.values())
+
+    def operation(self, operation_id: str) -> Operation:
+        for op in self.operations:
+            if op.operation_id == operation_id:
+                return op
+        raise KeyError(operation_id)
+
+    def document_for_path(self, path: str) -> SpecDocument:
+        """The document whose path prefix is the longest match for a URL path."""
+        best = self.documents[0]
+        for doc in self.documents:
+            if doc.path_prefix and path.startswith(doc.path_prefix):
+                if len(doc.path_prefix) > len(best.path_prefix):
+                    best = doc
+        return best
+
+    def resolve(self, node: Any, document: SpecDocument | None = None) -> Any:
+        """Follow local ``$ref``s, merging sibling keywords over the target."""
+        doc = document or self.documents[0]
+        seen = 0
+        merged: dict[str, Any] = {}
+        while isinstance(node, Mapping) and "$ref" in node:
+            seen += 1
+            if seen > 32:
+                raise SpecError(f"$ref cycle at {node['$ref']}")
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            merged = {**siblings, **merged}
+            node = self._lookup(node["$ref"], doc)
+        if isinstance(node, Mapping):
+            return {**node, **merged}
+        return node
+
+    def _lookup(self, ref: str, doc: SpecDocument) -> Any:
+        uri = ref if not ref.startswith("#") else doc.uri + ref
+        try:
+            return self._registry.resolver().lookup(uri).contents
+        except Exception as exc:  # referencing raises several unrelated types
+            raise SpecError(f"unresolvable $ref {ref}: {exc}") from exc
+
+    # ---- validators --------------------------------------------------------
+
+    def validator(self, document: SpecDocument, pointer: str) -> Draft202012Validator:
+        return self._validator(document.uri, pointer)
+
+    def schema_validator(self, schema_name: str) -> Draft202012Validator:
+        """Validator for ``#/components/schemas/<name>`` in whichever document has it."""
+        for doc in self.documents:
+            if schema_name in doc.raw.get("components", {}).get("schemas", {}):
+                return self._validator(doc.uri, f"/components/schemas/{_escape(schema_name)}")
+        raise KeyError(schema_name)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one Spec lives as long as the app
+    def _validator(self, uri: str, pointer: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": f"{uri}#{quote(pointer, safe='/~')}"},
+            registry=self._registry,
+            format_checker=FORMAT_CHECKER,
+        )
+
+    # ---- compilation -------------------------------------------------------
+
+    def _compile(self, doc: SpecDocument) -> Iterator[Operation]:
+        for path, item in doc.raw["paths"].items():
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if raw is None:
+                    continue
+                handler = raw.get("x-mock-handler")
+                if not handler:
+                    continue  # documented only; nothing in the mock serves it
+                pointer = f"/paths/{_escape(path)}/{method}"
+                op_id = raw.get("operationId") or f"{method} {path}"
+                op = Operation(doc, path, method.upper(), op_id, handler, pointer, raw)
+                if "x-mock-model" in raw:
+                    op = Operation(
+                        doc, path, method.upper(), op_id, handler, pointer, raw, self._model_info(op)
+                    )
+                yield op
+
+    def _model_info(self, op: Operation) -> ModelInfo:
+        settings = op.raw["x-mock-model"]
+        schema_pointer = op.body_schema_pointer()
+        if schema_pointer is None:
+            raise SpecError(f"{op.operation_id}: a model operation needs a JSON body schema")
+        schema = self.resolve(self._lookup(f"#{schema_pointer}", op.document), op.document)
+        fields: dict[str, FieldInfo] = {}
+        defaults: dict[str, Any] = {}
+        for name, prop in schema.get("properties", {}).items():
+            resolved = self.resolve(prop, op.document)
+            if resolved.get("type") == "array" and "items" in resolved:
+                # An array of a role-bearing item (e.g. image URLs) plays that role.
+                item = self.resolve(resolved["items"], op.document)
+                resolved = {**resolved, "x-mock-role": resolved.get("x-mock-role", item.get("x-mock-role"))}
+            role = resolved.get("x-mock-role")
+            if role:
+                if role in fields:
+                    raise SpecError(f"{op.operation_id}: two fields play role {role!r}")
+                fields[role] = FieldInfo(name, resolved)
+            if "default" in resolved:
+                defaults[name] = resolved["default"]
+        endpoint_id = str(settings.get("endpoint_id", op.path)).strip("/")
+        prefix = op.document.path_prefix.strip("/")
+        if prefix and endpoint_id.startswith(prefix + "/"):
+            endpoint_id = endpoint_id[len(prefix) + 1 :]
+        return ModelInfo(
+            endpoint_id=endpoint_id,
+            title=str(settings.get("title", endpoint_id)),
+            timing=op.document.timing(settings),
+            fields=fields,
+            defaults=defaults,
+        )

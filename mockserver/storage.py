@@ -1,0 +1,107 @@
+"""In-memory stores with expiry and size caps, so a long CI job stays flat."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from mockserver.clock import Clock
+from mockserver.jobs import Job
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    data: bytes
+    content_type: str
+    name: str
+    etag: str
+    expires_at: float
+
+
+class FileStore:
+    """Files by id, oldest evicted first once the byte cap is reached."""
+
+    def __init__(self, clock: Clock, max_bytes: int, ttl_seconds: float) -> None:
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._ttl = ttl_seconds
+        self._files: OrderedDict[str, StoredFile] = OrderedDict()
+        self._bytes = 0
+
+    def put(self, data: bytes, content_type: str, name: str, ttl_seconds: float | None = None) -> str:
+        file_id = secrets.token_hex(12)
+        ttl = self._ttl if ttl_seconds is None else ttl_seconds
+        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        self._files[file_id] = StoredFile(data, content_type, name, etag, self._clock.now() + ttl)
+        self._bytes += len(data)
+        self._evict()
+        return file_id
+
+    def get(self, file_id: str) -> StoredFile | None:
+        stored = self._files.get(file_id)
+        if stored is None:
+            return None
+        if stored.expires_at <= self._clock.now():
+            self._drop(file_id)
+            return None
+        return stored
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def _drop(self, file_id: str) -> None:
+        stored = self._files.pop(file_id, None)
+        if stored is not None:
+            self._bytes -= len(stored.data)
+
+    def _evict(self) -> None:
+        now = self._clock.now()
+        while self._files:
+            file_id, stored = next(iter(self._files.items()))
+            if self._bytes <= self._max_bytes and stored.expires_at > now:
+                break
+            self._drop(file_id)
+
+
+class JobStore:
+    """Jobs by id. Finished jobs expire after the retention period; past the
+    cap, the oldest finished jobs go first."""
+
+    def __init__(self, clock: Clock, retention_seconds: float, max_jobs: int) -> None:
+        self._clock = clock
+        self._retention = retention_seconds
+        self._max_jobs = max_jobs
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+
+    def add(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        self.sweep()
+
+    def get(self, job_id: str) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is not None and self._expired(job, self._clock.now()):
+            del self._jobs[job_id]
+            return None
+        return job
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def sweep(self) -> None:
+        """Drop expired jobs from the old end, and the oldest finished ones past the cap."""
+        now = self._clock.now()
+        while self._jobs:
+            job_id, job = next(iter(self._jobs.items()))
+            over_cap = len(self._jobs) > self._max_jobs and job.state(now) == "COMPLETED"
+            if not (over_cap or self._expired(job, now)):
+                break
+            del self._jobs[job_id]
+
+    def _expired(self, job: Job, now: float) -> bool:
+        return job.finished_at is not None and job.finished_at + self._retention <= now

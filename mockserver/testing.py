@@ -1,0 +1,79 @@
+"""Helpers for test suites: a real mock server on a free port, in-process.
+
+    with MockServer(time_scale=0) as mock:
+        httpx.post(f"{mock.url}/fal-ai/flux-pro/kontext/max/text-to-image", json={...})
+
+Pass a :class:`~mockserver.clock.ManualClock` as ``clock`` to move time by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from mockserver.clock import Clock, ManualClock, SystemClock
+from mockserver.config import Settings
+from mockserver.http.app import create_app
+from mockserver.http.context import AppContext
+from mockserver.server import bind, make_server, url_of
+
+__all__ = ["ManualClock", "MockServer"]
+
+
+class MockServer:
+    """Starts the mock in a background thread; ``url`` is its base URL."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **options: Any) -> None:
+        base = settings or Settings(port=0)
+        self.settings = replace(base, **options)
+        self.clock = clock or SystemClock()
+        self.app = create_app(self.settings, clock=self.clock)
+        self.url = ""
+        self._server = make_server(self.app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def context(self) -> AppContext:
+        ctx: AppContext = self.app.state.ctx
+        return ctx
+
+    def start(self) -> MockServer:
+        sock = bind(self.settings.host, self.settings.port)
+        self.url = url_of(sock)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        if not _wait(lambda: self._server.started or not self._thread_alive(), 10.0) or not self._server.started:
+            raise RuntimeError("mock server did not start")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _thread_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _wait(condition: Any, timeout: float) -> bool:
+    event = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return True
+        event.wait(0.01)
+    return bool(condition())
+
+
+@contextmanager
+def mock_server(**options: Any) -> Iterator[MockServer]:
+    with MockServer(**options) as server:
+        yield server

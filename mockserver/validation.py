@@ -1,0 +1,117 @@
+"""Request validation: schema errors turned into fal's FastAPI-style issues.
+
+The rules themselves live in the spec; this module only words the failures
+the way fal's servers do (``loc``/``msg``/``type``, one entry per field), so a
+client sees every problem in one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+Loc = tuple[str | int, ...]
+
+_TYPE_WORDS = {
+    "integer": ("value is not a valid integer", "type_error.integer"),
+    "number": ("value is not a valid float", "type_error.float"),
+    "string": ("str type expected", "type_error.str"),
+    "boolean": ("value could not be parsed to a boolean", "type_error.bool"),
+    "array": ("value is not a valid list", "type_error.list"),
+    "object": ("value is not a valid dict", "type_error.dict"),
+    "null": ("value is not none", "type_error.none.allowed"),
+}
+_BOUNDS = {
+    "minimum": ("ensure this value is greater than or equal to {}", "value_error.number.not_ge"),
+    "maximum": ("ensure this value is less than or equal to {}", "value_error.number.not_le"),
+    "exclusiveMinimum": ("ensure this value is greater than {}", "value_error.number.not_gt"),
+    "exclusiveMaximum": ("ensure this value is less than {}", "value_error.number.not_lt"),
+    "minItems": ("ensure this value has at least {} items", "value_error.list.min_items"),
+    "maxItems": ("ensure this value has at most {} items", "value_error.list.max_items"),
+    "minLength": ("ensure this value has at least {} characters", "value_error.any_str.min_length"),
+    "maxLength": ("ensure this value has at most {} characters", "value_error.any_str.max_length"),
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One failing field, in fal's words."""
+
+    loc: Loc
+    msg: str
+    type: str
+    ctx: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+        if self.ctx:
+            out["ctx"] = dict(self.ctx)
+        return out
+
+    @property
+    def field_path(self) -> str:
+        """``num_images`` or ``image_urls[2]``: the location without its root."""
+        text = ""
+        for part in self.loc[1:]:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        return text or str(self.loc[0])
+
+
+def validate(validator: Draft202012Validator, instance: Any, root: str = "body") -> list[Issue]:
+    issues: list[Issue] = []
+    for error in validator.iter_errors(instance):
+        issues.extend(_issues_for(error, (root,)))
+    unique = dict.fromkeys(issues)  # keeps order, drops repeats
+    return sorted(unique, key=lambda i: [str(p) for p in i.loc])
+
+
+def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
+    loc: Loc = root + tuple(error.absolute_path)
+    kind = error.validator
+    value = error.validator_value
+    if kind in ("anyOf", "oneOf") and error.context:
+        # Name the branch that got furthest rather than "not valid under any".
+        best = max(error.context, key=lambda e: len(e.absolute_path))
+        yield from _issues_for(best, root)
+    elif kind == "required":
+        present = error.instance if isinstance(error.instance, Mapping) else {}
+        for name in value:
+            if name not in present:
+                yield Issue((*loc, name), "field required", "value_error.missing")
+    elif kind == "type":
+        expected = value[0] if isinstance(value, list) else value
+        msg, code = _TYPE_WORDS.get(str(expected), (error.message, "type_error"))
+        yield Issue(loc, msg, code)
+    elif kind == "enum":
+        permitted = ", ".join(repr(v) for v in value)
+        yield Issue(
+            loc,
+            f"value is not a valid enumeration member; permitted: {permitted}",
+            "type_error.enum",
+            {"enum_values": list(value)},
+        )
+    elif kind == "const":
+        yield Issue(loc, f"unexpected value; permitted: {value!r}", "value_error.const", {"permitted": [value]})
+    elif kind in _BOUNDS:
+        template, code = _BOUNDS[kind]
+        yield Issue(loc, template.format(value), code, {"limit_value": value})
+    elif kind == "format":
+        if value == "uri":
+            yield Issue(loc, "invalid or missing URL scheme", "value_error.url.scheme")
+        else:
+            yield Issue(loc, f"value is not a valid {value}", f"value_error.{value}")
+    elif kind in ("additionalProperties", "unevaluatedProperties"):
+        for name in _extra_names(error):
+            yield Issue((*loc, name), "extra fields not permitted", "value_error.extra")
+    else:
+        yield Issue(loc, error.message, f"value_error.{kind}")
+
+
+def _extra_names(error: ValidationError) -> list[str]:
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    known = set(schema.get("properties", {}))
+    return [name for name in instance if name not in known] or ["?"]
