@@ -1,8 +1,8 @@
-"""Placeholder images for the mock FLUX.1 Kontext endpoints.
+"""Placeholder pictures for the mock FLUX.1 Kontext endpoints.
 
-Each picture is cheap to make, identical for identical requests, and shows
-what produced it: endpoint, prompt, seed, position in the batch, size and
-format, plus thumbnails of any input images for edit requests.
+Each one is cheap to make, byte-identical for identical requests, and shows
+what produced it: endpoint, prompt, seed, place in the batch, size, format,
+and thumbnails of the input images of edit requests.
 """
 
 from __future__ import annotations
@@ -44,15 +44,17 @@ class RenderSpec:
 
 _Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 _RGB = tuple[int, int, int]
+_Box = tuple[int, int, int, int]
 
 _FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
-_MAX_TILES = 8  # beyond this the last tile becomes "+N more"
+_MAX_TILES = 8  # with more inputs the last tile says "+N more"
 _WHITE: _RGB = (255, 255, 255)
 _ACCENT: _RGB = (255, 226, 120)
-# Darkening to 35% is the same as a 65%-opaque black panel, done as a LUT.
+_ELLIPSIS = "\u2026"
+# Scaling to 35% equals a 65%-opaque black panel, and a LUT does it in C.
 _DARKEN = [v * 7 // 20 for v in range(256)] * 3
-# C0/C1 controls, lone surrogates (unencodable), zero-width and bidi
-# controls (they would scramble the panel), BOM and language tags.
+# C0/C1 controls, lone surrogates (unencodable), zero-width and bidi controls
+# (they would scramble the panel), BOM and tag characters.
 _UNPRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
     "\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
@@ -70,28 +72,25 @@ def render_image(spec: RenderSpec) -> Image.Image:
     w, h = spec.width, spec.height
     if w < 1 or h < 1:
         raise ValueError(f"image size must be positive, got {w}x{h}")
-    rng = random.Random(int.from_bytes(_digest(spec), "big"))
-    img = _background(w, h, rng)
+    img = _background(w, h, random.Random(int.from_bytes(_digest(spec), "big")))
 
     fs = max(6, min(40, round(min(w / 36, h / 14))))
     font = _font(fs)
-    margin = max(2, fs // 2)
-    line_h = round(fs * 1.3)
-    # With inputs the text may take only about half the height.
-    budget = (h // 2 if spec.inputs else h) - 2 * margin
-    prompt_lines = max(1, min(8, budget // line_h - 3))
-    lines = _text_lines(spec, fmt, font, w - 4 * margin, prompt_lines)
-    panel_bottom = min(h, 2 * margin + len(lines) * line_h + margin)
-    _darken(img, (margin, margin, w - margin, panel_bottom))
+    margin, line_h = max(2, fs // 2), round(fs * 1.3)
+    budget = (h // 2 if spec.inputs else h) - 2 * margin  # inputs get the rest
+    lines = _text_lines(spec, fmt, font, w - 4 * margin, max(1, min(8, budget // line_h - 3)))
+    text_w = max(font.getlength(line) for line in lines)
+    panel = (margin, margin, min(w - margin, round(3 * margin + text_w)),
+             min(h, 3 * margin + len(lines) * line_h))
+    _darken(img, panel)
     draw = ImageDraw.Draw(img)
     for i, line in enumerate(lines):
         draw.text((2 * margin, 2 * margin + i * line_h), line, font=font,
                   fill=_ACCENT if i == 0 else _WHITE)
-
     if spec.inputs:
-        # Tiles win over text on small images: keep at least a third of the height.
-        top = min(panel_bottom + margin, h - margin - max(h // 3, 1))
-        _draw_inputs(img, spec.inputs, (margin, max(0, top), w - margin, h - margin), fs)
+        # On small pictures tiles win over text: they keep a third of the height.
+        top = max(0, min(panel[3] + margin, h - margin - max(h // 3, 1)))
+        _draw_inputs(img, spec.inputs, (margin, top, w - margin, h - margin), fs)
     return img
 
 
@@ -107,8 +106,7 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     if fmt == "JPEG":
         img.save(buf, "JPEG", quality=88, optimize=False)
     elif fmt == "PNG":
-        # Level 1 is several times faster than the default and still small
-        # here, because the pictures are mostly flat colour.
+        # Level 1: far faster than the default, and flat colour still packs well.
         img.save(buf, "PNG", compress_level=1, optimize=False)
     else:
         img.save(buf, "WEBP", quality=88, method=0)
@@ -117,15 +115,14 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
 
 def _digest(spec: RenderSpec) -> bytes:
     # hashlib, not hash(): str hashes are salted per process.
-    seed_bytes = spec.seed.to_bytes(spec.seed.bit_length() // 8 + 1, "big", signed=True)
     h = hashlib.sha256()
     for part in (
-        seed_bytes,
+        spec.seed.to_bytes(spec.seed.bit_length() // 8 + 1, "big", signed=True),
         str(spec.index).encode(),
         spec.endpoint.encode("utf-8", "surrogatepass"),
         spec.prompt.encode("utf-8", "surrogatepass"),
     ):
-        h.update(len(part).to_bytes(8, "big"))  # length prefix: no ambiguity
+        h.update(len(part).to_bytes(8, "big"))  # length prefixes keep parts apart
         h.update(part)
     return h.digest()
 
@@ -136,53 +133,50 @@ def _font(size: int) -> _Font:
 
 
 def _clean(text: str) -> str:
-    """Printable, single-line text: controls dropped, whitespace collapsed."""
+    """Printable single-line text: controls dropped, whitespace collapsed."""
     return " ".join(_UNPRINTABLE.sub(" ", text).split())
 
 
 def _fit(text: str, font: _Font, max_w: float, keep_end: bool = False) -> str:
-    """``text`` shortened with an ellipsis so that it is at most ``max_w`` wide.
+    """``text`` shortened with an ellipsis to at most ``max_w`` pixels.
 
-    ``keep_end`` drops the start instead, for labels like "image_urls[12]"
-    whose distinguishing part is at the end.
+    ``keep_end`` drops the start instead, for labels such as "image_urls[12]"
+    whose telling part is at the end.
     """
     if max_w <= 0:
         return ""
     limit = int(max_w / max(1.0, font.getlength("i"))) + 2  # bounds the work
+    capped = len(text) > limit
     text = text[-limit:] if keep_end else text[:limit]
-    if font.getlength(text) <= max_w:
+    if not capped and font.getlength(text) <= max_w:
         return text
 
     def cut(n: int) -> str:
-        return "\u2026" + text[len(text) - n :] if keep_end else text[:n] + "\u2026"
+        return _ELLIPSIS + text[len(text) - n :] if keep_end else text[:n] + _ELLIPSIS
 
     lo, hi = 0, len(text) - 1
-    while lo < hi:  # the most characters that fit together with the ellipsis
+    while lo < hi:  # the most characters that fit along with the ellipsis
         mid = (lo + hi + 1) // 2
-        if font.getlength(cut(mid)) <= max_w:
-            lo = mid
-        else:
-            hi = mid - 1
+        lo, hi = (mid, hi) if font.getlength(cut(mid)) <= max_w else (lo, mid - 1)
     return cut(lo) if lo else ""
 
 
 def _wrap(text: str, font: _Font, max_w: float, max_lines: int) -> list[str]:
-    avg = font.getlength("the quick brown fox jumps over a lazy dog") / 41
-    per_line = max(4, int(max_w / max(avg, 1.0)))
-    # Cut to a little more than max_lines can hold: a 20,000-char prompt then
-    # costs nothing extra, and the overflow is still detected.
+    per_line = max(4, int(max_w / max(1.0, font.getlength("the quick brown fox jumps") / 25)))
+    # A little more than max_lines can hold: a 20,000-char prompt costs no
+    # more than a short one, and the overflow is still seen.
     lines = textwrap.wrap(text[: (per_line + 1) * (max_lines + 1)], per_line)
     if len(lines) > max_lines:
         lines = lines[:max_lines]
-        lines[-1] += " \u2026"  # _fit keeps an ellipsis at the end if it must cut
+        lines[-1] += " " + _ELLIPSIS  # if _fit must cut, it ends in one too
     return [_fit(line, font, max_w) for line in lines]
 
 
 def _seed_text(seed: int) -> str:
-    # str() of a huge int is slow and capped by sys.int_max_str_digits.
     if seed.bit_length() <= 128:
         return str(seed)
-    return f"{'-' if seed < 0 else ''}0x{abs(seed):x}"[:24] + f"\u2026 ({seed.bit_length()} bits)"
+    # str() of a huge int is slow, and refused past sys.get_int_max_str_digits().
+    return f"{'-' if seed < 0 else ''}0x{abs(seed):x}"[:24] + f"{_ELLIPSIS} ({seed.bit_length()} bits)"
 
 
 def _text_lines(spec: RenderSpec, fmt: str, font: _Font, max_w: float, prompt_lines: int) -> list[str]:
@@ -202,16 +196,16 @@ def _hsv(hue: float, sat: float, val: float) -> _RGB:
 
 
 def _mix(a: _RGB, b: _RGB, t: float) -> _RGB:
-    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
+    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t),
+            round(a[2] + (b[2] - a[2]) * t))
 
 
 def _background(w: int, h: int, rng: random.Random) -> Image.Image:
-    """Two-colour gradient plus a few flat shapes, all chosen by ``rng``."""
+    """A two-colour gradient and a few flat blocks, all chosen by ``rng``."""
     hue = rng.random()
     c1 = _hsv(hue, rng.uniform(0.35, 0.8), rng.uniform(0.5, 0.95))
     c2 = _hsv(hue + rng.uniform(0.2, 0.5), rng.uniform(0.35, 0.8), rng.uniform(0.5, 0.95))
-    # A 1-D gradient stretched with NEAREST: a fraction of a millisecond, and
-    # identical rows/columns keep PNG encoding fast.
+    # A 1-pixel line stretched with NEAREST costs well under a millisecond.
     ends = Image.new("RGB", (1, 2), c1)
     ends.putpixel((0, 1), c2)
     if rng.random() < 0.5:
@@ -220,9 +214,8 @@ def _background(w: int, h: int, rng: random.Random) -> Image.Image:
         ends = ends.transpose(Image.Transpose.TRANSPOSE)
         line = ends.resize((w, 1), Image.Resampling.BILINEAR, box=(0.5, 0, 1.5, 1))
     img = line.resize((w, h), Image.Resampling.NEAREST)
-
-    # Axis-aligned blocks only: rows that repeat the row above let the PNG
-    # encoder skip its costly filters (circles made PNG ~50% slower).
+    # Axis-aligned blocks only: a row equal to the one above (or flat) lets the
+    # PNG encoder skip its costly filters; circles made PNG ~50% slower.
     draw = ImageDraw.Draw(img)
     kind = rng.randrange(3)  # 0 blocks, 1 vertical bands, 2 horizontal bands
     for _ in range(rng.randint(3, 6)):
@@ -238,54 +231,44 @@ def _background(w: int, h: int, rng: random.Random) -> Image.Image:
     return img
 
 
-def _darken(img: Image.Image, box: tuple[int, int, int, int]) -> None:
-    x0, y0, x1, y1 = box
-    if x1 > x0 and y1 > y0:
+def _darken(img: Image.Image, box: _Box) -> None:
+    if box[2] > box[0] and box[3] > box[1]:
         img.paste(img.crop(box).point(_DARKEN), box)
 
 
 def _thumbnail(src: Image.Image, side: int) -> Image.Image:
     """``src`` scaled to fit a side x side square, as RGB."""
-    im = src
-    if im.width < 1 or im.height < 1:
+    if src.width < 1 or src.height < 1:
         raise ValueError("empty image")
-    scale = min(side / im.width, side / im.height)
-    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-    # Nearest-neighbour to twice the target (it reads only the pixels it
-    # keeps), then 2x2 box averaging: ~1 ms for any input size, where a
-    # filtered resize of a 2048px input costs ~6 ms.
-    im = im.resize((2 * size[0], 2 * size[1]), Image.Resampling.NEAREST)
+    scale = min(side / src.width, side / src.height)
+    size = (max(1, round(src.width * scale)), max(1, round(src.height * scale)))
+    # Nearest-neighbour to twice the size (it reads only the pixels it keeps),
+    # then 2x2 averaging: ~1 ms for any input, where a filtered resize of a
+    # 2048px picture takes ~6 ms.
+    im = src.resize((2 * size[0], 2 * size[1]), Image.Resampling.NEAREST)
     if im.mode in ("P", "PA") or "transparency" in im.info:
-        im = im.convert("RGBA")  # palette/tRNS must be expanded before averaging
-    elif im.mode == "1":
-        im = im.convert("L")
-    elif im.mode.startswith("I;16"):
-        im = im.convert("I")
+        im = im.convert("RGBA")  # palette and tRNS must be expanded to average
+    elif im.mode == "1" or im.mode.startswith("I;16"):
+        im = im.convert("L" if im.mode == "1" else "I")
     if im.mode in ("RGBA", "LA", "RGBa", "La"):
-        # Flatten onto grey before averaging: cheaper than reducing with alpha.
+        # Flatten onto grey first: cheaper than averaging with alpha.
         rgba = im if im.mode == "RGBA" else im.convert("RGBA")
         im = Image.new("RGB", rgba.size, (150, 150, 150))
         im.paste(rgba, mask=rgba)
     elif im.mode in ("I", "F"):
-        im = _stretch(im)
+        lo, hi = im.getextrema()  # 32-bit data: stretch its own range to 0..255
+        assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+        k = 255.0 / (hi - lo) if hi > lo else 1.0
+        im = im.point(lambda v: v * k + (-lo * k)).convert("L")
     im = im.reduce(2)
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _stretch(im: Image.Image) -> Image.Image:
-    """Map a 32-bit int/float image's own value range onto 0..255."""
-    lo, hi = im.getextrema()
-    assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
-    scale = 255.0 / (hi - lo) if hi > lo else 1.0
-    return im.point(lambda v: v * scale + (-lo * scale)).convert("L")
-
-
-def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: tuple[int, int, int, int], fs: int) -> None:
-    """A grid of at most _MAX_TILES labelled tiles inside ``area``."""
+def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: _Box, fs: int) -> None:
+    """At most _MAX_TILES labelled tiles, in a grid at the bottom of ``area``."""
+    shown: list[InputImage | None] = list(inputs[:_MAX_TILES])
     if len(inputs) > _MAX_TILES:
-        shown: list[InputImage | None] = [*inputs[: _MAX_TILES - 1], None]  # None = "+N more"
-    else:
-        shown = list(inputs)
+        shown[-1] = None  # becomes the "+N more" tile
     x0, y0, x1, y1 = area
     small = _font(max(6, round(fs * 0.7)))
     label_h = round(small.size * 1.4) if isinstance(small, ImageFont.FreeTypeFont) else 14
@@ -293,19 +276,16 @@ def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: tuple[i
 
     def tile_side(cols: int) -> int:
         rows = math.ceil(len(shown) / cols)
-        cell_w = (x1 - x0 - gap * (cols + 1)) // cols
-        return min(cell_w, (y1 - y0 - gap * (rows + 1)) // rows - label_h)
+        return min((x1 - x0 - gap * (cols + 1)) // cols, (y1 - y0 - gap * (rows + 1)) // rows - label_h)
 
-    # Biggest square tiles; among near-equal layouts the widest, which gives
-    # labels more room.
+    # The biggest tiles; of near-equal layouts the widest, as labels need width.
     best = max(tile_side(c) for c in range(1, len(shown) + 1))
     cols = max(c for c in range(1, len(shown) + 1) if tile_side(c) >= best - abs(best) // 10)
     rows = math.ceil(len(shown) / cols)
     side = max(4, tile_side(cols))
-    grid_w = cols * side + (cols + 1) * gap
     grid_h = rows * (side + label_h) + (rows + 1) * gap
-    gx, gy = x0, max(y0, y1 - grid_h)  # sit at the bottom of the area
-    _darken(img, (gx, gy, min(img.width, gx + grid_w), min(img.height, gy + grid_h)))
+    gx, gy = x0, max(y0, y1 - grid_h)
+    _darken(img, (gx, gy, min(img.width, gx + cols * side + (cols + 1) * gap), min(img.height, gy + grid_h)))
     draw = ImageDraw.Draw(img)
     for n, item in enumerate(shown):
         tx = gx + gap + (n % cols) * (side + gap)
@@ -313,25 +293,24 @@ def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: tuple[i
         box = (tx, ty, tx + side - 1, ty + side - 1)
         if item is None:
             draw.rectangle(box, fill=(35, 35, 35), outline=_WHITE)
-            text = _fit(f"+{len(inputs) - len(shown) + 1} more", small, side - 4)
-            draw.text((tx + side // 2, ty + side // 2), text, font=small, fill=_WHITE, anchor="mm")
+            more = _fit(f"+{len(inputs) - len(shown) + 1} more", small, side - 4)
+            draw.text((tx + side // 2, ty + side // 2), more, font=small, fill=_WHITE, anchor="mm")
             continue
-        note = item.note
-        thumb = None
+        note, thumb = item.note, None
         if item.image is not None:
             try:
                 thumb = _thumbnail(item.image, side)
-            except (OSError, ValueError) as exc:  # undecodable input: show why, don't fail
+            except (OSError, ValueError) as exc:  # broken input: say so, don't fail
                 note = f"cannot show input: {exc}"
         if thumb is not None:
             draw.rectangle(box, fill=(20, 20, 20))
             img.paste(thumb, (tx + (side - thumb.width) // 2, ty + (side - thumb.height) // 2))
-        else:
+        else:  # placeholder: crossed-out tile with the note written on it
             draw.rectangle(box, fill=(70, 70, 70), outline=(160, 160, 160))
-            draw.line(box, fill=(110, 110, 110), width=max(1, side // 64))
-            draw.line((box[0], box[3], box[2], box[1]), fill=(110, 110, 110), width=max(1, side // 64))
-            text_lines = _wrap(_clean(note) or "no image", small, side - 6, max(1, (side - 6) // label_h))
-            for k, line in enumerate(text_lines):
+            for line_box in (box, (box[0], box[3], box[2], box[1])):
+                draw.line(line_box, fill=(110, 110, 110), width=max(1, side // 64))
+            lines = _wrap(_clean(note) or "no image", small, side - 6, max(1, (side - 6) // label_h))
+            for k, line in enumerate(lines):
                 draw.text((tx + 3, ty + 3 + k * label_h), line, font=small, fill=_WHITE)
         label = _fit(_clean(item.label) or "?", small, side + gap, keep_end=True)
         draw.text((tx, ty + side + 1), label, font=small, fill=_WHITE)
