@@ -12,7 +12,7 @@ import enum
 import itertools
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mockserver import generation
@@ -165,19 +165,13 @@ class JobQueue:
         images = []
         for index, data in enumerate(blobs):
             name = generation.file_name(model_plan, index)
-            common = {
-                "width": model_plan.width,
-                "height": model_plan.height,
-                "content_type": model_plan.content_type,
-                "file_name": name,
-                "file_size": len(data),
-            }
+            image = RenderedImage(model_plan.width, model_plan.height, model_plan.content_type, name, len(data))
             if model_plan.data_uris:
-                images.append(RenderedImage(**common, data_uri=generation.data_uri(model_plan.content_type, data)))
+                image = replace(image, data_uri=generation.data_uri(model_plan.content_type, data))
             else:
                 ttl = max(self._expires_at(job) - self.clock.now(), 1.0)
-                file_id = self.files.put(data, model_plan.content_type, name, ttl)
-                images.append(RenderedImage(**common, file_id=file_id))
+                image = replace(image, file_id=self.files.put(data, model_plan.content_type, name, ttl))
+            images.append(image)
         return Output(tuple(images), model_plan.seed, model_plan.prompt, job.inference_time() or 0.0)
 
     def _expires_at(self, job: Job) -> float:

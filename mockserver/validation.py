@@ -64,14 +64,21 @@ def validate(validator: Draft202012Validator, instance: Any, root: str = "body")
     issues: list[Issue] = []
     for error in validator.iter_errors(instance):
         issues.extend(_issues_for(error, (root,)))
-    unique = dict.fromkeys(issues)  # keeps order, drops repeats
+    # A value of the wrong type fails its enum and bounds too; the type is the news.
+    mistyped = {i.loc for i in issues if _is_type_issue(i)}
+    kept = [i for i in issues if i.loc not in mistyped or _is_type_issue(i)]
+    unique = dict.fromkeys(kept)  # keeps order, drops repeats
     return sorted(unique, key=lambda i: [str(p) for p in i.loc])
+
+
+def _is_type_issue(issue: Issue) -> bool:
+    return issue.type.startswith("type_error.") and issue.type != "type_error.enum"
 
 
 def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
     loc: Loc = root + tuple(error.absolute_path)
     kind = error.validator
-    value = error.validator_value
+    value: Any = error.validator_value
     if kind in ("anyOf", "oneOf") and error.context:
         # Name the branch that got furthest rather than "not valid under any".
         best = max(error.context, key=lambda e: len(e.absolute_path))

@@ -46,7 +46,7 @@ class QueryChecker:
 
     def __init__(self, operation: Operation) -> None:
         self._params: list[tuple[str, bool, Draft202012Validator]] = [
-            (p["name"], bool(p.get("required")), Draft202012Validator(p.get("schema", {}), format_checker=FORMAT_CHECKER))
+            (p["name"], bool(p.get("required")), _validator(p.get("schema", {})))
             for p in operation.parameters()
             if p.get("in") == "query"
         ]
@@ -62,3 +62,7 @@ class QueryChecker:
                 issues.append(Issue(("query", name, *issue.loc[1:]), issue.msg, issue.type, issue.ctx))
         if issues:
             raise validation_failed(issues)
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)

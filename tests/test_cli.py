@@ -1,0 +1,74 @@
+"""The flux-mock command, as a user runs it: a real process on a real port."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mockserver", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = _start("serve", "--port", "0", "--time-scale", "0")
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        yield process, line
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_prints_the_url_it_listens_on_and_serves(served: tuple[subprocess.Popen[str], str]) -> None:
+    _, line = served
+    assert "listening on http://127.0.0.1:" in line
+    url = line.rsplit(" ", 1)[-1].strip()
+    assert httpx.get(f"{url}/_mock/health").json()["status"] == "ok"
+    result = httpx.post(f"{url}/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "cli"}).json()
+    assert result["images"][0]["width"] == 1024
+
+
+def test_options_without_a_command_mean_serve() -> None:
+    process = _start("--port", "0", "--api-key", "k")
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        assert httpx.post(f"{url}/fal-ai/flux-pro/kontext", json={"prompt": "p"}).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--time-scale", "-1"], "must be >= 0"),
+        (["serve", "--concurrency", "0"], "concurrency"),
+        (["serve", "--spec", "/no/such/spec.yaml"], "cannot read spec"),
+        (["serve", "--port", "not-a-port"], "invalid int value"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_a_port_in_use_is_reported(served: tuple[subprocess.Popen[str], str]) -> None:
+    port = served[1].rsplit(":", 1)[-1].strip()
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", port], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2 and "cannot listen" in done.stderr

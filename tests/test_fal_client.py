@@ -1,0 +1,111 @@
+"""The real fal-client package against the mock, its URL globals pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fal_client
+import fal_client.client
+import httpx
+import pytest
+
+from mockserver.clock import ManualClock
+from mockserver.testing import MockServer
+from tests.helpers import EDIT, TEXT, data_uri, decode
+
+
+@pytest.fixture
+def fal_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockServer]:
+    """A mock whose jobs take a few tenths of a second, so the client really polls."""
+    with MockServer(time_scale=0.05, concurrency=1) as server:
+        monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", server.url + "/")
+        monkeypatch.setattr(fal_client.client, "RUN_URL_FORMAT", server.url + "/run/")
+        monkeypatch.setenv("FAL_KEY", "mock-id:mock-secret")
+        yield server
+
+
+def test_submit_status_with_logs_and_result(fal_mock: MockServer) -> None:
+    handle = fal_client.submit(TEXT, {"prompt": "a red bicycle", "seed": 5, "aspect_ratio": "16:9"})
+    assert handle.status_url.startswith(fal_mock.url + "/fal-ai/flux-pro/requests/")
+    first = handle.status(with_logs=True)
+    assert isinstance(first, (fal_client.Queued, fal_client.InProgress))
+    statuses = list(handle.iter_events(with_logs=True, interval=0.05))
+    final = statuses[-1]
+    assert isinstance(final, fal_client.Completed)
+    assert final.metrics["inference_time"] > 0
+    assert final.logs and any("Denoising" in line["message"] for line in final.logs)
+    result = handle.get()
+    assert result["seed"] == 5
+    image = result["images"][0]
+    assert (image["width"], image["height"]) == (1392, 752)
+    picture = decode(httpx.get(image["url"]).content)
+    assert picture.size == (1392, 752) and picture.format == "JPEG"
+
+
+def test_subscribe_reports_queue_updates(fal_mock: MockServer) -> None:
+    # A job already running makes the subscribed one wait in the queue first.
+    fal_client.submit(TEXT, {"prompt": "ahead"})
+    updates: list[object] = []
+    result = fal_client.subscribe(
+        EDIT,
+        {"prompt": "put a hat on it", "image_url": data_uri((300, 200))},
+        with_logs=True,
+        on_queue_update=updates.append,
+    )
+    kinds = [type(u).__name__ for u in updates]
+    assert kinds[0] == "Queued" and "InProgress" in kinds and kinds[-1] == "Completed"
+    positions = [u.position for u in updates if isinstance(u, fal_client.Queued)]
+    assert positions == sorted(positions, reverse=True)
+    # 300x200 is 3:2, so the edit follows its input's shape
+    assert (result["images"][0]["width"], result["images"][0]["height"]) == (1248, 832)
+
+
+def test_cancel_through_the_client(fal_mock: MockServer) -> None:
+    fal_client.submit(TEXT, {"prompt": "ahead"})
+    handle = fal_client.submit(TEXT, {"prompt": "never mind"})
+    handle.cancel()
+    final = handle.status()
+    assert isinstance(final, fal_client.Completed)
+    assert final.error_type == "request_cancelled"
+    with pytest.raises(fal_client.client.FalClientHTTPError) as caught:
+        handle.get()
+    assert caught.value.status_code == 400
+
+
+def test_run_uses_the_sync_endpoint(fal_mock: MockServer) -> None:
+    result = fal_client.run(TEXT, {"prompt": "right now", "output_format": "png", "sync_mode": True})
+    image = result["images"][0]
+    assert image["content_type"] == "image/png"
+    assert image["url"].startswith("data:image/png;base64,")
+
+
+def test_validation_errors_reach_the_client_as_http_errors(fal_mock: MockServer) -> None:
+    with pytest.raises(fal_client.client.FalClientHTTPError) as caught:
+        fal_client.submit(EDIT, {"prompt": "no image", "num_images": 9})
+    error = caught.value
+    assert error.status_code == 422
+    assert {tuple(d["loc"]) for d in error.message} == {("body", "image_url"), ("body", "num_images")}  # type: ignore[union-attr]
+
+
+def test_the_client_sees_a_wrong_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    with MockServer(api_key="right:key", time_scale=0) as server:
+        monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", server.url + "/")
+        # The module-level client caches its key, so each key gets its own client.
+        with pytest.raises(fal_client.client.FalClientHTTPError) as caught:
+            fal_client.SyncClient(key="wrong:key").submit(TEXT, {"prompt": "p"})
+        assert caught.value.status_code == 401
+        assert caught.value.error_type == "unauthorized"
+        assert fal_client.SyncClient(key="right:key").submit(TEXT, {"prompt": "p"}).request_id
+
+
+def test_a_manual_clock_controls_what_the_client_sees(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = ManualClock()
+    with MockServer(clock=clock) as server:
+        monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", server.url + "/")
+        monkeypatch.setenv("FAL_KEY", "k")
+        handle = fal_client.submit(TEXT, {"prompt": "p"})
+        assert isinstance(handle.status(), fal_client.Queued)
+        clock.advance(1)
+        assert isinstance(handle.status(), fal_client.InProgress)
+        clock.advance(60)
+        assert isinstance(handle.status(), fal_client.Completed)

@@ -1,0 +1,164 @@
+"""The queue's state machine on an injected clock: no HTTP, no sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from mockserver.clock import ManualClock
+from mockserver.config import Settings
+from mockserver.jobs import JobState
+from mockserver.queue import CancelOutcome, JobQueue
+from mockserver.spec import ModelInfo, Spec
+
+SPEC = Spec.load()
+
+
+def _model(endpoint: str = "fal-ai/flux-pro/kontext/max/text-to-image") -> ModelInfo:
+    op = SPEC.model(endpoint)
+    assert op is not None and op.model is not None
+    return op.model
+
+
+def _queue(clock: ManualClock, **options: object) -> JobQueue:
+    return JobQueue(Settings(**options), clock)  # type: ignore[arg-type]
+
+
+def test_a_job_walks_queue_progress_completed_on_the_spec_timing(clock: ManualClock) -> None:
+    model = _model()
+    queue = _queue(clock)
+    job = queue.submit(model, {"prompt": "p"})
+    timing = model.timing
+    assert queue.view(job, with_logs=False).state is JobState.IN_QUEUE
+    clock.advance(timing.dispatch_seconds)
+    assert queue.view(job, with_logs=False).state is JobState.IN_PROGRESS
+    clock.advance(timing.inference_seconds - 0.01)
+    assert queue.view(job, with_logs=False).state is JobState.IN_PROGRESS
+    clock.advance(0.02)
+    view = queue.view(job, with_logs=False)
+    assert view.state is JobState.COMPLETED
+    assert view.inference_time == pytest.approx(timing.inference_seconds)
+
+
+def test_more_images_take_longer(clock: ManualClock) -> None:
+    model = _model()
+    queue = _queue(clock)
+    one = queue.submit(model, {"prompt": "p"})
+    four = queue.submit(model, {"prompt": "p", "num_images": 4})
+    assert four.run_seconds == pytest.approx(one.run_seconds + 3 * model.timing.per_extra_image_seconds)
+
+
+def test_time_scale_multiplies_durations_and_zero_is_immediate(clock: ManualClock) -> None:
+    slow = _queue(clock, time_scale=2.0).submit(_model(), {"prompt": "p"})
+    assert slow.run_seconds == pytest.approx(2 * _model().timing.inference_seconds)
+    queue = _queue(clock, time_scale=0.0)
+    job = queue.submit(_model(), {"prompt": "p"})
+    assert queue.view(job, with_logs=False).state is JobState.COMPLETED
+
+
+def test_queue_position_counts_jobs_ahead_and_only_decreases(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=1)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(4)]
+    positions = [queue.view(j, with_logs=False).queue_position for j in jobs]
+    # the first is picked up once dispatched; until then it waits too
+    assert positions == [0, 1, 2, 3]
+    last = jobs[-1]
+    seen = []
+    for _ in range(40):
+        clock.advance(1.0)
+        view = queue.view(last, with_logs=False)
+        if view.state is not JobState.IN_QUEUE:
+            break
+        seen.append(view.queue_position)
+    assert seen == sorted(seen, reverse=True) and seen[-1] == 0 and seen[0] > 0
+    assert queue.view(last, with_logs=False).state is JobState.IN_PROGRESS
+
+
+def test_concurrency_lets_that_many_run_at_once(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=3)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(5)]
+    clock.advance(1.0)
+    states = [queue.view(j, with_logs=False).state for j in jobs]
+    assert states.count(JobState.IN_PROGRESS) == 3
+    assert states.count(JobState.IN_QUEUE) == 2
+    assert queue.view(jobs[3], with_logs=False).queue_position == 0
+
+
+def test_cancel_while_queued_frees_the_place(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=1)
+    _, second, third = (queue.submit(_model(), {"prompt": str(i)}) for i in range(3))
+    assert queue.view(third, with_logs=False).queue_position == 2
+    assert queue.cancel(second) is CancelOutcome.REQUESTED
+    assert queue.view(third, with_logs=False).queue_position == 1
+    view = queue.view(second, with_logs=True)
+    assert view.state is JobState.COMPLETED
+    assert view.failure is not None and view.failure.error_type == "request_cancelled"
+    assert view.inference_time is None
+
+
+def test_cancel_while_running_frees_the_worker_now(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=1)
+    first = queue.submit(_model(), {"prompt": "a"})
+    second = queue.submit(_model(), {"prompt": "b"})
+    clock.advance(1.0)
+    assert queue.view(first, with_logs=False).state is JobState.IN_PROGRESS
+    assert queue.cancel(first) is CancelOutcome.REQUESTED
+    assert queue.view(first, with_logs=False).state is JobState.COMPLETED
+    clock.advance(0.001)
+    assert queue.view(second, with_logs=False).state is JobState.IN_PROGRESS
+
+
+def test_cancel_after_completion_is_refused(clock: ManualClock) -> None:
+    queue = _queue(clock, time_scale=0.0)
+    job = queue.submit(_model(), {"prompt": "p"})
+    assert queue.cancel(job) is CancelOutcome.ALREADY_COMPLETED
+    assert queue.view(job, with_logs=False).failure is None
+
+
+def test_logs_grow_with_time_and_are_timestamped(clock: ManualClock) -> None:
+    queue = _queue(clock)
+    job = queue.submit(_model(), {"prompt": "p"})
+    assert queue.view(job, with_logs=True).logs == []
+    assert queue.view(job, with_logs=False).logs is None
+    counts = []
+    for _ in range(8):
+        clock.advance(1.0)
+        logs = queue.view(job, with_logs=True).logs
+        assert logs is not None
+        counts.append(len(logs))
+    assert counts == sorted(counts) and counts[0] >= 1 and counts[-1] > counts[0]
+    final = queue.view(job, with_logs=True).logs
+    assert final is not None
+    assert final[-1]["message"].startswith("Generated 1 image")
+    assert {"timestamp", "message", "level", "source", "labels"} <= set(final[0])
+
+
+def test_finished_jobs_expire_after_retention(clock: ManualClock) -> None:
+    queue = _queue(clock, time_scale=0.0, retention_seconds=60.0)
+    job = queue.submit(_model(), {"prompt": "p"})
+    clock.advance(59.0)
+    assert queue.find(job.app_path, job.id) is job
+    clock.advance(2.0)
+    assert queue.find(job.app_path, job.id) is None
+
+
+def test_running_jobs_do_not_expire(clock: ManualClock) -> None:
+    queue = _queue(clock, retention_seconds=1.0, concurrency=1)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(3)]
+    clock.advance(3.0)
+    assert all(queue.find(j.app_path, j.id) is j for j in jobs)
+
+
+def test_jobs_are_found_only_under_their_own_app(clock: ManualClock) -> None:
+    queue = _queue(clock)
+    job = queue.submit(_model(), {"prompt": "p"})
+    assert job.app_path == "fal-ai/flux-pro"
+    assert queue.find("fal-ai/flux-pro", job.id) is job
+    assert queue.find("fal-ai/other", job.id) is None
+
+
+def test_the_job_cap_evicts_the_oldest_finished(clock: ManualClock) -> None:
+    queue = _queue(clock, time_scale=0.0, max_jobs=3)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(5)]
+    assert len(queue.jobs) == 3
+    assert queue.find(jobs[0].app_path, jobs[0].id) is None
+    assert queue.find(jobs[4].app_path, jobs[4].id) is jobs[4]

@@ -1,0 +1,111 @@
+"""The spec itself: valid OpenAPI, self-consistent examples, and the mock's extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from openapi_spec_validator import validate as validate_openapi
+
+from mockserver.http.app import HANDLERS
+from mockserver.spec import Spec, SpecDocument, default_spec_paths
+
+SPEC_FILES = default_spec_paths()
+
+
+def test_there_are_spec_files() -> None:
+    assert any(p.name == "fal-kontext.yaml" for p in SPEC_FILES)
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
+def test_spec_is_valid_openapi(path: Path) -> None:
+    validate_openapi(yaml.safe_load(path.read_text()))
+
+
+def _examples(node: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
+    """(pointer of the schema, where the example sits, example value) for every example with a schema beside it."""
+    if isinstance(node, dict):
+        if "schema" in node:
+            schema_ptr = f"{pointer}/schema"
+            if "example" in node:
+                yield schema_ptr, f"{pointer}/example", node["example"]
+            for name, example in node.get("examples", {}).items():
+                if isinstance(example, dict) and "value" in example:
+                    yield schema_ptr, f"{pointer}/examples/{name}", example["value"]
+        for key, value in node.items():
+            escaped = str(key).replace("~", "~0").replace("/", "~1")
+            yield from _examples(value, f"{pointer}/{escaped}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _examples(value, f"{pointer}/{index}")
+
+
+def _schema_examples(doc: SpecDocument) -> Iterator[tuple[str, str, Any]]:
+    for name, schema in doc.raw.get("components", {}).get("schemas", {}).items():
+        pointer = f"/components/schemas/{name}"
+        if "example" in schema:
+            yield pointer, f"{pointer}/example", schema["example"]
+        for index, value in enumerate(schema.get("examples", [])):
+            yield pointer, f"{pointer}/examples/{index}", value
+
+
+SPEC = Spec.load()
+EXAMPLES = [
+    (doc, schema_ptr, where, value)
+    for doc in SPEC.documents
+    for schema_ptr, where, value in [*_examples(doc.raw, ""), *_schema_examples(doc)]
+]
+
+
+def test_examples_were_found() -> None:
+    # Guards the walker: if it found nothing, the test below would pass vacuously.
+    assert len(EXAMPLES) >= 15
+
+
+@pytest.mark.parametrize(("doc", "schema_ptr", "where", "value"), EXAMPLES, ids=[e[2] for e in EXAMPLES])
+def test_every_example_validates_against_its_schema(doc: SpecDocument, schema_ptr: str, where: str, value: Any) -> None:
+    errors = [e.message for e in SPEC.validator(doc, schema_ptr).iter_errors(value)]
+    assert errors == [], f"{where} does not match {schema_ptr}"
+
+
+def test_every_handler_named_in_the_spec_exists() -> None:
+    assert {op.handler for op in SPEC.operations} <= set(HANDLERS)
+
+
+def test_the_reference_endpoints_are_all_served() -> None:
+    served = {op.model.endpoint_id for op in SPEC.models() if op.model}
+    assert served >= {
+        "fal-ai/flux-pro/kontext/max",
+        "fal-ai/flux-pro/kontext/max/multi",
+        "fal-ai/flux-pro/kontext/text-to-image",
+        "fal-ai/flux-pro/kontext/max/text-to-image",
+        "fal-ai/flux-pro/kontext",
+        "fal-ai/flux-pro/kontext/multi",
+    }
+
+
+@pytest.mark.parametrize("op", SPEC.models(), ids=lambda op: op.operation_id)
+def test_model_roles_cover_what_the_mock_needs(op: Any) -> None:
+    roles = set(op.model.fields)
+    assert {"prompt", "seed", "num_images", "output_format", "aspect_ratio", "sync_mode"} <= roles
+    edits = "text-to-image" not in op.model.endpoint_id
+    assert ("image_input" in roles) is edits
+    # every size in the table is a real aspect ratio of the enum it decorates
+    sizes = op.model.sizes()
+    assert set(sizes) == set(op.model.field("aspect_ratio").schema["enum"])
+    for ratio, (width, height) in sizes.items():
+        w, h = (int(x) for x in ratio.split(":"))
+        assert abs(width / height - w / h) < 0.1, ratio
+
+
+def test_the_gateway_placeholder_aspect_ratio_is_rejected() -> None:
+    op = SPEC.model("fal-ai/flux-pro/kontext/max")
+    assert op is not None
+    pointer = op.body_schema_pointer()
+    assert pointer is not None
+    body = {"prompt": "p", "image_url": "https://example.com/a.png", "aspect_ratio": "string"}
+    errors = list(SPEC.validator(op.document, pointer).iter_errors(body))
+    assert [list(e.absolute_path) for e in errors] == [["aspect_ratio"]]
