@@ -1,9 +1,6 @@
-"""Placeholder pictures for the mock FLUX.1 Kontext endpoints.
-
-Each one is cheap to make, byte-identical for identical requests, and shows
-what produced it: endpoint, prompt, seed, place in the batch, size, format,
-and thumbnails of the input images of edit requests.
-"""
+"""Placeholder pictures for the mock FLUX.1 Kontext endpoints: cheap, byte-identical for
+identical requests, and showing what made them (endpoint, prompt, seed, place in the batch,
+size, format) with thumbnails of an edit request's input images."""
 
 from __future__ import annotations
 
@@ -56,8 +53,7 @@ _DARKEN = [v * 7 // 20 for v in range(256)] * 3
 # C0/C1 controls, lone surrogates (unencodable), zero-width and bidi controls
 # (they would scramble the panel), BOM and tag characters.
 _UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
-    "\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
 )
 
 
@@ -80,13 +76,11 @@ def render_image(spec: RenderSpec) -> Image.Image:
     budget = (h // 2 if spec.inputs else h) - 2 * margin  # inputs get the rest
     lines = _text_lines(spec, fmt, font, w - 4 * margin, max(1, min(8, budget // line_h - 3)))
     text_w = max(font.getlength(line) for line in lines)
-    panel = (margin, margin, min(w - margin, round(3 * margin + text_w)),
-             min(h, 3 * margin + len(lines) * line_h))
+    panel = (margin, margin, min(w - margin, round(3 * margin + text_w)), min(h, 3 * margin + len(lines) * line_h))
     _darken(img, panel)
     draw = ImageDraw.Draw(img)
     for i, line in enumerate(lines):
-        draw.text((2 * margin, 2 * margin + i * line_h), line, font=font,
-                  fill=_ACCENT if i == 0 else _WHITE)
+        draw.text((2 * margin, 2 * margin + i * line_h), line, font=font, fill=_ACCENT if i == 0 else _WHITE)
     if spec.inputs:
         # On small pictures tiles win over text: they keep a third of the height.
         top = max(0, min(panel[3] + margin, h - margin - max(h // 3, 1)))
@@ -138,11 +132,8 @@ def _clean(text: str) -> str:
 
 
 def _fit(text: str, font: _Font, max_w: float, keep_end: bool = False) -> str:
-    """``text`` shortened with an ellipsis to at most ``max_w`` pixels.
-
-    ``keep_end`` drops the start instead, for labels such as "image_urls[12]"
-    whose telling part is at the end.
-    """
+    """``text`` cut to ``max_w`` pixels with an ellipsis; ``keep_end`` cuts the start
+    instead, for labels like "image_urls[12]" whose telling part is at the end."""
     if max_w <= 0:
         return ""
     limit = int(max_w / max(1.0, font.getlength("i"))) + 2  # bounds the work
@@ -163,8 +154,8 @@ def _fit(text: str, font: _Font, max_w: float, keep_end: bool = False) -> str:
 
 def _wrap(text: str, font: _Font, max_w: float, max_lines: int) -> list[str]:
     per_line = max(4, int(max_w / max(1.0, font.getlength("the quick brown fox jumps") / 25)))
-    # A little more than max_lines can hold: a 20,000-char prompt costs no
-    # more than a short one, and the overflow is still seen.
+    # A little more than max_lines can hold: a 20,000-char prompt costs no more
+    # than a short one, and the overflow is still seen.
     lines = textwrap.wrap(text[: (per_line + 1) * (max_lines + 1)], per_line)
     if len(lines) > max_lines:
         lines = lines[:max_lines]
@@ -196,8 +187,7 @@ def _hsv(hue: float, sat: float, val: float) -> _RGB:
 
 
 def _mix(a: _RGB, b: _RGB, t: float) -> _RGB:
-    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t),
-            round(a[2] + (b[2] - a[2]) * t))
+    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t), round(a[2] + (b[2] - a[2]) * t))
 
 
 def _background(w: int, h: int, rng: random.Random) -> Image.Image:
@@ -214,8 +204,8 @@ def _background(w: int, h: int, rng: random.Random) -> Image.Image:
         ends = ends.transpose(Image.Transpose.TRANSPOSE)
         line = ends.resize((w, 1), Image.Resampling.BILINEAR, box=(0.5, 0, 1.5, 1))
     img = line.resize((w, h), Image.Resampling.NEAREST)
-    # Axis-aligned blocks only: a row equal to the one above (or flat) lets the
-    # PNG encoder skip its costly filters; circles made PNG ~50% slower.
+    # Axis-aligned blocks only: a row equal to the one above (or flat) lets the PNG
+    # encoder skip its costly filters; circles made PNG encoding ~50% slower.
     draw = ImageDraw.Draw(img)
     kind = rng.randrange(3)  # 0 blocks, 1 vertical bands, 2 horizontal bands
     for _ in range(rng.randint(3, 6)):
@@ -242,21 +232,23 @@ def _thumbnail(src: Image.Image, side: int) -> Image.Image:
         raise ValueError("empty image")
     scale = min(side / src.width, side / src.height)
     size = (max(1, round(src.width * scale)), max(1, round(src.height * scale)))
-    # Nearest-neighbour to twice the size (it reads only the pixels it keeps),
-    # then 2x2 averaging: ~1 ms for any input, where a filtered resize of a
-    # 2048px picture takes ~6 ms.
+    # Nearest-neighbour to twice the size (it reads only the pixels it keeps), then 2x2
+    # averaging: ~1 ms for any input, where a filtered resize of 2048px takes ~6 ms.
     im = src.resize((2 * size[0], 2 * size[1]), Image.Resampling.NEAREST)
     if im.mode in ("P", "PA") or "transparency" in im.info:
         im = im.convert("RGBA")  # palette and tRNS must be expanded to average
-    elif im.mode == "1" or im.mode.startswith("I;16"):
-        im = im.convert("L" if im.mode == "1" else "I")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode.startswith("I;16"):
+        im = im.convert("I").point(lambda v: v / 257).convert("L")  # full 16-bit range
     if im.mode in ("RGBA", "LA", "RGBa", "La"):
         # Flatten onto grey first: cheaper than averaging with alpha.
-        rgba = im if im.mode == "RGBA" else im.convert("RGBA")
+        rgba = im.convert("LA") if im.mode == "La" else im  # no direct La->RGBA
+        rgba = rgba if rgba.mode == "RGBA" else rgba.convert("RGBA")
         im = Image.new("RGB", rgba.size, (150, 150, 150))
         im.paste(rgba, mask=rgba)
     elif im.mode in ("I", "F"):
-        lo, hi = im.getextrema()  # 32-bit data: stretch its own range to 0..255
+        lo, hi = im.getextrema()  # 32-bit data has no set range: stretch its own
         assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))
         k = 255.0 / (hi - lo) if hi > lo else 1.0
         im = im.point(lambda v: v * k + (-lo * k)).convert("L")

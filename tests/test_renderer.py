@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageDraw
 
 from mockserver import renderer
 from mockserver.renderer import InputImage, RenderSpec, render, render_image
@@ -42,7 +44,7 @@ def count_pixels(img: Image.Image, low: tuple[int, int, int], high: tuple[int, i
     """Pixels whose every channel lies within [low, high]."""
     masks = [
         band.point(lambda v, lo=lo, hi=hi: 255 if lo <= v <= hi else 0)
-        for band, lo, hi in zip(img.convert("RGB").split(), low, high)
+        for band, lo, hi in zip(img.convert("RGB").split(), low, high, strict=True)
     ]
     both = ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2])
     return both.histogram()[255]
@@ -74,6 +76,16 @@ def test_equal_specs_give_identical_bytes() -> None:
         assert render(a) == render(b)
 
 
+def test_concurrent_renders_match_serial_ones() -> None:
+    # The server renders in worker threads, sharing the cached fonts.
+    inputs = (InputImage("image_url", Image.new("RGBA", (300, 200), (*MAGENTA, 200))),)
+    specs = [replace(BASE, seed=s, prompt=f"prompt {s} " * 20, inputs=inputs[: s % 2]) for s in range(12)]
+    expected = [render(spec) for spec in specs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            assert list(pool.map(render, specs)) == expected
+
+
 def test_output_does_not_depend_on_hash_randomisation() -> None:
     code = (
         "import hashlib; from mockserver.renderer import RenderSpec, render; "
@@ -102,19 +114,87 @@ def test_seed_and_index_change_the_picture_visibly(change: dict[str, int]) -> No
     assert mean_difference(BASE, other) > 10
 
 
-def test_text_is_drawn_on_a_dark_panel() -> None:
-    img = render_image(replace(BASE, width=1024, height=1024))
-    top = img.crop((0, 0, 1024, 300))
+@dataclass
+class Drawn:
+    text: str
+    y: float
+    size: float
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Drawn]:
+    """Fills with every string the renderer draws, with its y and font size."""
+    seen: list[Drawn] = []
+    real = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(Drawn(str(text), xy[1], getattr(kwargs.get("font"), "size", 10)))
+        real(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    return seen
+
+
+def test_text_identifies_the_request(drawn: list[Drawn]) -> None:
+    render(replace(BASE, index=1, count=4, width=1024, height=768, image_format="jpeg"))
+    joined = "\n".join(d.text for d in drawn)
+    assert "fal-ai/flux-pro/kontext/max" in joined
+    assert "seed 42" in joined
+    assert "image 2/4" in joined
+    assert "1024x768 JPEG" in joined
+    assert "Put a donut next to the flour" in joined
+
+
+def test_prompt_is_cleaned_wrapped_and_truncated(drawn: list[Drawn]) -> None:
+    prompt = "start\x00\x07\x1b[31m tab\there\nnext\u202e\u200b\ud800 " + "word " * 4000 + "END"
+    render(replace(BASE, width=1024, height=1024, prompt=prompt))
+    joined = "".join(d.text for d in drawn)
+    assert not [c for c in joined if ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u202e\u200b\ud800"]
+    assert "start" in joined and "tab here next" in joined
+    assert "END" not in joined and "\u2026" in joined
+    assert len(joined) < 2000
+    assert len(drawn) > 4  # wrapped over several lines
+
+
+@pytest.mark.parametrize("size", [(1024, 256), (512, 512), (300, 120)])
+def test_long_prompt_stays_inside_the_picture(drawn: list[Drawn], size: tuple[int, int]) -> None:
+    render(replace(BASE, width=size[0], height=size[1], prompt="many words " * 500))
+    assert len(drawn) >= 4
+    assert all(d.y + d.size <= size[1] for d in drawn)
+
+
+def test_huge_seed_is_shown_abbreviated(drawn: list[Drawn]) -> None:
+    render(replace(BASE, seed=-(10**5000)))
+    assert any(d.text.startswith("seed -0x") and "bits" in d.text for d in drawn)
+
+
+def test_labels_and_notes_are_drawn(drawn: list[Drawn]) -> None:
+    note = "remote URL not fetched (offline)"
+    inputs = (InputImage("image_url", Image.new("RGB", (50, 50))), InputImage("image_urls[1]", None, note))
+    render(replace(BASE, width=1024, height=1024, inputs=inputs))
+    texts = [d.text for d in drawn]
+    assert "image_url" in texts and "image_urls[1]" in texts
+    assert note in " ".join(texts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_text_sits_on_a_dark_panel(seed: int) -> None:
+    img = render_image(replace(BASE, seed=seed, width=1024, height=1024))
     # Background colours never reach near-white, so these pixels are text.
-    assert count_pixels(top, (240, 240, 240), (255, 255, 255)) > 500
-    assert count_pixels(img.crop((0, 700, 1024, 1024)), (240, 240, 240), (255, 255, 255)) == 0
+    white = (240, 240, 240), (255, 255, 255)
+    assert count_pixels(img.crop((0, 0, 1024, 300)), *white) > 500
+    assert count_pixels(img.crop((0, 700, 1024, 1024)), *white) == 0
+    # Behind the text most pixels are dark, whatever the background colour.
+    luma = img.crop((20, 20, 300, 120)).convert("L")
+    dark = sum(luma.histogram()[:91])
+    assert dark > 0.75 * luma.width * luma.height
 
 
 @pytest.mark.parametrize(
     "source",
     [
         Image.new("RGB", (300, 200), MAGENTA),
-        Image.new("RGBA", (120, 400), MAGENTA + (255,)),
+        Image.new("RGBA", (120, 400), (*MAGENTA, 255)),
         Image.new("CMYK", (200, 200), (0, 255, 0, 0)),
         Image.new("RGB", (3000, 2000), MAGENTA),
     ],
@@ -141,17 +221,34 @@ def test_palette_input_with_transparency_is_flattened() -> None:
     assert count_pixels(out, (145, 145, 145), (155, 155, 155)) > 2000
 
 
-@pytest.mark.parametrize("mode", ["1", "L", "LA", "La", "P", "PA", "I", "I;16", "F", "YCbCr", "LAB", "HSV", "RGBa"])
-def test_unusual_input_modes_do_not_crash(mode: str) -> None:
+@pytest.mark.parametrize(
+    "mode", ["1", "L", "LA", "La", "P", "PA", "I", "I;16", "I;16B", "F", "YCbCr", "LAB", "HSV", "RGBa", "RGBX"]
+)
+def test_unusual_input_modes_are_shown(mode: str, drawn: list[Drawn]) -> None:
     out = render_image(replace(BASE, inputs=(InputImage(mode, Image.new(mode, (40, 30))),)))
     assert out.size == (512, 512)
+    assert not [d.text for d in drawn if "cannot" in d.text]  # a thumbnail, not a placeholder
 
 
-def test_sixteen_bit_input_is_scaled_not_clipped() -> None:
-    deep = Image.new("I;16", (200, 200), 0)
-    deep.paste(60000, (0, 0, 100, 200))  # left half bright, right half dark
+def test_sixteen_bit_input_uses_the_full_range() -> None:
+    deep = Image.new("I;16", (200, 200), 128 * 257)  # mid grey in 16 bits
+    deep.paste(65535, (0, 0, 100, 200))
     out = render_image(replace(BASE, inputs=(InputImage("image_url", deep),)))
-    assert count_pixels(out, (250, 250, 250), (255, 255, 255)) > 2000
+    base = render_image(BASE)
+    grey = (126, 126, 126), (130, 130, 130)
+    white = (250, 250, 250), (255, 255, 255)
+    # Neither clipped (all white) nor stretched to its own range (black).
+    assert count_pixels(out, *grey) - count_pixels(base, *grey) > 2000
+    assert count_pixels(out, *white) - count_pixels(base, *white) > 2000
+
+
+def test_float_input_is_stretched_to_visible_range() -> None:
+    data = Image.new("F", (200, 200), 0.0)
+    data.paste(1.0, (0, 0, 100, 200))  # 0..1 floats would all be black if clipped
+    out = render_image(replace(BASE, inputs=(InputImage("image_url", data),)))
+    base = render_image(BASE)
+    white = (250, 250, 250), (255, 255, 255)
+    assert count_pixels(out, *white) - count_pixels(base, *white) > 2000
 
 
 def test_missing_input_shows_placeholder() -> None:
