@@ -52,6 +52,10 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
     )
+    parser.add_argument(
+        "--fetch-inputs-from", action="append", default=[], metavar="HOST",
+        help="fetch input image URLs from this host[:port] (repeatable; '*' for any); default: fetch nothing",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -64,6 +68,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_key=args.api_key,
         retention_seconds=args.retention,
         spec_paths=tuple(args.spec) if args.spec else None,
+        fetch_hosts=tuple(args.fetch_inputs_from),
     )
 
 

@@ -26,6 +26,8 @@ class Settings:
     # Input images: decoded only up to these limits (decompression bombs).
     max_input_bytes: int = 25 * MB
     max_input_pixels: int = 40_000_000
+    # Hosts whose input URLs may be fetched ("*" for any). Empty: nothing is fetched.
+    fetch_hosts: tuple[str, ...] = ()
     # How often the SSE stream looks for changes, and pings when idle (real seconds).
     stream_poll_seconds: float = 0.05
     stream_ping_seconds: float = 5.0

@@ -1,7 +1,8 @@
 """Input images of an edit: decoded from data URIs or from the mock's own files.
 
-Remote URLs are never fetched (the mock works offline and must not be turned
-into a request relay); the rendered image says so instead. Decoding is capped
+Remote URLs are not fetched (the mock works offline and must not be turned
+into a request relay); the rendered image says so instead. Hosts the user
+allowed are fetched beforehand by the HTTP layer (see ``fetch.py``). Decoding is capped
 in bytes and pixels, so a hostile input cannot exhaust memory.
 """
 
@@ -12,11 +13,13 @@ import binascii
 import io
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from PIL import Image
+
+from mockserver.fetch import Fetched
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
 _FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
@@ -37,7 +40,13 @@ class Limits:
     max_pixels: int
 
 
-def resolve(label: str, url: str, limits: Limits, lookup_file: Callable[[str], bytes | None]) -> ResolvedInput:
+def resolve(
+    label: str,
+    url: str,
+    limits: Limits,
+    lookup_file: Callable[[str], bytes | None],
+    fetched: Mapping[str, Fetched] | None = None,
+) -> ResolvedInput:
     if url.startswith("data:"):
         try:
             data = _data_uri_bytes(url, limits.max_bytes)
@@ -51,6 +60,11 @@ def resolve(label: str, url: str, limits: Limits, lookup_file: Callable[[str], b
         if stored is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
         return _decode(label, stored, limits)
+    remote = (fetched or {}).get(url)
+    if remote is not None:
+        if remote.data is None:
+            return ResolvedInput(label, None, None, error=remote.error)
+        return _decode(label, remote.data, limits)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 

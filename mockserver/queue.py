@@ -18,6 +18,7 @@ from typing import Any
 from mockserver import generation
 from mockserver.clock import Clock
 from mockserver.config import Settings
+from mockserver.fetch import Fetched, prefetch
 from mockserver.generation import Output, RenderedImage
 from mockserver.inputs import Limits, ResolvedInput, resolve
 from mockserver.jobs import CANCELLED, Job, JobFailure, JobState
@@ -57,10 +58,17 @@ class JobQueue:
 
     # ---- commands ----------------------------------------------------------
 
-    def submit(self, model: ModelInfo, body: Mapping[str, Any], *, webhook_url: str | None = None) -> Job:
+    def submit(
+        self,
+        model: ModelInfo,
+        body: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        fetched: Mapping[str, Fetched] | None = None,
+    ) -> Job:
         now = self.clock.now()
         payload = generation.with_defaults(model, body)
-        inputs = tuple(self._resolve(label, url) for label, url in generation.image_inputs(model, payload))
+        inputs = tuple(self._resolve(label, url, fetched) for label, url in generation.image_inputs(model, payload))
         failure = _input_failure(inputs)
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
         scale = self.settings.time_scale
@@ -152,12 +160,19 @@ class JobQueue:
 
     # ---- internals ---------------------------------------------------------
 
-    def _resolve(self, label: str, url: str) -> ResolvedInput:
+    async def prefetch(self, model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Fetched]:
+        """Fetch the request's remote inputs from allowed hosts (none by default)."""
+        if not self.settings.fetch_hosts:
+            return {}
+        urls = [url for _, url in generation.image_inputs(model, body)]
+        return await prefetch(urls, self.settings.fetch_hosts, self.settings.max_input_bytes)
+
+    def _resolve(self, label: str, url: str, fetched: Mapping[str, Fetched] | None) -> ResolvedInput:
         def lookup(file_id: str) -> bytes | None:
             stored = self.files.get(file_id)
             return stored.data if stored else None
 
-        return resolve(label, url, self._limits, lookup)
+        return resolve(label, url, self._limits, lookup, fetched)
 
     async def _render(self, job: Job) -> Output:
         model_plan = job.plan

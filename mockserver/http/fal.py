@@ -78,7 +78,8 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         ctx.authorize(request, operation)
         query.check(request.query_params)
         body = await _validated_body(ctx, request, operation)
-        job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"))
+        fetched = await ctx.queue.prefetch(model, body)
+        job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"), fetched=fetched)
         view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
@@ -187,7 +188,8 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await _validated_body(ctx, request, model_op)
-        job = ctx.queue.submit(model_op.model, body)
+        fetched = await ctx.queue.prefetch(model_op.model, body)
+        job = ctx.queue.submit(model_op.model, body, fetched=fetched)
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)
 

@@ -1,0 +1,62 @@
+"""Fetching remote input images, only from hosts the user allowed.
+
+By default nothing is fetched: the mock is offline and must not become a relay
+to arbitrary hosts. ``--fetch-inputs-from HOST`` opts a host in (e.g. a local
+fixture server). Fetches are bounded in size and time, never follow redirects
+off the allow-list, and run in worker threads so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes | None
+    error: str | None = None
+
+
+def allowed(url: str, hosts: Iterable[str]) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return any(h == "*" or h == parts.hostname or h == netloc for h in hosts)
+
+
+class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, hosts: tuple[str, ...]) -> None:
+        self._hosts = hosts
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if not allowed(newurl, self._hosts):
+            raise urllib.error.HTTPError(newurl, code, "redirect to a host not allowed", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch(url: str, hosts: tuple[str, ...], max_bytes: int) -> Fetched:
+    opener = urllib.request.build_opener(_AllowListRedirects(hosts))
+    request = urllib.request.Request(url, headers={"User-Agent": "flux-mock"})
+    try:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            data = response.read(max_bytes + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Fetched(None, f"cannot fetch {url}: {getattr(exc, 'reason', exc)}")
+    if len(data) > max_bytes:
+        return Fetched(None, f"image exceeds {max_bytes} bytes")
+    return Fetched(data)
+
+
+async def prefetch(urls: Iterable[str], hosts: tuple[str, ...], max_bytes: int) -> dict[str, Fetched]:
+    """Fetch every allowed URL once, concurrently; the rest are left out."""
+    wanted = sorted({u for u in urls if allowed(u, hosts)})
+    results = await asyncio.gather(*(asyncio.to_thread(fetch, u, hosts, max_bytes) for u in wanted))
+    return dict(zip(wanted, results, strict=True))
