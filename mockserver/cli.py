@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument(
         "--time-scale", type=_positive_float, default=defaults.time_scale,
         help="multiply simulated durations; 0 completes jobs at once (default %(default)s)",
@@ -51,7 +53,9 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--plain-b64-json", action="store_true",
         help="OpenAI API: send b64_json as bare base64 instead of the provider's data URI",
     )
-    parser.add_argument("--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/")
+    parser.add_argument(
+        "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -87,7 +91,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    if not raw or raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version"):
+    if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version")):
         raw.insert(0, "serve")  # `flux-mock --port 9000` means serve
     parser = build_parser()
     args = parser.parse_args(raw)

@@ -100,7 +100,8 @@ def choose_seed(model: ModelInfo, payload: Mapping[str, Any]) -> int:
     info = model.field("seed")
     value = payload.get(info.name) if info else None
     # Some APIs reserve a value (e.g. -1) that asks for a random seed.
-    asks_random = info is not None and "x-mock-random-seed" in info.schema and value == info.schema["x-mock-random-seed"]
+    random_value = info.schema.get("x-mock-random-seed") if info else None
+    asks_random = random_value is not None and value == random_value
     if isinstance(value, int) and not isinstance(value, bool) and not asks_random:
         return value
     return secrets.randbelow(SEED_RANGE)

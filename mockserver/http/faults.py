@@ -9,6 +9,7 @@ state is kept between requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
@@ -50,7 +51,8 @@ class FaultChecker:
         if raw is None or validator is None:
             return None
         value: int | str = raw.strip()
-        if validator.schema.get("type") == "integer" and str(value).lstrip("-").isdigit():
+        schema = validator.schema if isinstance(validator.schema, Mapping) else {}
+        if schema.get("type") == "integer" and str(value).lstrip("-").isdigit():
             value = int(value)
         issues = validate(validator, value, root="header")
         if issues:

@@ -23,7 +23,7 @@ from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job
-from mockserver.spec import NamedModel, Operation
+from mockserver.spec import NamedModel, Operation, SpecDocument
 from mockserver.validation import Issue, validate
 
 FORM = "multipart/form-data"
@@ -44,10 +44,16 @@ def _pick_model(ctx: AppContext, name: Any) -> NamedModel:
 def _check(ctx: AppContext, named: NamedModel, body: Any, renames: Mapping[str, str] | None = None) -> None:
     issues = validate(ctx.spec.validator(named.document, named.schema_pointer), body)
     if renames:  # name the field the client actually sent (e.g. an edit's "image" files)
-        issues = [Issue((i.loc[0], renames.get(str(i.loc[1]), i.loc[1]), *i.loc[2:]), i.msg, i.type, i.ctx)
-                  if len(i.loc) > 1 else i for i in issues]
+        issues = [_renamed(i, renames) for i in issues]
     if issues:
         raise validation_failed(issues)
+
+
+def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
+    if len(issue.loc) < 2:
+        return issue
+    name = renames.get(str(issue.loc[1]), issue.loc[1])
+    return Issue((issue.loc[0], name, *issue.loc[2:]), issue.msg, issue.type, issue.ctx)
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
@@ -72,9 +78,10 @@ async def _images_body(ctx: AppContext, request: Request, named: NamedModel, job
         stored = ctx.queue.files.get(image.file_id) if image.file_id else None
         if stored is None:
             raise ApiError(500, "rendered image is no longer stored", "internal_error")
-        encoded = data_uri(image.content_type, stored.data) if ctx.settings.b64_data_uri else (
-            base64.b64encode(stored.data).decode("ascii"))
-        data.append({"b64_json": encoded})
+        if ctx.settings.b64_data_uri:
+            data.append({"b64_json": data_uri(image.content_type, stored.data)})
+        else:
+            data.append({"b64_json": base64.b64encode(stored.data).decode("ascii")})
     return {"created": int(job.submitted_at), "data": data, "usage": {"input_tokens_details": {}}}
 
 
@@ -108,51 +115,59 @@ def _typed(value: str, schema: Mapping[str, Any]) -> Any:
     return value
 
 
+def _schema_fields(ctx: AppContext, document: SpecDocument, pointer: str) -> dict[str, Mapping[str, Any]]:
+    schema = ctx.spec.resolve({"$ref": f"#{pointer}"}, document)
+    return {name: ctx.spec.resolve(p, document) for name, p in schema.get("properties", {}).items()}
+
+
+def _form_body(
+    ctx: AppContext, form: Form, named: NamedModel, file_fields: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The JSON body a form stands for, and the renames that report problems under the form's names."""
+    fields = _schema_fields(ctx, named.document, named.schema_pointer)
+    body: dict[str, Any] = {}
+    for name, values in form.fields.items():
+        prop = fields.get(name, {})
+        if prop.get("type") == "array":
+            body[name] = [_typed(v, prop.get("items", {})) for v in values]
+        else:
+            body[name] = _typed(values[-1], prop)
+    body.setdefault("model", named.name)
+    uploads = [f for f in form.files if f.field in file_fields]
+    sent_as = uploads[0].field if uploads else (file_fields or ["image"])[0]
+    target = named.info.field("image_input")
+    if target is None:
+        if uploads:
+            raise validation_failed(
+                [Issue(("body", sent_as), f"model {named.name} takes no input image", "value_error.image")]
+            )
+        return body, {}
+    # Uploads become data URIs: the same capped decoder reads them as any other input image.
+    uris = [data_uri(u.content_type if u.content_type.startswith("image/") else "image/*", u.data) for u in uploads]
+    if len(uris) > 1 and not target.is_array:
+        message = f"model {named.name} takes one image, got {len(uris)}"
+        raise validation_failed([Issue(("body", sent_as), message, "value_error.list.max_items", {"limit_value": 1})])
+    if uris:
+        body[target.name] = uris if target.is_array else uris[0]
+    return body, {target.name: sent_as}
+
+
 def edit(operation: Operation, ctx: AppContext) -> Endpoint:
     faults = FaultChecker(operation)
     pointer = operation.body_schema_pointer(FORM)
     if pointer is None:
         raise LookupError(f"{operation.operation_id} has no {FORM} body schema")
-    form_schema = ctx.spec.resolve(ctx.spec.resolve({"$ref": f"#{pointer}"}, operation.document), operation.document)
-    properties = {name: ctx.spec.resolve(p, operation.document) for name, p in form_schema["properties"].items()}
+    properties = _schema_fields(ctx, operation.document, pointer)
     file_fields = [name for name, p in properties.items() if p.get("x-mock-role") == "image_upload"]
     default_model = properties.get("model", {}).get("default")
     settings = ctx.settings
-
-    def body_of(form: Form, named: NamedModel) -> tuple[dict[str, Any], dict[str, str]]:
-        schema = ctx.spec.resolve(ctx.spec.resolve({"$ref": f"#{named.schema_pointer}"}, named.document), named.document)
-        fields = {n: ctx.spec.resolve(p, named.document) for n, p in schema.get("properties", {}).items()}
-        body: dict[str, Any] = {}
-        for name, values in form.fields.items():
-            prop = fields.get(name, {})
-            body[name] = [_typed(v, prop.get("items", {})) for v in values] if prop.get("type") == "array" else (
-                _typed(values[-1], prop))
-        body.setdefault("model", named.name)
-        uploads = [f for f in form.files if f.field in file_fields]
-        target = named.info.field("image_input")
-        sent_as = uploads[0].field if uploads else file_fields[0] if file_fields else "image"
-        if target is None:
-            if uploads:
-                raise validation_failed([Issue(("body", sent_as), f"model {named.name} takes no input image",
-                                               "value_error.image")])
-            return body, {}
-        uris = [data_uri(u.content_type if u.content_type.startswith("image/") else "image/*", u.data) for u in uploads]
-        if target.is_array and uris:
-            body[target.name] = uris
-        elif uris:
-            if len(uris) > 1:
-                raise validation_failed([Issue(("body", sent_as), f"model {named.name} takes one image, got {len(uris)}",
-                                               "value_error.list.max_items", {"limit_value": 1})])
-            body[target.name] = uris[0]
-        # Problems with the images are reported under the form field that carries them.
-        return body, {target.name: sent_as}
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         faults.check(request)
         form = await read_form(request, settings.max_body_bytes, settings.max_upload_files, settings.max_form_fields)
-        named = _pick_model(ctx, (form.fields.get("model") or [default_model])[-1])
-        body, renames = body_of(form, named)
+        named = _pick_model(ctx, form.fields["model"][-1] if "model" in form.fields else default_model)
+        body, renames = _form_body(ctx, form, named, file_fields)
         _check(ctx, named, body, renames)
         return await _serve(ctx, request, named, body)
 
