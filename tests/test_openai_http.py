@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from imaging import MAGENTA, count_colour, open_image, png, png_data_uri
 
+from mockserver.clock import ManualClock
 from mockserver.testing import MockServer
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
@@ -239,3 +241,32 @@ def test_fal_routes_keep_their_own_shape(api: httpx.Client) -> None:
     assert response.status_code == 422
     assert "detail" in response.json()
     assert "x-request-id" not in response.headers
+
+
+def test_too_many_files_is_a_400() -> None:
+    with MockServer(time_scale=0, max_upload_files=2) as server:
+        image = png((8, 8), MAGENTA)
+        files = [("image[]", (f"{i}.png", image, "image/png")) for i in range(3)]
+        error = error_of(httpx.post(f"{server.url}{EDITS}", data={"prompt": "x"}, files=files), 400)
+        assert "too many files" in error["message"].lower()
+
+
+def test_the_answer_waits_for_the_simulated_run(mock: MockServer, clock: ManualClock) -> None:
+    # The API is synchronous: the answer comes once the job has run, by the injected clock.
+    answers: list[httpx.Response] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"{mock.url}{GENERATIONS}", json={"model": TEXT, "prompt": "x"}, timeout=30)
+        )
+    )
+    worker.start()
+    assert not _finished(worker, answers)  # no time has passed: still waiting
+    clock.advance(60)
+    worker.join(timeout=30)
+    assert answers and answers[0].status_code == 200
+    assert answers[0].json()["created"] == int(clock.now() - 60)
+
+
+def _finished(worker: threading.Thread, answers: list[httpx.Response]) -> bool:
+    worker.join(timeout=0.3)
+    return bool(answers)
