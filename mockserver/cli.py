@@ -50,6 +50,10 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="seconds a finished request and its files are kept (default %(default)s)",
     )
     parser.add_argument(
+        "--plain-b64-json", action="store_true",
+        help="OpenAI API: send b64_json as bare base64 instead of the provider's data URI",
+    )
+    parser.add_argument(
         "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
     )
     parser.add_argument(
@@ -67,6 +71,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         concurrency=args.concurrency,
         api_key=args.api_key,
         retention_seconds=args.retention,
+        b64_data_uri=not args.plain_b64_json,
         spec_paths=tuple(args.spec) if args.spec else None,
         fetch_hosts=tuple(args.fetch_inputs_from),
     )

@@ -31,6 +31,11 @@ class Settings:
     # How often the SSE stream looks for changes, and pings when idle (real seconds).
     stream_poll_seconds: float = 0.05
     stream_ping_seconds: float = 5.0
+    # OpenAI-compatible API: b64_json as the provider's data URI (else bare base64, as OpenAI's).
+    b64_data_uri: bool = True
+    # Multipart bodies (image edits): at most this many files and text fields.
+    max_upload_files: int = 16
+    max_form_fields: int = 64
     spec_paths: tuple[Path, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:

@@ -97,9 +97,12 @@ def with_defaults(model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def choose_seed(model: ModelInfo, payload: Mapping[str, Any]) -> int:
-    name = model.name_of("seed")
-    value = payload.get(name) if name else None
-    if isinstance(value, int) and not isinstance(value, bool):
+    info = model.field("seed")
+    value = payload.get(info.name) if info else None
+    # Some APIs reserve a value (e.g. -1) that asks for a random seed.
+    random_value = info.schema.get("x-mock-random-seed") if info else None
+    asks_random = random_value is not None and value == random_value
+    if isinstance(value, int) and not isinstance(value, bool) and not asks_random:
         return value
     return secrets.randbelow(SEED_RANGE)
 
@@ -132,7 +135,7 @@ def make_plan(
     else:
         width, height = _follow_input(sizes, inputs)
     format_field = model.name_of("output_format")
-    image_format = str(payload.get(format_field, "jpeg")) if format_field else "jpeg"
+    image_format = str(payload.get(format_field, model.image_format)) if format_field else model.image_format
     content_type = model.content_types().get(image_format, f"image/{image_format}")
     sync_field = model.name_of("sync_mode")
     prompt_field = model.name_of("prompt")

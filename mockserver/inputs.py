@@ -23,6 +23,7 @@ from mockserver.fetch import Fetched
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
 _FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def resolve(
         if remote.data is None:
             return ResolvedInput(label, None, None, error=remote.error)
         return _decode(label, remote.data, limits)
+    if not parts.scheme and _BASE64.match(url):
+        # Some APIs take bare base64 image data where others take a data URI.
+        return resolve(label, "data:;base64," + url, limits, lookup_file)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 

@@ -8,12 +8,13 @@ body, and for model endpoints the role each body field plays
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -72,6 +73,7 @@ class ModelInfo:
     timing: Timing
     fields: Mapping[str, FieldInfo]  # by role
     defaults: Mapping[str, Any]  # by field name
+    image_format: str = "jpeg"  # encoding when no field plays role output_format
 
     def field(self, role: str) -> FieldInfo | None:
         return self.fields.get(role)
@@ -88,6 +90,17 @@ class ModelInfo:
     def content_types(self) -> dict[str, str]:
         info = self.fields.get("output_format")
         return dict(info.schema.get("x-mock-content-types", {})) if info else {}
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A model picked by the body's ``model`` field (``x-mock-models``) rather than by the path."""
+
+    name: str
+    document: SpecDocument = field(repr=False)
+    schema_pointer: str  # JSON pointer of its body schema in ``document``
+    info: ModelInfo
+    raw: Mapping[str, Any] = field(repr=False)  # the x-mock-models entry (title, owned_by, created, ...)
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,7 @@ class Operation:
     def parameters(self) -> list[Mapping[str, Any]]:
         path_item = self.document.raw["paths"][self.path]
         params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
-        return [self.document.spec.resolve(p) for p in params]
+        return [self.document.spec.resolve(p, self.document) for p in params]
 
     def security_required(self) -> bool:
         security = self.raw.get("security", self.document.raw.get("security"))
@@ -171,6 +184,12 @@ class Spec:
         self._registry = registry.crawl()
         self.operations: list[Operation] = [op for doc in self.documents for op in self._compile(doc)]
         self._models = {op.model.endpoint_id: op for op in self.operations if op.model}
+        self.named_models: dict[str, NamedModel] = {}
+        for doc in self.documents:
+            for named in self._compile_named(doc):
+                if named.name in self.named_models:
+                    raise SpecError(f"{doc.uri}: model {named.name!r} is declared twice")
+                self.named_models[named.name] = named
 
     @classmethod
     def load(cls, paths: Iterable[Path | str] | None = None) -> Spec:
@@ -220,17 +239,24 @@ class Spec:
                 raise SpecError(f"$ref cycle at {node['$ref']}")
             siblings = {k: v for k, v in node.items() if k != "$ref"}
             merged = {**siblings, **merged}
-            node = self._lookup(node["$ref"], doc)
+            node, doc = self._locate(node["$ref"], doc)
         if isinstance(node, Mapping):
             return {**node, **merged}
         return node
 
     def _lookup(self, ref: str, doc: SpecDocument) -> Any:
-        uri = ref if not ref.startswith("#") else doc.uri + ref
+        return self._locate(ref, doc)[0]
+
+    def _locate(self, ref: str, doc: SpecDocument) -> tuple[Any, SpecDocument]:
+        """The target of ``ref`` and the document it lives in (refs inside it are relative to that one)."""
+        # Relative refs (``other.yaml#/...``) name a sibling document.
+        uri = doc.uri + ref if ref.startswith("#") else urljoin(doc.uri, ref)
+        target = next((d for d in self.documents if d.uri == uri.partition("#")[0]), doc)
         try:
-            return self._registry.resolver().lookup(uri).contents
+            return self._registry.resolver().lookup(uri).contents, target
         except Exception as exc:  # referencing raises several unrelated types
-            raise SpecError(f"unresolvable $ref {ref}: {exc}") from exc
+            # The library's message can quote a whole document: keep ours short.
+            raise SpecError(f"{doc.uri}: unresolvable $ref {ref} ({type(exc).__name__})") from exc
 
     # ---- validators --------------------------------------------------------
 
@@ -277,30 +303,56 @@ class Spec:
         schema_pointer = op.body_schema_pointer()
         if schema_pointer is None:
             raise SpecError(f"{op.operation_id}: a model operation needs a JSON body schema")
-        schema = self.resolve(self._lookup(f"#{schema_pointer}", op.document), op.document)
-        fields: dict[str, FieldInfo] = {}
-        defaults: dict[str, Any] = {}
-        for name, prop in schema.get("properties", {}).items():
-            resolved = self.resolve(prop, op.document)
-            if resolved.get("type") == "array" and "items" in resolved:
-                # An array of a role-bearing item (e.g. image URLs) plays that role.
-                item = self.resolve(resolved["items"], op.document)
-                resolved = {**resolved, "x-mock-role": resolved.get("x-mock-role", item.get("x-mock-role"))}
-            role = resolved.get("x-mock-role")
-            if role:
-                if role in fields:
-                    raise SpecError(f"{op.operation_id}: two fields play role {role!r}")
-                fields[role] = FieldInfo(name, resolved)
-            if "default" in resolved:
-                defaults[name] = resolved["default"]
         endpoint_id = str(settings.get("endpoint_id", op.path)).strip("/")
         prefix = op.document.path_prefix.strip("/")
         if prefix and endpoint_id.startswith(prefix + "/"):
             endpoint_id = endpoint_id[len(prefix) + 1 :]
+        return self.model_info(op.document, schema_pointer, endpoint_id, settings)
+
+    def model_info(
+        self, document: SpecDocument, schema_pointer: str, endpoint_id: str, settings: Mapping[str, Any]
+    ) -> ModelInfo:
+        """What the body schema at ``schema_pointer`` means, from the roles of its fields."""
+        schema = self.resolve(self._lookup(f"#{schema_pointer}", document), document)
+        fields: dict[str, FieldInfo] = {}
+        defaults: dict[str, Any] = {}
+        for name, prop in schema.get("properties", {}).items():
+            resolved = self.resolve(prop, document)
+            if resolved.get("type") == "array" and "items" in resolved:
+                # An array of a role-bearing item (e.g. image URLs) plays that role.
+                item = self.resolve(resolved["items"], document)
+                resolved = {**resolved, "x-mock-role": resolved.get("x-mock-role", item.get("x-mock-role"))}
+            role = resolved.get("x-mock-role")
+            if role:
+                if role in fields:
+                    raise SpecError(f"{endpoint_id}: two fields play role {role!r}")
+                fields[role] = FieldInfo(name, resolved)
+            if "default" in resolved:
+                defaults[name] = resolved["default"]
         return ModelInfo(
             endpoint_id=endpoint_id,
             title=str(settings.get("title", endpoint_id)),
-            timing=op.document.timing(settings),
+            timing=document.timing(settings),
             fields=fields,
             defaults=defaults,
+            image_format=str(settings.get("output_format", "jpeg")),
         )
+
+    def _compile_named(self, doc: SpecDocument) -> Iterator[NamedModel]:
+        for name, entry in doc.raw.get("x-mock-models", {}).items():
+            ref = str(entry.get("schema", ""))
+            if not ref.startswith("#/"):
+                raise SpecError(f"{doc.uri}: model {name!r} needs a local 'schema' ref")
+            settings = dict(entry)
+            endpoint_id = str(name)
+            # A model that renders as a fal endpoint shares its label and timing: same seed, same pixels.
+            twin = self.model(str(entry["renders_as"])) if "renders_as" in entry else None
+            if "renders_as" in entry:
+                if twin is None or twin.model is None:
+                    raise SpecError(f"{doc.uri}: model {name!r} renders as unknown endpoint {entry['renders_as']!r}")
+                endpoint_id = twin.model.endpoint_id
+                timing = twin.model.timing
+                settings = {**dataclasses.asdict(timing), **settings}
+                settings.setdefault("title", twin.model.title)
+            info = self.model_info(doc, ref[1:], endpoint_id, settings)
+            yield NamedModel(str(name), doc, ref[1:], info, entry)

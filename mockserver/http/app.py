@@ -11,21 +11,23 @@ import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files
+from mockserver.http import fal, files, openai
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
+from mockserver.http.request_ids import RequestIdMiddleware
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
 
-HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS}
+HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS, **openai.HANDLERS}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = Starlette(
         routes=build_routes(ctx),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+        middleware=[Middleware(RequestIdMiddleware, spec=spec)],
     )
     app.state.ctx = ctx
     return app

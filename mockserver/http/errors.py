@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from mockserver.http import request_ids
 from mockserver.validation import Issue
 
 ErrorRenderer = Callable[["ApiError"], JSONResponse]
@@ -53,7 +54,36 @@ def render_fal(error: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
-RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal}
+# The OpenAI-compatible provider's table: HTTP status -> (error.type, error.code).
+OPENAI_CODES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "param_error"),
+    401: ("invalid_request_error", "auth_error"),
+    408: ("timeout", "timeout"),
+    429: ("rate_limit_error", "rate_limit"),
+    500: ("internal_error", "internal_error"),
+    504: ("timeout", "gateway_timeout_error"),
+}
+
+
+def render_openai(error: ApiError) -> JSONResponse:
+    """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
+    # The provider knows no 422: every invalid body is a 400 that names the fields.
+    status = 400 if error.status_code == 422 else error.status_code
+    if error.issues:
+        message = "Invalid parameters: " + "; ".join(f"{i.field_path}: {i.msg}" for i in error.issues)
+    else:
+        message = error.message
+    fallback = ("invalid_request_error" if status < 500 else "internal_error", error.error_type)
+    error_type, code = OPENAI_CODES.get(status, fallback)
+    request_id = request_ids.current()
+    body = {"error": {"message": message, "type": error_type, "param": request_id, "code": code}}
+    headers = dict(error.headers)
+    if request_id:
+        headers["x-request-id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
 def render(dialect: str, error: ApiError) -> JSONResponse:

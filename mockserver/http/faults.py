@@ -1,0 +1,79 @@
+"""Errors on demand, so a client's retry logic can be tested against the mock.
+
+The request headers (declared in the spec as header parameters) say which
+error to answer, for how many attempts, and with which retry hints. Attempts
+are counted by the client's own ``x-stainless-retry-count`` header, so no
+state is kept between requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from jsonschema import Draft202012Validator
+from starlette.requests import Request
+
+from mockserver.http.errors import ApiError, validation_failed
+from mockserver.spec import Operation
+from mockserver.validation import Issue, validate
+
+FAIL_STATUS = "x-mock-fail-status"
+FAIL_TIMES = "x-mock-fail-times"
+RETRY_AFTER_MS = "x-mock-retry-after-ms"
+SHOULD_RETRY = "x-mock-should-retry"
+RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
+
+_MESSAGES = {
+    408: "Request timed out",
+    409: "Conflict, please retry",
+    429: "Rate limit reached, please retry later",
+    500: "Internal error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout: the model did not answer in time",
+}
+
+
+class FaultChecker:
+    """Reads the fault headers an operation declares, validated by their schemas."""
+
+    def __init__(self, operation: Operation) -> None:
+        self._params = {
+            str(p["name"]).lower(): Draft202012Validator(p.get("schema", {}))
+            for p in operation.parameters()
+            if p.get("in") == "header"
+        }
+
+    def _value(self, request: Request, name: str) -> int | str | None:
+        raw = request.headers.get(name)
+        validator = self._params.get(name)
+        if raw is None or validator is None:
+            return None
+        value: int | str = raw.strip()
+        schema = validator.schema if isinstance(validator.schema, Mapping) else {}
+        if schema.get("type") == "integer" and str(value).lstrip("-").isdigit():
+            value = int(value)
+        issues = validate(validator, value, root="header")
+        if issues:
+            raise validation_failed([Issue(("header", name, *i.loc[1:]), i.msg, i.type, i.ctx) for i in issues])
+        return value
+
+    def check(self, request: Request) -> None:
+        """Raise the requested error, unless this attempt is past the failing ones."""
+        status = self._value(request, FAIL_STATUS)
+        if not isinstance(status, int):
+            return
+        times = self._value(request, FAIL_TIMES)
+        attempt = request.headers.get(RETRY_COUNT, "0").strip()
+        if isinstance(times, int) and attempt.isdigit() and int(attempt) >= times:
+            return
+        headers: dict[str, str] = {}
+        delay = self._value(request, RETRY_AFTER_MS)
+        if isinstance(delay, int):
+            headers["retry-after-ms"] = str(delay)
+            headers["retry-after"] = str(math.ceil(delay / 1000))
+        should_retry = self._value(request, SHOULD_RETRY)
+        if isinstance(should_retry, str):
+            headers["x-should-retry"] = should_retry
+        raise ApiError(status, f"{_MESSAGES.get(status, 'Error')} ({FAIL_STATUS})", "injected_fault", headers=headers)

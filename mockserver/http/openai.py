@@ -1,0 +1,211 @@
+"""The OpenAI-compatible images API: generations, edits and the model list.
+
+The model is picked by the body's ``model`` field (the spec's
+``x-mock-models``) and its own schema validates the rest. Jobs go through the
+same queue and renderer as fal's, and the answer is synchronous.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.generation import data_uri
+from mockserver.http.bodies import read_json
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory
+from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.faults import FaultChecker
+from mockserver.http.forms import Form, read_form
+from mockserver.http.urls import base_url
+from mockserver.jobs import Job
+from mockserver.spec import NamedModel, Operation, SpecDocument
+from mockserver.validation import Issue, validate
+
+FORM = "multipart/form-data"
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _pick_model(ctx: AppContext, name: Any) -> NamedModel:
+    named = ctx.spec.named_models.get(name) if isinstance(name, str) else None
+    if named is None:
+        offered = ", ".join(sorted(ctx.spec.named_models))
+        issue = Issue(("body", "model"), f"unknown model {name!r}; this server offers: {offered}", "value_error.model")
+        raise validation_failed([issue])
+    return named
+
+
+def _check(ctx: AppContext, named: NamedModel, body: Any, renames: Mapping[str, str] | None = None) -> None:
+    issues = validate(ctx.spec.validator(named.document, named.schema_pointer), body)
+    if renames:  # name the field the client actually sent (e.g. an edit's "image" files)
+        issues = [_renamed(i, renames) for i in issues]
+    if issues:
+        raise validation_failed(issues)
+
+
+def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
+    if len(issue.loc) < 2:
+        return issue
+    name = renames.get(str(issue.loc[1]), issue.loc[1])
+    return Issue((issue.loc[0], name, *issue.loc[2:]), issue.msg, issue.type, issue.ctx)
+
+
+async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
+    job = ctx.queue.submit(named.info, body)
+    await ctx.queue.wait(job)
+    if job.failure is not None:
+        # An input that cannot be read: a bad parameter to this provider.
+        raise ApiError(400, job.failure.error, job.failure.error_type, issues=job.failure.issues)
+    return JSONResponse(await _images_body(ctx, request, named, job))
+
+
+async def _images_body(ctx: AppContext, request: Request, named: NamedModel, job: Job) -> dict[str, Any]:
+    output = await ctx.queue.output(job)
+    format_field = named.info.name_of("response_format")
+    inline = format_field is not None and job.payload.get(format_field) == "b64_json"
+    base = base_url(request)
+    data: list[dict[str, str]] = []
+    for image in output.images:
+        if not inline:
+            data.append({"url": image.url(lambda file_id, name: f"{base}/files/{file_id}/{name}")})
+            continue
+        stored = ctx.queue.files.get(image.file_id) if image.file_id else None
+        if stored is None:
+            raise ApiError(500, "rendered image is no longer stored", "internal_error")
+        if ctx.settings.b64_data_uri:
+            data.append({"b64_json": data_uri(image.content_type, stored.data)})
+        else:
+            data.append({"b64_json": base64.b64encode(stored.data).decode("ascii")})
+    return {"created": int(job.submitted_at), "data": data, "usage": {"input_tokens_details": {}}}
+
+
+def generate(operation: Operation, ctx: AppContext) -> Endpoint:
+    faults = FaultChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        faults.check(request)
+        body = await read_json(request, ctx.settings.max_body_bytes)
+        issues = validate(ctx.body_validator(operation), body)
+        if issues:
+            raise validation_failed(issues)
+        named = _pick_model(ctx, body["model"])
+        _check(ctx, named, body)
+        return await _serve(ctx, request, named, body)
+
+    return endpoint
+
+
+def _typed(value: str, schema: Mapping[str, Any]) -> Any:
+    """A form field's text as the type its schema asks for; left as text when it does not parse."""
+    kind = schema.get("type")
+    text = value.strip()
+    if kind == "integer" and _INTEGER.match(text):
+        return int(text)
+    if kind == "number" and _NUMBER.match(text):
+        return float(text)
+    if kind == "boolean" and text.lower() in _BOOLEANS:
+        return _BOOLEANS[text.lower()]
+    return value
+
+
+def _schema_fields(ctx: AppContext, document: SpecDocument, pointer: str) -> dict[str, Mapping[str, Any]]:
+    schema = ctx.spec.resolve({"$ref": f"#{pointer}"}, document)
+    return {name: ctx.spec.resolve(p, document) for name, p in schema.get("properties", {}).items()}
+
+
+def _form_body(
+    ctx: AppContext, form: Form, named: NamedModel, file_fields: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The JSON body a form stands for, and the renames that report problems under the form's names."""
+    fields = _schema_fields(ctx, named.document, named.schema_pointer)
+    body: dict[str, Any] = {}
+    for name, values in form.fields.items():
+        prop = fields.get(name, {})
+        if prop.get("type") == "array":
+            body[name] = [_typed(v, prop.get("items", {})) for v in values]
+        else:
+            body[name] = _typed(values[-1], prop)
+    body.setdefault("model", named.name)
+    uploads = [f for f in form.files if f.field in file_fields]
+    sent_as = uploads[0].field if uploads else (file_fields or ["image"])[0]
+    target = named.info.field("image_input")
+    if target is None:
+        if uploads:
+            raise validation_failed(
+                [Issue(("body", sent_as), f"model {named.name} takes no input image", "value_error.image")]
+            )
+        return body, {}
+    # Uploads become data URIs: the same capped decoder reads them as any other input image.
+    uris = [data_uri(u.content_type if u.content_type.startswith("image/") else "image/*", u.data) for u in uploads]
+    if len(uris) > 1 and not target.is_array:
+        message = f"model {named.name} takes one image, got {len(uris)}"
+        raise validation_failed([Issue(("body", sent_as), message, "value_error.list.max_items", {"limit_value": 1})])
+    if uris:
+        body[target.name] = uris if target.is_array else uris[0]
+    return body, {target.name: sent_as}
+
+
+def edit(operation: Operation, ctx: AppContext) -> Endpoint:
+    faults = FaultChecker(operation)
+    pointer = operation.body_schema_pointer(FORM)
+    if pointer is None:
+        raise LookupError(f"{operation.operation_id} has no {FORM} body schema")
+    properties = _schema_fields(ctx, operation.document, pointer)
+    file_fields = [name for name, p in properties.items() if p.get("x-mock-role") == "image_upload"]
+    default_model = properties.get("model", {}).get("default")
+    settings = ctx.settings
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        faults.check(request)
+        form = await read_form(request, settings.max_body_bytes, settings.max_upload_files, settings.max_form_fields)
+        named = _pick_model(ctx, form.fields["model"][-1] if "model" in form.fields else default_model)
+        body, renames = _form_body(ctx, form, named, file_fields)
+        _check(ctx, named, body, renames)
+        return await _serve(ctx, request, named, body)
+
+    return endpoint
+
+
+def _model_json(named: NamedModel) -> dict[str, Any]:
+    return {
+        "id": named.name,
+        "object": "model",
+        "created": int(named.raw.get("created", 0)),
+        "owned_by": str(named.raw.get("owned_by", named.name.split("/")[0])),
+    }
+
+
+def list_models(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        return JSONResponse({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
+
+    return endpoint
+
+
+def get_model(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        name = request.path_params["model"]
+        named = ctx.spec.named_models.get(name)
+        if named is None:
+            raise ApiError(404, f"The model {name} does not exist", "model_not_found")
+        return JSONResponse(_model_json(named))
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {
+    "openai.generate": generate,
+    "openai.edit": edit,
+    "openai.list_models": list_models,
+    "openai.get_model": get_model,
+}
