@@ -80,7 +80,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         body = await _validated_body(ctx, request, operation)
         job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"))
         view = ctx.queue.view(job, with_logs=False)
-        answer = {
+        answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
             **_links(base_url(request), job),
             "logs": None,
