@@ -38,6 +38,12 @@ def measure(fn: Callable[[], object], reps: int, warmup: int = 5) -> list[float]
     return times
 
 
+def median_ms(image_format: str, reps: int) -> float:
+    """Median milliseconds to render a 1024x1024 image in ``image_format`` (no inputs)."""
+    spec = RenderSpec("fal-ai/flux-pro/kontext/max/text-to-image", PROMPT, 42, 0, 1, 1024, 1024, image_format)
+    return statistics.median(measure(lambda: render(spec), reps))
+
+
 def p90(times: list[float]) -> float:
     return statistics.quantiles(times, n=10)[-1]
 

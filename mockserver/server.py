@@ -1,11 +1,43 @@
-"""Running the app on uvicorn: bind first, so the real address is known."""
+"""Running the app on uvicorn: bind first, so the real address is known.
+
+The mock serves on uvicorn's fast stack (uvloop's event loop, httptools'
+parser) when those packages are installed, as ``uvicorn[standard]`` brings
+them; where they are missing (an exotic platform, a trimmed install) it falls
+back to asyncio and h11 with the same behaviour, only slower.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
+
+
+@dataclass(frozen=True)
+class Stack:
+    loop: str  # "uvloop" or "asyncio"
+    http: str  # "httptools" or "h11"
+
+    def __str__(self) -> str:
+        return f"{self.loop}+{self.http}"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def fast_stack() -> Stack:
+    """The fastest loop and HTTP parser this interpreter can import."""
+    return Stack(
+        loop="uvloop" if _installed("uvloop") else "asyncio",
+        http="httptools" if _installed("httptools") else "h11",
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -24,6 +56,12 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
-def make_server(app: Starlette, *, log_level: str = "warning", **options: object) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **options)  # type: ignore[arg-type]
+def make_server(
+    app: Starlette, *, log_level: str = "warning", stack: Stack | None = None, **options: object
+) -> uvicorn.Server:
+    chosen = stack or fast_stack()
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="off", loop=chosen.loop, http=chosen.http,
+        **options,  # type: ignore[arg-type]
+    )
     return uvicorn.Server(config)

@@ -82,14 +82,22 @@ class ModelInfo:
         info = self.fields.get(role)
         return info.name if info else None
 
-    def sizes(self) -> dict[str, tuple[int, int]]:
+    @functools.cached_property
+    def _sizes(self) -> dict[str, tuple[int, int]]:
         info = self.fields.get("aspect_ratio")
         table = info.schema.get("x-mock-sizes", {}) if info else {}
         return {ratio: (int(w), int(h)) for ratio, (w, h) in table.items()}
 
-    def content_types(self) -> dict[str, str]:
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        return dict(self._sizes)  # read on every submit: built once, copied out
+
+    @functools.cached_property
+    def _content_types(self) -> dict[str, str]:
         info = self.fields.get("output_format")
         return dict(info.schema.get("x-mock-content-types", {})) if info else {}
+
+    def content_types(self) -> dict[str, str]:
+        return dict(self._content_types)
 
 
 @dataclass(frozen=True)
@@ -272,11 +280,21 @@ class Spec:
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 - one Spec lives as long as the app
     def _validator(self, uri: str, pointer: str) -> Draft202012Validator:
-        return Draft202012Validator(
-            {"$ref": f"{uri}#{quote(pointer, safe='/~')}"},
-            registry=self._registry,
-            format_checker=FORMAT_CHECKER,
-        )
+        ref = f"{uri}#{quote(pointer, safe='/~')}"
+        try:
+            # Following $refs through the registry costs more than the checks
+            # themselves; a schema with its refs written in place validates
+            # the same instances several times faster.
+            schema: Any = _inline({"$ref": ref}, uri, self._lookup_uri, ())
+        except _NotInlinable:
+            schema = {"$ref": ref}
+        return Draft202012Validator(schema, registry=self._registry, format_checker=FORMAT_CHECKER)
+
+    def _lookup_uri(self, uri: str) -> Any:
+        try:
+            return self._registry.resolver().lookup(uri).contents
+        except Exception as exc:  # referencing raises several unrelated types
+            raise SpecError(f"unresolvable $ref {uri}: {exc}") from exc
 
     # ---- compilation -------------------------------------------------------
 
@@ -356,3 +374,42 @@ class Spec:
                 settings.setdefault("title", twin.model.title)
             info = self.model_info(doc, ref[1:], endpoint_id, settings)
             yield NamedModel(str(name), doc, ref[1:], info, entry)
+
+# ---- $ref inlining -----------------------------------------------------------
+
+# Keywords that only describe: a $ref's sibling may override them freely.
+_ANNOTATIONS = frozenset(
+    {"description", "title", "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "$comment"}
+)
+_SCOPE_KEYWORDS = frozenset({"$id", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef"})
+_MAX_INLINE_DEPTH = 64
+
+
+class _NotInlinable(Exception):
+    """A recursive or scope-changing schema: validate it through the registry instead."""
+
+
+def _inline(node: Any, base: str, lookup: Any, stack: tuple[str, ...]) -> Any:
+    """``node`` with every ``$ref`` replaced by its target (siblings kept)."""
+    if len(stack) > _MAX_INLINE_DEPTH:
+        raise _NotInlinable
+    if isinstance(node, list):
+        return [_inline(item, base, lookup, stack) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    if _SCOPE_KEYWORDS & node.keys():
+        raise _NotInlinable
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return {k: _inline(v, base, lookup, stack) for k, v in node.items()}
+    target_uri = base + ref if ref.startswith("#") else urljoin(base, ref)
+    if target_uri in stack:
+        raise _NotInlinable  # recursive schema
+    target = _inline(lookup(target_uri), target_uri.split("#")[0], lookup, (*stack, target_uri))
+    siblings = {k: _inline(v, base, lookup, stack) for k, v in node.items() if k != "$ref"}
+    if not isinstance(target, Mapping):
+        raise _NotInlinable
+    clash = {k for k in siblings.keys() & target.keys() if k not in _ANNOTATIONS and not k.startswith("x-")}
+    if clash:
+        return {**siblings, "allOf": [target]}
+    return {**target, **siblings}

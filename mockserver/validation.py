@@ -7,11 +7,14 @@ client sees every problem in one answer.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
+
+from mockserver.fastcheck import Check, compile_check
 
 Loc = tuple[str | int, ...]
 
@@ -60,7 +63,26 @@ class Issue:
         return text or str(self.loc[0])
 
 
+_COMPILED: OrderedDict[int, tuple[Draft202012Validator, Check | None]] = OrderedDict()
+_COMPILED_MAX = 1024
+
+
+def _fast_check(validator: Draft202012Validator) -> Check | None:
+    """The compiled check for ``validator``'s schema (None when it cannot be compiled)."""
+    key = id(validator)  # the entry keeps the validator alive, so the id stays its own
+    entry = _COMPILED.get(key)
+    if entry is None:
+        entry = (validator, compile_check(validator.schema, validator.format_checker))
+        _COMPILED[key] = entry
+        if len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return entry[1]
+
+
 def validate(validator: Draft202012Validator, instance: Any, root: str = "body") -> list[Issue]:
+    check = _fast_check(validator)
+    if check is not None and check(instance):
+        return []  # valid: no need for jsonschema's slower, worded walk
     issues: list[Issue] = []
     for error in validator.iter_errors(instance):
         issues.extend(_issues_for(error, (root,)))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
+
+
+def _url(line: str) -> str:
+    match = re.search(r"http://\S+", line)
+    assert match, line
+    return match.group(0)
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
@@ -34,7 +41,7 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
 def test_serve_prints_the_url_it_listens_on_and_serves(served: tuple[subprocess.Popen[str], str]) -> None:
     _, line = served
     assert "listening on http://127.0.0.1:" in line
-    url = line.rsplit(" ", 1)[-1].strip()
+    url = _url(line)
     assert httpx.get(f"{url}/_mock/health").json()["status"] == "ok"
     result = httpx.post(f"{url}/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "cli"}).json()
     assert result["images"][0]["width"] == 1024
@@ -44,7 +51,7 @@ def test_options_without_a_command_mean_serve() -> None:
     process = _start("--port", "0", "--api-key", "k")
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        url = _url(process.stdout.readline())
         assert httpx.post(f"{url}/fal-ai/flux-pro/kontext", json={"prompt": "p"}).status_code == 401
     finally:
         process.terminate()
@@ -67,7 +74,7 @@ def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> Non
 
 
 def test_a_port_in_use_is_reported(served: tuple[subprocess.Popen[str], str]) -> None:
-    port = served[1].rsplit(":", 1)[-1].strip()
+    port = _url(served[1]).rsplit(":", 1)[-1]
     done = subprocess.run(
         [sys.executable, "-m", "mockserver", "serve", "--port", port], capture_output=True, text=True, timeout=30
     )

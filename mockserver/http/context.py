@@ -52,6 +52,8 @@ class QueryChecker:
         ]
 
     def check(self, query: Mapping[str, Any]) -> None:
+        if not query and not any(required for _, required, _ in self._params):
+            return
         issues: list[Issue] = []
         for name, required, validator in self._params:
             if name not in query:

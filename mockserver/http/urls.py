@@ -7,6 +7,7 @@ echoed into links.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from starlette.requests import Request
@@ -15,23 +16,44 @@ _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*/?$")
 
 
+_WANTED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix")
+
+
 def _first(value: str | None) -> str:
     return (value or "").split(",")[0].strip()
 
 
 def base_url(request: Request) -> str:
-    headers = request.headers
-    scheme = _first(headers.get("x-forwarded-proto")).lower()
-    if scheme not in ("http", "https"):
-        scheme = request.url.scheme
-    host = _first(headers.get("x-forwarded-host"))
-    if not _HOST.match(host):
-        host = headers.get("host", "")
-        if not _HOST.match(host):
-            server = request.scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
-    prefix = _first(headers.get("x-forwarded-prefix"))
+    # Read the four headers straight from the ASGI scope: building Starlette's
+    # Headers and URL objects for them cost more than the rest of a status poll.
+    scope = request.scope
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return _base_url(
+        str(scope.get("scheme", "http")),
+        found.get(b"host", ""),
+        found.get(b"x-forwarded-proto"),
+        found.get(b"x-forwarded-host"),
+        found.get(b"x-forwarded-prefix"),
+        f"{server[0]}:{server[1]}",
+        str(scope.get("root_path", "")),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _base_url(
+    scheme: str, host: str, fwd_proto: str | None, fwd_host: str | None, fwd_prefix: str | None, server: str, root: str
+) -> str:
+    proto = _first(fwd_proto).lower()
+    if proto in ("http", "https"):
+        scheme = proto
+    chosen = _first(fwd_host)
+    if not _HOST.match(chosen):
+        chosen = host if _HOST.match(host) else server
+    prefix = _first(fwd_prefix)
     if not _PREFIX.match(prefix):
         prefix = ""
-    root = str(request.scope.get("root_path", ""))
-    return f"{scheme}://{host}{prefix.rstrip('/')}{root.rstrip('/')}"
+    return f"{scheme}://{chosen}{prefix.rstrip('/')}{root.rstrip('/')}"

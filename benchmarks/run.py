@@ -1,0 +1,322 @@
+"""Throughput and latency of the mock, its framework ceiling and aimock, in one run.
+
+    make bench                      # or: .venv/bin/python benchmarks/run.py
+    .venv/bin/python benchmarks/run.py --duration 5 --connections 32 --markdown
+
+Three servers answer the same three queue calls (submit, status poll, result)
+of fal's queue API:
+
+- **mock**: ``flux-mock serve --time-scale 0`` (validation, scheduling, links);
+- **ceiling**: bare Starlette on the same uvicorn stack answering those routes
+  with constant JSON (benchmarks/ceiling.py) — the framework's upper bound;
+- **aimock**: the ``@copilotkit/aimock`` npm package, installed by this script
+  into a throwaway folder (needs ``npm``), serving a fixture under ``/fal``
+  with ``x-fal-target-host: queue.fal.run``. It neither validates nor renders.
+
+Method: each server runs in its own process; the load generator
+(benchmarks/loadgen.py) runs in another, with N keep-alive connections and
+one request in flight on each. On a machine with two or more cores the server
+is pinned to CPU 0 and the load generator to CPU 1, so neither starves the
+other. Each phase warms up for a second, then counts for ``--duration``
+seconds. Status and result phases cycle through ids submitted beforehand
+(results fetched once first, so the result phase measures the API, not
+rendering; rendering is timed on its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import bench_render  # noqa: E402
+
+SUBMIT_PATH = "/fal-ai/flux-pro/kontext/max/text-to-image"
+BODY = {"prompt": "a lighthouse at dusk", "seed": 42}
+AIMOCK_PACKAGE = "@copilotkit/aimock"
+AIMOCK_FIXTURE = {
+    "fixtures": [
+        {
+            "match": {"model": SUBMIT_PATH.strip("/")},
+            "response": {"json": {
+                "images": [{"url": "https://mock.fal.media/files/a.jpg", "width": 1024, "height": 1024,
+                            "content_type": "image/jpeg"}],
+                "timings": {"inference": 0}, "seed": 42, "has_nsfw_concepts": [False], "prompt": BODY["prompt"],
+            }},
+        }
+    ]
+}
+SERVER_CPU, LOADGEN_CPU = 0, 1
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    prefix: str = ""  # path prefix before fal's paths
+    headers: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        rest = self.url.split("://", 1)[1]
+        host, port = rest.rsplit(":", 1)
+        return host, int(port)
+
+
+def _pin(pid: int, cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > cpu:
+        os.sched_setaffinity(pid, {cpu})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def _start_python(args: list[str], name: str) -> Target:
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if "listening on " not in line:
+        proc.kill()
+        raise RuntimeError(f"{name} did not start: {line!r}")
+    url = line.split("listening on ", 1)[1].split()[0]
+    _pin(proc.pid, SERVER_CPU)
+    print(f"  {name}: {line.strip()}")
+    return Target(name, url, process=proc)
+
+
+def start_mock() -> Target:
+    return _start_python(["-m", "mockserver", "serve", "--port", "0", "--time-scale", "0"], "mock")
+
+
+def start_ceiling() -> Target:
+    return _start_python([str(HERE / "ceiling.py"), "--port", "0"], "ceiling")
+
+
+def start_aimock(folder: Path) -> Target:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not installed")
+    cli = folder / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
+    if not cli.exists():
+        print(f"  installing {AIMOCK_PACKAGE} into {folder} ...")
+        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", AIMOCK_PACKAGE],
+                       cwd=folder, check=True)
+    fixtures = folder / "fixtures"
+    fixtures.mkdir(exist_ok=True)
+    (fixtures / "fal.json").write_text(json.dumps(AIMOCK_FIXTURE))
+    version = json.loads((cli.parent.parent / "package.json").read_text())["version"]
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["node", str(cli), "-p", str(port), "-f", str(fixtures), "--log-level", "silent"],
+        stdout=subprocess.DEVNULL, cwd=folder,
+    )
+    _wait_listening(port)
+    _pin(proc.pid, SERVER_CPU)
+    print(f"  aimock {version}: listening on http://127.0.0.1:{port} (node {_node_version()})")
+    return Target("aimock", f"http://127.0.0.1:{port}", prefix="/fal",
+                  headers={"x-fal-target-host": "queue.fal.run"}, process=proc)
+
+
+def _node_version() -> str:
+    return subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+@contextmanager
+def running(target: Target) -> Iterator[Target]:
+    try:
+        yield target
+    finally:
+        if target.process is not None:
+            target.process.terminate()
+            try:
+                target.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                target.process.kill()
+
+
+# ---- phases ------------------------------------------------------------------
+
+
+def submit_jobs(target: Target, count: int) -> list[str]:
+    ids = []
+    with httpx.Client(base_url=target.url, headers=target.headers, timeout=30) as client:
+        for _ in range(count):
+            answer = client.post(target.prefix + SUBMIT_PATH, json=BODY)
+            answer.raise_for_status()
+            ids.append(answer.json()["request_id"])
+        for request_id in ids:  # render (mock) or complete (aimock) every result once
+            client.get(f"{target.prefix}/fal-ai/flux-pro/requests/{request_id}").raise_for_status()
+    return ids
+
+
+def load(target: Target, requests: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    host, port = target.host_port
+    plan = {"host": host, "port": port, "requests": requests, "connections": args.connections,
+            "duration": args.duration, "warmup": 1.0}
+    proc = subprocess.Popen([sys.executable, str(HERE / "loadgen.py")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    _pin(proc.pid, LOADGEN_CPU)
+    out, _ = proc.communicate(json.dumps(plan).encode(), timeout=args.duration + 60)
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def lifecycle_ms(target: Target, runs: int) -> float:
+    """Median wall time of submit → status until COMPLETED → result, one client."""
+    times = []
+    with httpx.Client(base_url=target.url, headers=target.headers, timeout=30) as client:
+        for n in range(runs + 3):
+            start = time.perf_counter()
+            ticket = client.post(target.prefix + SUBMIT_PATH, json={**BODY, "seed": n}).json()
+            root = f"{target.prefix}/fal-ai/flux-pro/requests/{ticket['request_id']}"
+            while client.get(f"{root}/status").json()["status"] != "COMPLETED":
+                pass
+            client.get(root).raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[3:])
+
+
+def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    ids = submit_jobs(target, args.ids)
+    h = target.headers
+    phases = {
+        "submit": [{"method": "POST", "path": target.prefix + SUBMIT_PATH, "headers": h, "body": BODY}],
+        "status": [{"method": "GET", "path": f"{target.prefix}/fal-ai/flux-pro/requests/{i}/status", "headers": h}
+                   for i in ids],
+        "result": [{"method": "GET", "path": f"{target.prefix}/fal-ai/flux-pro/requests/{i}", "headers": h}
+                   for i in ids],
+    }
+    figures: dict[str, Any] = {}
+    for phase, requests in phases.items():
+        figures[phase] = load(target, requests, args)
+        f = figures[phase]
+        print(f"  {target.name:8} {phase:7} {f['rps']:9.0f} req/s  p50 {f['p50_ms']:6.2f} ms  "
+              f"p99 {f['p99_ms']:6.2f} ms  codes {f['codes']}")
+    figures["lifecycle_ms"] = lifecycle_ms(target, args.lifecycle_runs)
+    print(f"  {target.name:8} lifecycle {figures['lifecycle_ms']:.2f} ms (median)")
+    return figures
+
+
+# ---- report ------------------------------------------------------------------
+
+
+def report(results: dict[str, dict[str, Any]], render: dict[str, float], markdown: bool) -> None:
+    mock, ceiling, aimock = results["mock"], results.get("ceiling"), results.get("aimock")
+
+    def ratio(a: float, b: dict[str, Any] | None, key: str, sub: str = "rps") -> str:
+        if b is None:
+            return "-"
+        other = b[key][sub] if sub else b[key]
+        return f"{a / other:.2f}×" if other else "-"
+
+    rows = []
+    for phase in ("submit", "status", "result"):
+        m = mock[phase]
+        cells = [f"{phase} req/s", f"{m['rps']:.0f}"]
+        cells += [f"{ceiling[phase]['rps']:.0f}" if ceiling else "-", f"{aimock[phase]['rps']:.0f}" if aimock else "-"]
+        cells += [ratio(m["rps"], ceiling, phase), ratio(m["rps"], aimock, phase)]
+        rows.append(cells)
+        for pct in ("p50_ms", "p99_ms"):
+            cells = [f"{phase} {pct[:3]} ms", f"{m[pct]:.2f}"]
+            cells += [f"{ceiling[phase][pct]:.2f}" if ceiling else "-", f"{aimock[phase][pct]:.2f}" if aimock else "-"]
+            cells += [ratio(m[pct], ceiling, phase, pct), ratio(m[pct], aimock, phase, pct)]
+            rows.append(cells)
+    life = mock["lifecycle_ms"]
+    rows.append(["lifecycle ms (time-scale 0)", f"{life:.2f}",
+                 f"{ceiling['lifecycle_ms']:.2f}" if ceiling else "-",
+                 f"{aimock['lifecycle_ms']:.2f}" if aimock else "-",
+                 f"{life / ceiling['lifecycle_ms']:.2f}×" if ceiling else "-",
+                 f"{life / aimock['lifecycle_ms']:.2f}×" if aimock else "-"])
+    for fmt, ms in render.items():
+        rows.append([f"render 1024² {fmt} ms (median)", f"{ms:.1f}", "-", "-", "-", "-"])
+    header = ["figure", "mock", "ceiling", "aimock", "mock/ceiling", "mock/aimock"]
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        for r in [header, *rows]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    print()
+    targets = [
+        ("submit ≥ 60% of ceiling", ceiling is not None and mock["submit"]["rps"] >= 0.6 * ceiling["submit"]["rps"]),
+        ("submit ≥ 1.2× aimock", aimock is not None and mock["submit"]["rps"] >= 1.2 * aimock["submit"]["rps"]),
+        ("status ≥ 70% of ceiling", ceiling is not None and mock["status"]["rps"] >= 0.7 * ceiling["status"]["rps"]),
+        ("render JPEG ≤ 15 ms median", render.get("jpeg", 1e9) <= 15.0),
+    ]
+    for name, ok in targets:
+        print(f"  target {name}: {'met' if ok else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per phase (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
+    parser.add_argument("--ids", type=int, default=300, help="jobs submitted before the status/result phases")
+    parser.add_argument("--lifecycle-runs", type=int, default=50)
+    parser.add_argument("--render-runs", type=int, default=30)
+    parser.add_argument("--skip-aimock", action="store_true", help="do not install or run aimock")
+    parser.add_argument("--aimock-dir", type=Path, help="reuse this folder for the aimock install")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"{args.connections} connections, {args.duration:g} s per phase")
+    results: dict[str, dict[str, Any]] = {}
+    with running(start_mock()) as target:
+        results["mock"] = measure(target, args)
+    with running(start_ceiling()) as target:
+        results["ceiling"] = measure(target, args)
+    if not args.skip_aimock:
+        with tempfile.TemporaryDirectory(prefix="aimock-") as tmp:
+            folder = args.aimock_dir or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                target = start_aimock(folder)
+            except (RuntimeError, subprocess.CalledProcessError) as exc:
+                print(f"  aimock skipped: {exc}")
+            else:
+                with running(target):
+                    results["aimock"] = measure(target, args)
+    render = {fmt: bench_render.median_ms(fmt, args.render_runs) for fmt in ("jpeg", "png")}
+    print()
+    report(results, render, args.markdown)
+
+
+if __name__ == "__main__":
+    main()
