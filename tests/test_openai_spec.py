@@ -100,6 +100,7 @@ def test_roles_are_read_from_the_openai_schemas() -> None:
     spec = Spec.load([FAL, OPENAI])
     multi = spec.named_models["black-forest-labs/flux-kontext-max/multi"].info
     assert {role: f.name for role, f in multi.fields.items()} == {
+        "model_name": "model",
         "prompt": "prompt",
         "image_input": "images",
         "num_images": "n",
