@@ -12,6 +12,7 @@ import pytest
 from imaging import MAGENTA, count_colour, open_image, png, png_data_uri
 
 from mockserver.clock import ManualClock
+from mockserver.http import app as app_module
 from mockserver.testing import MockServer
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
@@ -270,3 +271,17 @@ def test_the_answer_waits_for_the_simulated_run(mock: MockServer, clock: ManualC
 def _finished(worker: threading.Thread, answers: list[httpx.Response]) -> bool:
     worker.join(timeout=0.3)
     return bool(answers)
+
+
+def test_a_crash_in_the_mock_is_a_500_in_the_openai_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(operation: Any, ctx: Any) -> Any:
+        async def endpoint(request: Any) -> Any:
+            raise RuntimeError("boom")
+
+        return endpoint
+
+    monkeypatch.setitem(app_module.HANDLERS, "openai.list_models", broken)
+    with MockServer(time_scale=0) as server:
+        error = error_of(httpx.get(f"{server.url}/v1/models"), 500)
+    assert (error["type"], error["code"]) == ("internal_error", "internal_error")
+    assert "boom" not in error["message"]

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from mockserver.cli import build_parser, settings_from
 from mockserver.spec import Spec, SpecError
 from mockserver.testing import MockServer
 
@@ -99,6 +100,7 @@ def test_roles_are_read_from_the_openai_schemas() -> None:
     spec = Spec.load([FAL, OPENAI])
     multi = spec.named_models["black-forest-labs/flux-kontext-max/multi"].info
     assert {role: f.name for role, f in multi.fields.items()} == {
+        "model_name": "model",
         "prompt": "prompt",
         "image_input": "images",
         "num_images": "n",
@@ -144,3 +146,9 @@ def test_a_seed_gives_the_same_pixels_on_both_apis(instant: MockServer) -> None:
     )
     assert oai.status_code == 200, oai.text
     assert base64.b64decode(oai.json()["data"][0]["b64_json"].partition(",")[2]) == fal_bytes
+
+
+def test_the_plain_b64_option_reaches_the_settings() -> None:
+    parser = build_parser()
+    assert settings_from(parser.parse_args(["serve"])).b64_data_uri is True
+    assert settings_from(parser.parse_args(["serve", "--plain-b64-json"])).b64_data_uri is False

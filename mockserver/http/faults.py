@@ -1,7 +1,7 @@
 """Errors on demand, so a client's retry logic can be tested against the mock.
 
-The request headers (declared in the spec as header parameters) say which
-error to answer, for how many attempts, and with which retry hints. Attempts
+Request headers (header parameters in the spec, found by their
+``x-mock-role``) say which error to answer, for how many attempts, and with which retry hints. Attempts
 are counted by the client's own ``x-stainless-retry-count`` header, so no
 state is kept between requests.
 """
@@ -18,10 +18,6 @@ from mockserver.http.errors import ApiError, validation_failed
 from mockserver.spec import Operation
 from mockserver.validation import Issue, validate
 
-FAIL_STATUS = "x-mock-fail-status"
-FAIL_TIMES = "x-mock-fail-times"
-RETRY_AFTER_MS = "x-mock-retry-after-ms"
-SHOULD_RETRY = "x-mock-should-retry"
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
 
 _MESSAGES = {
@@ -40,15 +36,17 @@ class FaultChecker:
 
     def __init__(self, operation: Operation) -> None:
         self._params = {
-            str(p["name"]).lower(): Draft202012Validator(p.get("schema", {}))
+            str(p["x-mock-role"]): (str(p["name"]).lower(), Draft202012Validator(p.get("schema", {})))
             for p in operation.parameters()
-            if p.get("in") == "header"
+            if p.get("in") == "header" and p.get("x-mock-role")
         }
 
-    def _value(self, request: Request, name: str) -> int | str | None:
+    def _value(self, request: Request, role: str) -> int | str | None:
+        if role not in self._params:
+            return None
+        name, validator = self._params[role]
         raw = request.headers.get(name)
-        validator = self._params.get(name)
-        if raw is None or validator is None:
+        if raw is None:
             return None
         value: int | str = raw.strip()
         schema = validator.schema if isinstance(validator.schema, Mapping) else {}
@@ -61,19 +59,20 @@ class FaultChecker:
 
     def check(self, request: Request) -> None:
         """Raise the requested error, unless this attempt is past the failing ones."""
-        status = self._value(request, FAIL_STATUS)
+        status = self._value(request, "fail_status")
         if not isinstance(status, int):
             return
-        times = self._value(request, FAIL_TIMES)
+        times = self._value(request, "fail_times")
         attempt = request.headers.get(RETRY_COUNT, "0").strip()
         if isinstance(times, int) and attempt.isdigit() and int(attempt) >= times:
             return
         headers: dict[str, str] = {}
-        delay = self._value(request, RETRY_AFTER_MS)
+        delay = self._value(request, "retry_after_ms")
         if isinstance(delay, int):
             headers["retry-after-ms"] = str(delay)
             headers["retry-after"] = str(math.ceil(delay / 1000))
-        should_retry = self._value(request, SHOULD_RETRY)
+        should_retry = self._value(request, "should_retry")
         if isinstance(should_retry, str):
             headers["x-should-retry"] = should_retry
-        raise ApiError(status, f"{_MESSAGES.get(status, 'Error')} ({FAIL_STATUS})", "injected_fault", headers=headers)
+        message = f"{_MESSAGES.get(status, 'Error')} (asked for by {self._params['fail_status'][0]})"
+        raise ApiError(status, message, "injected_fault", headers=headers)

@@ -32,13 +32,20 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BOOLEANS = {"true": True, "false": False}
 
 
-def _pick_model(ctx: AppContext, name: Any) -> NamedModel:
+def _pick_model(ctx: AppContext, field: str, name: Any) -> NamedModel:
     named = ctx.spec.named_models.get(name) if isinstance(name, str) else None
     if named is None:
         offered = ", ".join(sorted(ctx.spec.named_models))
-        issue = Issue(("body", "model"), f"unknown model {name!r}; this server offers: {offered}", "value_error.model")
+        issue = Issue(("body", field), f"unknown model {name!r}; this server offers: {offered}", "value_error.model")
         raise validation_failed([issue])
     return named
+
+
+def _with_role(fields: Mapping[str, Mapping[str, Any]], role: str, operation: Operation) -> str:
+    for name, schema in fields.items():
+        if schema.get("x-mock-role") == role:
+            return name
+    raise LookupError(f"{operation.operation_id}: no body field plays role {role!r}")
 
 
 def _check(ctx: AppContext, named: NamedModel, body: Any, renames: Mapping[str, str] | None = None) -> None:
@@ -67,26 +74,34 @@ async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Map
 
 async def _images_body(ctx: AppContext, request: Request, named: NamedModel, job: Job) -> dict[str, Any]:
     output = await ctx.queue.output(job)
-    format_field = named.info.name_of("response_format")
-    inline = format_field is not None and job.payload.get(format_field) == "b64_json"
+    info = named.info.field("response_format")
+    if info is None:
+        raise LookupError(f"model {named.name} has no field with role response_format")
+    # The chosen format names the key of each data item ("url", "b64_json").
+    key = str(job.payload.get(info.name, info.schema.get("default")))
+    inline = key == info.schema.get("x-mock-inline-format")
     base = base_url(request)
     data: list[dict[str, str]] = []
     for image in output.images:
         if not inline:
-            data.append({"url": image.url(lambda file_id, name: f"{base}/files/{file_id}/{name}")})
+            data.append({key: image.url(lambda file_id, name: f"{base}/files/{file_id}/{name}")})
             continue
         stored = ctx.queue.files.get(image.file_id) if image.file_id else None
         if stored is None:
             raise ApiError(500, "rendered image is no longer stored", "internal_error")
         if ctx.settings.b64_data_uri:
-            data.append({"b64_json": data_uri(image.content_type, stored.data)})
+            data.append({key: data_uri(image.content_type, stored.data)})
         else:
-            data.append({"b64_json": base64.b64encode(stored.data).decode("ascii")})
+            data.append({key: base64.b64encode(stored.data).decode("ascii")})
     return {"created": int(job.submitted_at), "data": data, "usage": {"input_tokens_details": {}}}
 
 
 def generate(operation: Operation, ctx: AppContext) -> Endpoint:
     faults = FaultChecker(operation)
+    pointer = operation.body_schema_pointer()
+    if pointer is None:
+        raise LookupError(f"{operation.operation_id} has no JSON body schema")
+    model_field = _with_role(_schema_fields(ctx, operation.document, pointer), "model_name", operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
@@ -95,7 +110,7 @@ def generate(operation: Operation, ctx: AppContext) -> Endpoint:
         issues = validate(ctx.body_validator(operation), body)
         if issues:
             raise validation_failed(issues)
-        named = _pick_model(ctx, body["model"])
+        named = _pick_model(ctx, model_field, body[model_field])
         _check(ctx, named, body)
         return await _serve(ctx, request, named, body)
 
@@ -132,7 +147,9 @@ def _form_body(
             body[name] = [_typed(v, prop.get("items", {})) for v in values]
         else:
             body[name] = _typed(values[-1], prop)
-    body.setdefault("model", named.name)
+    model_field = named.info.name_of("model_name")
+    if model_field:
+        body.setdefault(model_field, named.name)
     uploads = [f for f in form.files if f.field in file_fields]
     sent_as = uploads[0].field if uploads else (file_fields or ["image"])[0]
     target = named.info.field("image_input")
@@ -159,14 +176,16 @@ def edit(operation: Operation, ctx: AppContext) -> Endpoint:
         raise LookupError(f"{operation.operation_id} has no {FORM} body schema")
     properties = _schema_fields(ctx, operation.document, pointer)
     file_fields = [name for name, p in properties.items() if p.get("x-mock-role") == "image_upload"]
-    default_model = properties.get("model", {}).get("default")
+    model_field = _with_role(properties, "model_name", operation)
+    default_model = properties[model_field].get("default")
     settings = ctx.settings
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         faults.check(request)
         form = await read_form(request, settings.max_body_bytes, settings.max_upload_files, settings.max_form_fields)
-        named = _pick_model(ctx, form.fields["model"][-1] if "model" in form.fields else default_model)
+        chosen = form.fields[model_field][-1] if model_field in form.fields else default_model
+        named = _pick_model(ctx, model_field, chosen)
         body, renames = _form_body(ctx, form, named, file_fields)
         _check(ctx, named, body, renames)
         return await _serve(ctx, request, named, body)
