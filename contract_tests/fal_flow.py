@@ -172,6 +172,7 @@ class FalFlow:
         previous: str | None = None
         position: int | None = None
         early_done = not check_early_result
+        early_success: tuple[str, int] | None = None  # (state then, code) of a result served while pending
         polls = 0
         while True:
             polls += 1
@@ -193,27 +194,29 @@ class FalFlow:
             if isinstance(new_position, int):
                 position = new_position
             previous = state
+            if early_success is not None and state != final_state:
+                # Still pending after the result was served: not a race with completion, a fault.
+                found.add(
+                    "lifecycle.result-before-completion",
+                    f"result answered {early_success[1]} while the request was {early_success[0]}; "
+                    "the spec documents a 4xx",
+                )
+            early_success = None
             if state == final_state:
                 return body
             if not early_done:
                 early_done = True
-                self._early_result(ticket, state, found)
+                code = self._early_result(ticket, found)
+                early_success = (state, code) if code is not None else None
             if time.monotonic() > deadline:
                 found.add("lifecycle.timeout", f"still {state} after {self.options.timeout:g}s of polling")
                 return None
             time.sleep(self.options.poll_interval)
 
-    def _early_result(self, ticket: Mapping[str, Any], state: str, found: Findings) -> None:
+    def _early_result(self, ticket: Mapping[str, Any], found: Findings) -> int | None:
+        """Fetch the result while pending; the code if it was a success (checked at the next poll)."""
         answer = self._get(str(ticket["response_url"]), found)
-        if answer is None or not answer.is_success:
-            return  # a documented 4xx, checked against the spec by _get
-        # It may have finished in between: only a status that still says pending proves the fault.
-        again = self._get(str(ticket["status_url"]), found)
-        if again is not None and _field(json_body(again), "status") != self._contract()["final_state"]:
-            found.add(
-                "lifecycle.result-before-completion",
-                f"result answered {answer.status_code} while the request was {state}; the spec documents a 4xx",
-            )
+        return answer.status_code if answer is not None and answer.is_success else None
 
     def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
         expected = self._contract()["cancel_outcomes"].get(outcome)

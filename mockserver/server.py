@@ -6,6 +6,7 @@ import socket
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -24,6 +25,6 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
-def make_server(app: Starlette, *, log_level: str = "warning", **options: object) -> uvicorn.Server:
+def make_server(app: Starlette | ASGIApp, *, log_level: str = "warning", **options: object) -> uvicorn.Server:
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **options)  # type: ignore[arg-type]
     return uvicorn.Server(config)
