@@ -10,6 +10,7 @@ the answer is complete.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +22,8 @@ from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import Clock
 from mockserver.journal import Entry, Journal, redact_headers, summarize
 from mockserver.spec import Operation, Spec
+
+log = logging.getLogger("mockserver")
 
 TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
@@ -81,14 +84,24 @@ class RecorderMiddleware:
                     answer["overflow"] = True
                 if not message.get("more_body", False):
                     answer["finished"] = True
+                    # Journal first, so a client that reads the journal after its answer finds the entry.
+                    self._record(scope, at, started, bytes(body), answer)
             await send(message)
 
         try:
             await self.app(scope, receive_copy, send_copy)
         finally:
-            self._record(scope, at, started, bytes(body), answer)
+            if not answer.get("recorded"):
+                self._record(scope, at, started, bytes(body), answer)
 
-    def _record(self, scope: Scope, at: float, started: float, body: bytes, answer: Mapping[str, Any]) -> None:
+    def _record(self, scope: Scope, at: float, started: float, body: bytes, answer: dict[str, Any]) -> None:
+        answer["recorded"] = True
+        try:
+            self._write(scope, at, started, body, answer)
+        except Exception:  # the journal must never break an answer
+            log.exception("could not journal %s %s", scope.get("method"), scope.get("path"))
+
+    def _write(self, scope: Scope, at: float, started: float, body: bytes, answer: dict[str, Any]) -> None:
         rec = self.recorder
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
         request_headers = {k.lower(): v for k, v in headers}
