@@ -163,7 +163,9 @@ class FalFlow:
     def _get(self, url: str, found: Findings, **kwargs: Any) -> httpx.Response | None:
         return self._request("GET", url, found, **kwargs)
 
-    def _poll(self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool) -> Mapping[str, Any] | None:
+    def _poll(
+        self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool
+    ) -> Mapping[str, Any] | None:
         contract = self._contract()
         transitions: Mapping[str, list[str]] = contract["transitions"]
         codes: Mapping[str, int] = contract["status_codes"]
@@ -184,7 +186,8 @@ class FalFlow:
                     found.add("lifecycle.state", f"status answered {state!r}, not one of {', '.join(transitions)}")
                 return None
             if answer.status_code != codes.get(state):
-                found.add("lifecycle.status-code", f"status {state} answered {answer.status_code}, not {codes.get(state)}")
+                wanted = codes.get(state)
+                found.add("lifecycle.status-code", f"status {state} answered {answer.status_code}, not {wanted}")
             if previous is not None and state not in transitions[previous]:
                 allowed = ", ".join(transitions[previous])
                 found.add("lifecycle.transition", f"{previous} -> {state} is not allowed (after {previous}: {allowed})")
@@ -256,11 +259,15 @@ class FalFlow:
             url, stated_type = image.get(names["url"]), image.get(names["content_type"])
             size = (image.get(names["width"]), image.get(names["height"]))
             if wanted_type and stated_type != wanted_type:
-                found.add("result.content-type", f"images[{i}] is {stated_type!r}; output_format {fmt!r} means {wanted_type!r}")
+                found.add(
+                    "result.content-type",
+                    f"images[{i}] is {stated_type!r}; output_format {fmt!r} means {wanted_type!r}",
+                )
             if wanted_size and size != wanted_size:
                 found.add(
                     "result.size",
-                    f"images[{i}] is {size[0]}x{size[1]}; aspect_ratio {ratio!r} means {wanted_size[0]}x{wanted_size[1]}",
+                    f"images[{i}] is {size[0]}x{size[1]}; "
+                    f"aspect_ratio {ratio!r} means {wanted_size[0]}x{wanted_size[1]}",
                 )
             if isinstance(url, str):
                 self._download(i, url, stated_type, size, found)

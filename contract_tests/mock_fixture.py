@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from contract_tests.report import ContractViolation
 from mockserver.check import client_environment, format_report, read_all, summarize
 from mockserver.http.recorder import TEST_ID_HEADER
 from mockserver.journal import Entry, Violation
 from mockserver.testing import MockServer
-
-from contract_tests.report import ContractViolation
 
 
 class FluxMock:

@@ -41,7 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--poll-timeout", type=float, default=120.0, help="give up on a request after this many seconds")
     group.addoption("--contract-spec", action="append", type=Path, default=None, help="spec file(s) to check against")
     group.addoption(
-        "--flux-mock-time-scale", type=float, default=0.0, help="time scale of the flux_mock fixture's server (default 0)"
+        "--flux-mock-time-scale", type=float, default=0.0,
+        help="time scale of the flux_mock fixture's server (default 0)",
     )
 
 
@@ -98,7 +99,9 @@ def contract_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def contract_flows(request: pytest.FixtureRequest, contract_client: httpx.Client, contract_spec: Spec) -> dict[str, FalFlow]:
+def contract_flows(
+    request: pytest.FixtureRequest, contract_client: httpx.Client, contract_spec: Spec
+) -> dict[str, FalFlow]:
     config = request.config
     options = FlowOptions(config.getoption("poll_interval"), config.getoption("poll_timeout"))
     target = str(config.getoption("target"))

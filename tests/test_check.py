@@ -85,7 +85,7 @@ def test_only_the_bad_request_is_reported() -> None:
 
 
 def test_warnings_can_be_allowed() -> None:
-    code, report = check("unknown_field.py")
+    code, _ = check("unknown_field.py")
     assert code == 1
     out = io.StringIO()
     code = run_check([sys.executable, str(CLIENTS / "unknown_field.py")], SETTINGS, allow_warnings=True, out=out)
@@ -107,7 +107,8 @@ def test_poll_interval_is_configurable() -> None:
 
 
 def test_cli_runs_the_command_with_the_mock_in_its_environment() -> None:
-    script = "import os; print('URL', os.environ['FLUX_MOCK_URL'], os.environ['OPENAI_BASE_URL'], os.environ['FAL_KEY'])"
+    env = "os.environ['FLUX_MOCK_URL'], os.environ['OPENAI_BASE_URL'], os.environ['FAL_KEY']"
+    script = f"import os; print('URL', {env})"
     done = subprocess.run(
         [sys.executable, "-m", "mockserver", "check", "--time-scale", "0", "--", sys.executable, "-c", script],
         capture_output=True, text=True, timeout=60,

@@ -69,7 +69,8 @@ def test_full_suite_passes_against_the_mock_through_the_cli(tmp_path: Path) -> N
     junit = tmp_path / "report.xml"
     with MockServer(time_scale=0) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "mockserver", "conformance", "--target", server.url, "--junit", str(junit), "--", "-q"],
+            [sys.executable, "-m", "mockserver", "conformance", "--target", server.url, "--junit", str(junit),
+             "--", "-q"],
             capture_output=True, text=True, timeout=300,
         )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
@@ -181,9 +182,11 @@ BROKEN = [
     Broken("image served as gif", _image_type, "valid", VALID, "image.content-type",
            "images[0] is served as 'image/gif' but stated 'image/jpeg'"),
     Broken("invalid request accepted", _accepts_invalid, "invalid",
-           case(TEXT, "invalid", "num_images above the maximum"), "invalid.accepted", "answered 200; the spec says 422"),
+           case(TEXT, "invalid", "num_images above the maximum"), "invalid.accepted",
+           "answered 200; the spec says 422"),
     Broken("error body not in fal's shape", _error_shape, "invalid",
-           case(TEXT, "invalid", "output_format outside the enum"), "response.schema", "'detail' is a required property"),
+           case(TEXT, "invalid", "output_format outside the enum"), "response.schema",
+           "'detail' is a required property"),
     Broken("422 names the wrong field", _wrong_field, "invalid",
            case(TEXT, "invalid", "num_images above the maximum"), "invalid.field",
            "the 422 names ['prompt'], not 'num_images'"),

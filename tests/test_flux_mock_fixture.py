@@ -61,6 +61,8 @@ def test_user_suite_with_flux_mock(pytester: pytest.Pytester) -> None:
 
 
 def test_conformance_tests_skip_without_a_target(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--pyargs", "contract_tests", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cancel")
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "contract_tests", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cancel"
+    )
     result.assert_outcomes(skipped=6)
     assert "server conformance needs --target URL" in result.stdout.str()

@@ -48,7 +48,8 @@ def entries(server: MockServer, **params: str) -> list[dict[str, object]]:
 
 def test_entry_records_request_answer_and_violations(server: MockServer) -> None:
     with client(server, "t-1") as http:
-        http.post(f"/{TEXT}", json={"prompt": "x", "num_images": 9, "extra": True}, headers={"Authorization": "Key id:s3cret"})
+        body = {"prompt": "x", "num_images": 9, "extra": True}
+        http.post(f"/{TEXT}", json=body, headers={"Authorization": "Key id:s3cret"})
     [entry] = entries(server)
     assert entry["test_id"] == "t-1" and entry["method"] == "POST" and entry["path"] == f"/{TEXT}"
     assert entry["operation"] == "submitKontextMaxTextToImage" and entry["status"] == 422
@@ -56,7 +57,10 @@ def test_entry_records_request_answer_and_violations(server: MockServer) -> None
     assert "s3cret" not in str(entry)
     assert entry["body"] == {"prompt": "x", "num_images": 9, "extra": True}
     rules = [(v["rule"], v["field"], v["severity"]) for v in entry["violations"]]  # type: ignore[attr-defined]
-    assert rules == [("schema.value_error.number.not_le", "num_images", "error"), ("schema.unknown-field", "extra", "warning")]
+    assert rules == [
+        ("schema.value_error.number.not_le", "num_images", "error"),
+        ("schema.unknown-field", "extra", "warning"),
+    ]
 
 
 def test_unknown_field_is_a_warning_not_a_rejection(server: MockServer) -> None:

@@ -45,7 +45,9 @@ def build_routes(ctx: AppContext) -> list[Route]:
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
         routes.append(
-            Route(_route_path(operation), factory(operation, ctx), methods=[operation.method], name=operation.operation_id)
+            Route(
+                _route_path(operation), factory(operation, ctx), methods=[operation.method], name=operation.operation_id
+            )
         )
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
