@@ -50,7 +50,7 @@ def test_a_missing_image_or_bad_file_is_a_fixture_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("api: fal\nendpoints:\n  x:\n    valid:\n      - {name: n, body: {image_url: '@image:nope.png'}}\n")
     [case] = load_file(bad)
-    with pytest.raises(FixtureError, match="no fixture image 'nope.png'"):
+    with pytest.raises(FixtureError, match=r"no fixture image 'nope\.png'"):
         case.payload()
     bad.write_text("just text")
     with pytest.raises(FixtureError):
