@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mockserver import __version__
@@ -27,7 +28,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the mock (the default command)")
     add_serve_options(serve)
+    add_check_parser(commands)
+    add_conformance_parser(commands)
     return parser
+
+
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check", help="run a client command against a fresh mock and report its contract violations",
+        usage="flux-mock check [options] -- CMD [ARGS ...]",
+    )
+    add_serve_options(check)
+    check.set_defaults(port=0)
+    check.add_argument(
+        "--min-poll-interval", type=_positive_float, default=Settings().min_poll_interval,
+        help="status polls closer together than this many seconds are violations (default %(default)s)",
+    )
+    check.add_argument("--allow-warnings", action="store_true", help="exit 0 when only warnings were found")
+    check.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
+
+
+def add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conf = commands.add_parser("conformance", help="check a server against the spec (runs the contract_tests suite)")
+    conf.add_argument("--target", required=True, help="base URL of the server under test")
+    conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K>")
+    conf.add_argument("--endpoint", action="append", default=None, help="model endpoint id to check (repeatable)")
+    conf.add_argument("--junit", default=None, help="write a JUnit XML report to this file")
+    conf.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +121,20 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    from mockserver.check import run_check
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    try:
+        settings = replace(settings_from(args), min_poll_interval=args.min_poll_interval)
+    except ValueError as exc:
+        print(f"flux-mock: {exc}", file=sys.stderr)
+        return 2
+    return run_check(command, settings, allow_warnings=args.allow_warnings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version")):
@@ -102,5 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(raw)
     if args.command == "serve":
         return serve(args)
+    if args.command == "check":
+        return check(args)
+    if args.command == "conformance":
+        from contract_tests.runner import run_conformance  # pytest is imported only when asked for
+
+        return run_conformance(
+            args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, extra=args.pytest_args
+        )
     parser.print_help()
     return 2

@@ -36,6 +36,10 @@ class Settings:
     # Multipart bodies (image edits): at most this many files and text fields.
     max_upload_files: int = 16
     max_form_fields: int = 64
+    # The request journal: how many entries are kept, and the shortest status-poll
+    # gap (clock seconds) before a client is reported as polling too fast.
+    journal_max_entries: int = 10_000
+    min_poll_interval: float = 0.05
     spec_paths: tuple[Path, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -43,5 +47,7 @@ class Settings:
             raise ValueError("time_scale must be >= 0")
         if self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if self.min_poll_interval < 0:
+            raise ValueError("min_poll_interval must be >= 0")
         if self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")

@@ -9,10 +9,12 @@ Pass a :class:`~mockserver.clock.ManualClock` as ``clock`` to move time by hand.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+
+from starlette.types import ASGIApp
 
 from mockserver.clock import Clock, ManualClock, SystemClock
 from mockserver.config import Settings
@@ -26,13 +28,21 @@ __all__ = ["ManualClock", "MockServer"]
 class MockServer:
     """Starts the mock in a background thread; ``url`` is its base URL."""
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+        **options: Any,
+    ) -> None:
         base = settings or Settings(port=0)
         self.settings = replace(base, **options)
         self.clock = clock or SystemClock()
         self.app = create_app(self.settings, clock=self.clock)
         self.url = ""
-        self._server = make_server(self.app)
+        # ``wrap`` puts ASGI middleware in front of the mock, e.g. one that corrupts answers on purpose.
+        self._server = make_server(wrap(self.app) if wrap else self.app)
         self._thread: threading.Thread | None = None
 
     @property

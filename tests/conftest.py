@@ -8,6 +8,8 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.testing import MockServer
 
+pytest_plugins = ["pytester"]  # for running sample user suites against the flux_mock fixture
+
 
 @pytest.fixture
 def clock() -> ManualClock:

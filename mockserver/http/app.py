@@ -18,16 +18,22 @@ from starlette.routing import Route
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files, openai
+from mockserver.http import fal, files, journal_routes, openai
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
+from mockserver.http.recorder import Recorder, RecorderMiddleware
 from mockserver.http.request_ids import RequestIdMiddleware
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
 
-HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS, **openai.HANDLERS}
+HANDLERS: dict[str, HandlerFactory] = {
+    **fal.HANDLERS,
+    **files.HANDLERS,
+    **openai.HANDLERS,
+    **journal_routes.HANDLERS,
+}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -88,10 +94,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(dialect(request), ApiError(500, "Internal error in the mock server", "internal_error"))
 
+    routes = build_routes(ctx)
+    recorder = Recorder(ctx.journal, ctx.rules, spec, clock, settings.max_body_bytes)
+    recorder.routes = routes
     app = Starlette(
-        routes=build_routes(ctx),
+        routes=routes,
+        # The recorder is outermost, so the journal sees the answer as the client does.
+        middleware=[Middleware(RecorderMiddleware, recorder=recorder), Middleware(RequestIdMiddleware, spec=spec)],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
-        middleware=[Middleware(RequestIdMiddleware, spec=spec)],
     )
     app.state.ctx = ctx
     return app

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mockserver.client_rules import ClientRules
 from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.formats import FORMAT_CHECKER
 from mockserver.http import auth
 from mockserver.http.errors import validation_failed
+from mockserver.journal import Journal
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec
 from mockserver.validation import Issue, validate
@@ -29,6 +31,13 @@ class AppContext:
     spec: Spec
     clock: Clock
     queue: JobQueue
+    # The request journal and the client rules it is checked against.
+    journal: Journal = field(init=False)
+    rules: ClientRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.journal = Journal(self.settings.journal_max_entries)
+        self.rules = ClientRules(self.spec, self.settings.min_poll_interval)
 
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():

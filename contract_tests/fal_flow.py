@@ -1,0 +1,326 @@
+"""Driving a fal queue server through the contract: submit, poll, fetch, download, cancel.
+
+Every answer is checked against the operation it belongs to (found from its
+URL in the spec); the lifecycle rules come from the document's ``x-contract``
+block; field meanings from the model's roles. What is fal-specific here is the
+shape of the flow itself: a ticket with status/response/cancel URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from contract_tests.cases import Case, expand_images
+from contract_tests.operations import OperationIndex
+from contract_tests.report import Findings
+from contract_tests.responses import check_response, json_body
+from mockserver.spec import ModelInfo, Operation, Spec
+
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    poll_interval: float = 0.05
+    timeout: float = 120.0
+
+
+class FalFlow:
+    def __init__(self, spec: Spec, client: httpx.Client, base_url: str, options: FlowOptions) -> None:
+        self.spec = spec
+        self.client = client
+        self.base = base_url.rstrip("/")
+        self.options = options
+        self.index = OperationIndex(spec, self.base)
+
+    # ---- the three kinds of test ---------------------------------------------
+
+    def valid(self, case: Case) -> Findings:
+        found = Findings(case.endpoint, case.describe())
+        op = self._model(case, found)
+        ticket = self._submit(case, op, found) if op else None
+        if op is None or ticket is None:
+            return found
+        final = self._poll(ticket, found, check_early_result=True)
+        if final is None:
+            return found
+        if final.get("error"):
+            found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
+            return found
+        result = self._get(str(ticket["response_url"]), found)
+        if result is None:
+            return found
+        if result.status_code != 200:
+            found.add("result.status", f"result of a completed request answered {result.status_code}, not 200")
+            return found
+        assert op.model is not None
+        self._check_images(case, op.model, json_body(result), found)
+        return found
+
+    def invalid(self, case: Case) -> Findings:
+        found = Findings(case.endpoint, case.describe())
+        op = self._model(case, found)
+        if op is None:
+            return found
+        answer = self._post(case)
+        found.extend(check_response(self.spec, op, answer))
+        wanted = case.expect.status
+        if answer.is_success:
+            found.add("invalid.accepted", f"answered {answer.status_code}; the spec says {wanted}")
+            return found
+        if answer.status_code != wanted:
+            found.add("invalid.status", f"answered {answer.status_code}; the spec says {wanted}")
+        if case.expect.field and answer.status_code == 422:
+            named = _named_fields(json_body(answer))
+            if case.expect.field not in named:
+                found.add("invalid.field", f"the 422 names {named or 'no field'}, not {case.expect.field!r}")
+        return found
+
+    def cancel(self, case: Case) -> Findings:
+        found = Findings(case.endpoint, f"cancel after {case.describe()}")
+        op = self._model(case, found)
+        ticket = self._submit(case, op, found) if op else None
+        if ticket is None:
+            return found
+        cancel_url = str(ticket["cancel_url"])
+        answer = self._request("PUT", cancel_url, found)
+        if answer is None:
+            return found
+        outcome = _field(json_body(answer), "status")
+        self._check_cancel_code(outcome, answer.status_code, found)
+        final = self._poll(ticket, found, check_early_result=False)
+        if final is None:
+            return found
+        result = self._get(str(ticket["response_url"]), found)
+        if result is not None:
+            cancelled = bool(final.get("error"))
+            if cancelled and result.is_success:
+                found.add("cancel.result", f"result of a cancelled request answered {result.status_code}, not a 4xx")
+            if not cancelled and result.status_code != 200:
+                found.add("cancel.result", f"{outcome} request's result answered {result.status_code}, not 200")
+        # An id nobody issued: cancel and status must both say "not found" as documented.
+        unknown = cancel_url.replace(str(ticket["request_id"]), UNKNOWN_ID)
+        answer = self._request("PUT", unknown, found)
+        if answer is not None:
+            self._check_cancel_code(_field(json_body(answer), "status"), answer.status_code, found)
+            if answer.status_code != 404:
+                found.add("queue.unknown-request", f"cancel of an unknown request answered {answer.status_code}")
+        status = self._get(str(ticket["status_url"]).replace(str(ticket["request_id"]), UNKNOWN_ID), found)
+        if status is not None and status.status_code != 404:
+            found.add("queue.unknown-request", f"status of an unknown request answered {status.status_code}")
+        return found
+
+    # ---- steps -------------------------------------------------------------
+
+    def _model(self, case: Case, found: Findings) -> Operation | None:
+        op = self.spec.model(case.endpoint)
+        if op is None or op.model is None:
+            found.add("fixture.endpoint", f"{case.endpoint} is not a model endpoint in the spec")
+            return None
+        return op
+
+    def _post(self, case: Case) -> httpx.Response:
+        headers = {"Content-Type": case.content_type}
+        return self.client.post(f"{self.base}/{case.endpoint}", content=case.payload(), headers=headers)
+
+    def _submit(self, case: Case, op: Operation | None, found: Findings) -> Mapping[str, Any] | None:
+        assert op is not None
+        answer = self._post(case)
+        found.extend(check_response(self.spec, op, answer))
+        if answer.status_code != case.expect.status:
+            found.add(
+                "valid.accepted",
+                f"answered {answer.status_code}, the fixture expects {case.expect.status}: {answer.text[:300]}",
+            )
+            return None
+        ticket = json_body(answer)
+        keys = ("request_id", "status_url", "response_url", "cancel_url")
+        if not isinstance(ticket, Mapping) or not all(isinstance(ticket.get(k), str) for k in keys):
+            return None  # the schema check above says what is missing
+        return ticket
+
+    def _request(self, method: str, url: str, found: Findings, **kwargs: Any) -> httpx.Response | None:
+        op = self.index.find(method, url)
+        if op is None:
+            found.add("queue.url", f"{method} {url}: a returned URL that matches no operation in the spec")
+            return None
+        try:
+            answer = self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            found.add("queue.url", f"{method} {url} failed: {exc}")
+            return None
+        found.extend(check_response(self.spec, op, answer))
+        return answer
+
+    def _get(self, url: str, found: Findings, **kwargs: Any) -> httpx.Response | None:
+        return self._request("GET", url, found, **kwargs)
+
+    def _poll(
+        self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool
+    ) -> Mapping[str, Any] | None:
+        contract = self._contract()
+        transitions: Mapping[str, list[str]] = contract["transitions"]
+        codes: Mapping[str, int] = contract["status_codes"]
+        final_state = contract["final_state"]
+        deadline = time.monotonic() + self.options.timeout
+        previous: str | None = None
+        position: int | None = None
+        early_done = not check_early_result
+        early_success: tuple[str, int] | None = None  # (state then, code) of a result served while pending
+        polls = 0
+        while True:
+            polls += 1
+            answer = self._get(str(ticket["status_url"]), found, params={"logs": "1"} if polls % 2 else None)
+            body = json_body(answer) if answer is not None else None
+            state = _field(body, "status")
+            if answer is None or not isinstance(body, Mapping) or state not in transitions:
+                if answer is not None and state not in transitions:
+                    found.add("lifecycle.state", f"status answered {state!r}, not one of {', '.join(transitions)}")
+                return None
+            if answer.status_code != codes.get(state):
+                wanted = codes.get(state)
+                found.add("lifecycle.status-code", f"status {state} answered {answer.status_code}, not {wanted}")
+            if previous is not None and state not in transitions[previous]:
+                allowed = ", ".join(transitions[previous])
+                found.add("lifecycle.transition", f"{previous} -> {state} is not allowed (after {previous}: {allowed})")
+            new_position = body.get("queue_position")
+            if isinstance(new_position, int) and position is not None and new_position > position:
+                found.add("lifecycle.queue-position", f"queue_position rose from {position} to {new_position}")
+            if isinstance(new_position, int):
+                position = new_position
+            previous = state
+            if early_success is not None and state != final_state:
+                # Still pending after the result was served: not a race with completion, a fault.
+                found.add(
+                    "lifecycle.result-before-completion",
+                    f"result answered {early_success[1]} while the request was {early_success[0]}; "
+                    "the spec documents a 4xx",
+                )
+            early_success = None
+            if state == final_state:
+                return body
+            if not early_done:
+                early_done = True
+                code = self._early_result(ticket, found)
+                early_success = (state, code) if code is not None else None
+            if time.monotonic() > deadline:
+                found.add("lifecycle.timeout", f"still {state} after {self.options.timeout:g}s of polling")
+                return None
+            time.sleep(self.options.poll_interval)
+
+    def _early_result(self, ticket: Mapping[str, Any], found: Findings) -> int | None:
+        """Fetch the result while pending; the code if it was a success (checked at the next poll)."""
+        answer = self._get(str(ticket["response_url"]), found)
+        return answer.status_code if answer is not None and answer.is_success else None
+
+    def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
+        expected = self._contract()["cancel_outcomes"].get(outcome)
+        if expected is not None and expected != code:
+            found.add("cancel.status-code", f"cancel answered {code} with {outcome}; the contract says {expected}")
+
+    def _contract(self) -> Mapping[str, Any]:
+        for document in self.spec.documents:
+            if document.dialect == "fal" and "x-contract" in document.raw:
+                contract: Mapping[str, Any] = document.raw["x-contract"]
+                return contract
+        raise LookupError("no fal document with an x-contract block")
+
+    # ---- images ------------------------------------------------------------
+
+    def _check_images(self, case: Case, model: ModelInfo, result: Any, found: Findings) -> None:
+        names: Mapping[str, str] = self._contract()["output_images"]
+        images = _field(result, names["list"])
+        if not isinstance(images, list):
+            return  # the schema check names the missing list
+        body = expand_images(case.body) if isinstance(case.body, Mapping) else {}
+
+        def requested(role: str) -> Any:
+            name = model.name_of(role)
+            return body.get(name, model.defaults.get(name)) if name else None
+
+        count = requested("num_images")
+        if isinstance(count, int) and len(images) != count:
+            found.add("result.image-count", f"{len(images)} images for num_images {count}")
+        fmt = requested("output_format")
+        wanted_type = model.content_types().get(fmt) if isinstance(fmt, str) else None
+        ratio = requested("aspect_ratio")
+        wanted_size = model.sizes().get(ratio) if isinstance(ratio, str) else None
+        for i, image in enumerate(images):
+            if not isinstance(image, Mapping):
+                continue
+            url, stated_type = image.get(names["url"]), image.get(names["content_type"])
+            size = (image.get(names["width"]), image.get(names["height"]))
+            if wanted_type and stated_type != wanted_type:
+                found.add(
+                    "result.content-type",
+                    f"images[{i}] is {stated_type!r}; output_format {fmt!r} means {wanted_type!r}",
+                )
+            if wanted_size and size != wanted_size:
+                found.add(
+                    "result.size",
+                    f"images[{i}] is {size[0]}x{size[1]}; "
+                    f"aspect_ratio {ratio!r} means {wanted_size[0]}x{wanted_size[1]}",
+                )
+            if isinstance(url, str):
+                self._download(i, url, stated_type, size, found)
+
+    def _download(self, i: int, url: str, stated_type: Any, size: tuple[Any, Any], found: Findings) -> None:
+        if url.startswith("data:"):
+            header, _, payload = url.partition(",")
+            served_type = header[5:].split(";")[0]
+            try:
+                data = base64.b64decode(payload, validate=True)
+            except ValueError:
+                found.add("image.decode", f"images[{i}] data URI is not valid base64")
+                return
+        else:
+            try:
+                answer = httpx.get(url, timeout=self.client.timeout)  # a CDN URL: no credentials
+            except httpx.HTTPError as exc:
+                found.add("image.download", f"images[{i}] GET {url} failed: {exc}")
+                return
+            op = self.index.find("GET", url)
+            if op is not None:
+                found.extend(check_response(self.spec, op, answer))
+            if answer.status_code != 200:
+                found.add("image.download", f"images[{i}] GET {url} answered {answer.status_code}")
+                return
+            served_type, data = answer.headers.get("content-type", "").split(";")[0].strip(), answer.content
+        if served_type != stated_type:
+            found.add("image.content-type", f"images[{i}] is served as {served_type!r} but stated {stated_type!r}")
+        try:
+            with Image.open(io.BytesIO(data)) as picture:
+                actual, kind = picture.size, Image.MIME.get(picture.format or "", "?")
+        except Exception as exc:  # Pillow raises many types for bad data
+            found.add("image.decode", f"images[{i}] is not a readable image: {exc}")
+            return
+        if actual != size:
+            found.add("image.size", f"images[{i}] states {size[0]}x{size[1]}, the file is {actual[0]}x{actual[1]}")
+        if kind != stated_type:
+            found.add("image.content-type", f"images[{i}] states {stated_type!r}, the file is {kind!r}")
+
+
+def _field(body: Any, name: str) -> Any:
+    return body.get(name) if isinstance(body, Mapping) else None
+
+
+def _named_fields(body: Any) -> list[str]:
+    """Field paths named by a fal 422 (``loc`` minus its leading ``body``)."""
+    detail = _field(body, "detail")
+    named: list[str] = []
+    for issue in detail if isinstance(detail, list) else []:
+        loc = _field(issue, "loc")
+        if isinstance(loc, list) and loc:
+            text = ""
+            for part in loc[1:]:
+                text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+            named.append(text or str(loc[0]))
+    return named

@@ -1,0 +1,62 @@
+"""The ``flux_mock`` fixture's handle: a mock server and this test's slice of its journal."""
+
+from __future__ import annotations
+
+from contract_tests.report import ContractViolation
+from mockserver.check import client_environment, format_report, read_all, summarize
+from mockserver.http.recorder import TEST_ID_HEADER
+from mockserver.journal import Entry, Violation
+from mockserver.testing import MockServer
+
+
+class FluxMock:
+    """One test's view of a running mock.
+
+    Requests that carry ``X-Mock-Test-Id: <test_id>`` (see :attr:`headers`)
+    belong to this test alone; requests without the header count for whichever
+    test is running when they arrive.
+    """
+
+    def __init__(self, server: MockServer, test_id: str) -> None:
+        self.server = server
+        self.test_id = test_id
+        self._since = server.context.journal.last_seq
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {TEST_ID_HEADER: self.test_id}
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point a client process at this mock (as ``flux-mock check`` sets them)."""
+        return client_environment(self.url)
+
+    def entries(self) -> list[Entry]:
+        mine = read_all(self.server, since=self._since)
+        return [e for e in mine if e.test_id in (self.test_id, None)]
+
+    def violations(self, *, include_warnings: bool = True) -> list[Violation]:
+        return [
+            v for e in self.entries() for v in e.violations if include_warnings or v.severity == "error"
+        ]
+
+    def report(self) -> str:
+        return format_report(self.entries())
+
+    def assert_no_violations(self, *, allow_warnings: bool = False) -> None:
+        assert_client_conforms(self, allow_warnings=allow_warnings)
+
+
+def assert_client_conforms(mock: FluxMock, *, allow_warnings: bool = False) -> None:
+    """Fail the calling test with the violation report if the client broke the contract."""
+    entries = mock.entries()
+    summary = summarize(entries)
+    if summary.failed(allow_warnings=allow_warnings):
+        wanted = [e for e in entries if any(allow_warnings is False or v.severity == "error" for v in e.violations)]
+        raise ContractViolation(
+            f"the client broke the contract ({summary.errors} errors, {summary.warnings} warnings "
+            f"in {summary.requests} requests):\n{format_report(wanted)}"
+        )

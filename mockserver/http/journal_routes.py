@@ -1,0 +1,64 @@
+"""``/_mock/journal``: read and clear the request journal."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
+from mockserver.journal import Query
+from mockserver.spec import Operation
+
+TRUE_VALUES = ("1", "true")
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value else default
+
+
+def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        query.check(request.query_params)
+        params = request.query_params
+        status = params.get("status")
+        wanted = Query(
+            test_id=params.get("test_id"),
+            method=params.get("method"),
+            path_prefix=params.get("path"),
+            status=int(status) if status else None,
+            only_violations=params.get("violations", "").lower() in TRUE_VALUES,
+            since=_int(params.get("since"), 0),
+            offset=_int(params.get("offset"), 0),
+            limit=_int(params.get("limit"), 100),
+        )
+        entries, total = ctx.journal.read(wanted)
+        end = wanted.offset + len(entries)
+        return JSONResponse(
+            {
+                "entries": [e.as_json() for e in entries],
+                "total": total,
+                "offset": wanted.offset,
+                "next_offset": end if end < total else None,
+                "last_seq": ctx.journal.last_seq,
+            }
+        )
+
+    return endpoint
+
+
+def clear_entries(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        query.check(request.query_params)
+        test_id = request.query_params.get("test_id")
+        deleted = ctx.journal.clear(test_id)
+        ctx.rules.forget(test_id)
+        return JSONResponse({"deleted": deleted})
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {"mock.journal_list": list_entries, "mock.journal_clear": clear_entries}

@@ -1,0 +1,163 @@
+"""The request journal: what clients sent, what the mock answered, what broke the contract.
+
+Entries are plain data (no HTTP types) so tests, the ``check`` command and the
+admin route all read the same records. Each entry belongs to the test that
+sent it when the request carried an ``X-Mock-Test-Id`` header.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+# Header names whose values are secrets; their values are masked in the journal.
+_SECRET_WORDS = ("authorization", "cookie", "key", "token", "secret", "password")
+_MAX_STRING = 120
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a request broke the contract: which rule, which field, in words."""
+
+    rule: str
+    message: str
+    field: str | None = None
+    severity: str = ERROR
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity, "field": self.field, "message": self.message}
+
+
+@dataclass
+class Entry:
+    seq: int
+    at: float
+    test_id: str | None
+    method: str
+    path: str
+    query: str
+    operation: str | None
+    headers: dict[str, str]
+    body: Any
+    status: int | None
+    duration_ms: float
+    request_id: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "test_id": self.test_id,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "operation": self.operation,
+            "headers": self.headers,
+            "body": self.body,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+            "request_id": self.request_id,
+            "violations": [v.as_json() for v in self.violations],
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters for reading the journal; ``None`` means "any"."""
+
+    test_id: str | None = None
+    method: str | None = None
+    path_prefix: str | None = None
+    status: int | None = None
+    only_violations: bool = False
+    since: int = 0  # entries with seq greater than this
+    offset: int = 0
+    limit: int = 100
+
+    def matches(self, entry: Entry) -> bool:
+        return (
+            entry.seq > self.since
+            and (self.test_id is None or entry.test_id == self.test_id)
+            and (self.method is None or entry.method == self.method.upper())
+            and (self.path_prefix is None or entry.path.startswith(self.path_prefix))
+            and (self.status is None or entry.status == self.status)
+            and (not self.only_violations or bool(entry.violations))
+        )
+
+
+class Journal:
+    """A bounded, thread-safe log of entries, oldest dropped first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(1, max_entries))
+        self._seq = itertools.count(1)
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._last = next(self._seq)
+            return self._last
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._last
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def read(self, query: Query) -> tuple[list[Entry], int]:
+        with self._lock:
+            found = sorted((e for e in self._entries if query.matches(e)), key=lambda e: e.seq)
+        return found[query.offset : query.offset + query.limit], len(found)
+
+    def clear(self, test_id: str | None = None) -> int:
+        """Drop every entry, or only those of one test; returns how many went."""
+        with self._lock:
+            before = len(self._entries)
+            if test_id is None:
+                self._entries.clear()
+            else:
+                kept = [e for e in self._entries if e.test_id != test_id]
+                self._entries.clear()
+                self._entries.extend(kept)
+            return before - len(self._entries)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header values with credentials masked; the scheme word (Key/Bearer) is kept."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if any(word in lower for word in _SECRET_WORDS):
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            value = f"{scheme} ***".strip()
+        out[lower] = value
+    return out
+
+
+def summarize(value: Any, depth: int = 0) -> Any:
+    """A JSON body small enough to keep: long strings (data URIs) are cut, deep nesting elided."""
+    if depth > 6:
+        return "…"
+    if isinstance(value, str):
+        if len(value) <= _MAX_STRING:
+            return value
+        return f"{value[:60]}… ({len(value)} chars)"
+    if isinstance(value, Mapping):
+        return {str(k): summarize(v, depth + 1) for k, v in itertools.islice(value.items(), 50)}
+    if isinstance(value, list):
+        items = [summarize(v, depth + 1) for v in value[:20]]
+        if len(value) > 20:
+            items.append(f"… ({len(value)} items)")
+        return items
+    return value

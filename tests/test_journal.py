@@ -1,0 +1,195 @@
+"""The request journal and its admin routes; the client rules on hand-made exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from contract_tests.cases import load_cases
+from contract_tests.responses import check_response
+from mockserver.client_rules import ClientRules, Exchange
+from mockserver.clock import ManualClock
+from mockserver.journal import Journal, Query, redact_headers, summarize
+from mockserver.spec import Spec
+from mockserver.testing import MockServer
+
+SPEC = Spec.load()
+TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
+
+
+@pytest.fixture
+def server(clock: ManualClock) -> Iterator[MockServer]:
+    with MockServer(clock=clock, concurrency=1) as mock:
+        yield mock
+
+
+def client(server: MockServer, test_id: str | None = None) -> httpx.Client:
+    headers = {"X-Mock-Test-Id": test_id} if test_id else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=10)
+
+
+def journal(server: MockServer, **params: str) -> dict[str, object]:
+    with httpx.Client(base_url=server.url) as http:
+        answer = http.get("/_mock/journal", params=params)
+    # The admin answer itself follows its spec.
+    assert check_response(SPEC, SPEC.operation("listJournal"), answer) == []
+    assert answer.status_code == 200
+    page: dict[str, object] = answer.json()
+    return page
+
+
+def entries(server: MockServer, **params: str) -> list[dict[str, object]]:
+    found = journal(server, **params)["entries"]
+    assert isinstance(found, list)
+    return found
+
+
+def test_entry_records_request_answer_and_violations(server: MockServer) -> None:
+    with client(server, "t-1") as http:
+        body = {"prompt": "x", "num_images": 9, "extra": True}
+        http.post(f"/{TEXT}", json=body, headers={"Authorization": "Key id:s3cret"})
+    [entry] = entries(server)
+    assert entry["test_id"] == "t-1" and entry["method"] == "POST" and entry["path"] == f"/{TEXT}"
+    assert entry["operation"] == "submitKontextMaxTextToImage" and entry["status"] == 422
+    assert entry["headers"]["authorization"] == "Key ***"  # type: ignore[index]
+    assert "s3cret" not in str(entry)
+    assert entry["body"] == {"prompt": "x", "num_images": 9, "extra": True}
+    rules = [(v["rule"], v["field"], v["severity"]) for v in entry["violations"]]  # type: ignore[attr-defined]
+    assert rules == [
+        ("schema.value_error.number.not_le", "num_images", "error"),
+        ("schema.unknown-field", "extra", "warning"),
+    ]
+
+
+def test_unknown_field_is_a_warning_not_a_rejection(server: MockServer) -> None:
+    with client(server) as http:
+        assert http.post(f"/{TEXT}", json={"prompt": "x", "style": "noir"}).status_code == 200
+    [entry] = entries(server, violations="1")
+    assert [v["severity"] for v in entry["violations"]] == ["warning"]  # type: ignore[attr-defined]
+
+
+def test_filters_and_paging(server: MockServer) -> None:
+    with client(server, "a") as a, client(server, "b") as b:
+        for _ in range(3):
+            a.post(f"/{TEXT}", json={"prompt": "ok"})
+        b.post(f"/{TEXT}", json={"prompt": 1})
+        b.get("/nowhere")
+    assert len(entries(server, test_id="a")) == 3
+    assert [e["status"] for e in entries(server, test_id="b")] == [422, 404]
+    assert len(entries(server, status="404")) == 1
+    assert len(entries(server, method="post")) == 4
+    assert len(entries(server, violations="true")) == 2
+    first = journal(server, limit="2")
+    assert first["total"] == 5 and first["next_offset"] == 2 and len(first["entries"]) == 2  # type: ignore[arg-type]
+    last = journal(server, limit="2", offset="4")
+    assert last["next_offset"] is None and len(last["entries"]) == 1  # type: ignore[arg-type]
+    seqs = [e["seq"] for e in entries(server)]
+    assert seqs == sorted(seqs)
+    assert [e["seq"] for e in entries(server, since=str(seqs[2]))] == seqs[3:]
+
+
+def test_admin_routes_are_not_journaled_and_bad_filters_are_422(server: MockServer) -> None:
+    with client(server) as http:
+        http.get("/_mock/health")
+        assert http.get("/_mock/journal", params={"limit": "0"}).status_code == 422
+        assert http.get("/_mock/journal", params={"status": "abc"}).status_code == 422
+        assert http.get("/_mock/journal", params={"limit": "5000"}).status_code == 422
+    assert entries(server) == []
+
+
+def test_delete_clears_one_test_or_all(server: MockServer) -> None:
+    with client(server, "a") as a, client(server, "b") as b:
+        a.get("/x")
+        b.get("/y")
+        assert a.delete("/_mock/journal", params={"test_id": "a"}).json() == {"deleted": 1}
+        assert [e["test_id"] for e in entries(server)] == ["b"]
+        assert a.delete("/_mock/journal").json() == {"deleted": 1}
+    assert entries(server) == []
+
+
+def test_polling_too_fast_is_measured_on_the_mock_clock(server: MockServer, clock: ManualClock) -> None:
+    with client(server, "poll") as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": "x"}).json()
+        http.get(ticket["status_url"])
+        clock.advance(0.01)
+        http.get(ticket["status_url"])  # too soon
+        clock.advance(1)
+        http.get(ticket["status_url"])  # fine
+        clock.advance(30)
+        assert http.get(ticket["status_url"]).json()["status"] == "COMPLETED"
+        assert http.get(ticket["response_url"]).status_code == 200
+    bad = entries(server, violations="1")
+    assert [v["rule"] for e in bad for v in e["violations"]] == ["queue.poll-too-fast"]  # type: ignore[attr-defined]
+    assert "0.010s after the previous poll" in str(bad[0]["violations"])
+
+
+def test_stream_to_completion_allows_the_result(server: MockServer, clock: ManualClock) -> None:
+    with client(server, "sse") as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": "x"}).json()
+        clock.advance(30)
+        with http.stream("GET", ticket["status_url"] + "/stream") as stream:
+            assert "COMPLETED" in stream.read().decode()
+        assert http.get(ticket["response_url"]).status_code == 200
+    assert entries(server, violations="1") == []
+
+
+def test_fixture_bodies_give_the_expected_outcome_and_violations(server: MockServer) -> None:
+    # The mock's own check of the shared fixtures: every valid body accepted with no
+    # violation, every invalid one rejected with the expected status and field.
+    with client(server, "fixtures") as http:
+        for case in load_cases():
+            before = server.context.journal.last_seq
+            answer = http.post(f"/{case.endpoint}", content=case.payload(), headers={"Content-Type": case.content_type})
+            assert answer.status_code == case.expect.status, case.id
+            [last] = [e.as_json() for e in server.context.journal.read(Query(test_id="fixtures", since=before))[0]]
+            fields = [v["field"] for v in last["violations"]]  # type: ignore[attr-defined]
+            if case.kind == "valid":
+                assert fields == [], case.id
+            else:
+                assert fields, case.id
+                if case.expect.field:
+                    assert case.expect.field in fields, case.id
+
+
+# ---- rules on hand-made exchanges ------------------------------------------------
+
+
+def exchange(at: float, path: str = "/fal-ai/flux-pro/kontext/max", **kw: object) -> Exchange:
+    base: dict[str, object] = dict(
+        at=at, test_id="t", method="POST", path=path, operation=None, path_params={}, content_type="",
+        body=b"", status=200, response_headers={},
+    )
+    base.update(kw)
+    return Exchange(**base)  # type: ignore[arg-type]
+
+
+def test_retry_after_must_be_waited_for() -> None:
+    rules = ClientRules(SPEC, min_poll_interval=0.1)
+    assert rules.check(exchange(0.0, status=429, response_headers={"retry-after": "2"}))[0].rule == "response.rejected"
+    early = rules.check(exchange(1.5))
+    assert [v.rule for v in early] == ["http.retry-after-ignored"]
+    assert "0.500s before" in early[0].message
+    rules.check(exchange(3.0, status=503, response_headers={"retry-after": "1"}))
+    assert rules.check(exchange(4.5)) == []
+
+
+def test_retry_after_is_per_client() -> None:
+    rules = ClientRules(SPEC, min_poll_interval=0.1)
+    rules.check(exchange(0.0, status=429, response_headers={"retry-after": "5"}))
+    assert rules.check(exchange(1.0, test_id="someone-else")) == []
+
+
+def test_journal_is_bounded_and_redacts() -> None:
+    store = Journal(max_entries=2)
+    from mockserver.journal import Entry
+
+    for i in range(3):
+        store.add(Entry(store.next_seq(), 0.0, None, "GET", f"/{i}", "", None, {}, None, 200, 1.0))
+    assert [e.path for e in store.read(Query())[0]] == ["/1", "/2"]
+    assert redact_headers([("X-Api-Key", "abc"), ("Authorization", "Bearer tok"), ("Accept", "*/*")]) == {
+        "x-api-key": "***", "authorization": "Bearer ***", "accept": "*/*",
+    }
+    uri = "data:image/png;base64," + "A" * 5000
+    assert summarize({"image_url": uri})["image_url"].endswith("(5022 chars)")
