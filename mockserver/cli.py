@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument(
         "--time-scale", type=_positive_float, default=defaults.time_scale,
         help="multiply simulated durations; 0 completes jobs at once (default %(default)s)",
@@ -47,7 +49,15 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--retention", type=_positive_float, default=defaults.retention_seconds,
         help="seconds a finished request and its files are kept (default %(default)s)",
     )
-    parser.add_argument("--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/")
+    parser.add_argument("--scenarios", type=Path, default=None, help="YAML file of scenario rules (fault injection)")
+    parser.add_argument(
+        "--scenario-seed", type=int, default=defaults.scenario_seed,
+        help="seed of the rules' random draws (default %(default)s)",
+    )
+    parser.add_argument("--step", action="store_true", help="step mode: each status poll moves a job on one state")
+    parser.add_argument(
+        "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -60,6 +70,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_key=args.api_key,
         retention_seconds=args.retention,
         spec_paths=tuple(args.spec) if args.spec else None,
+        scenarios_path=args.scenarios,
+        scenario_seed=args.scenario_seed,
+        step_mode=args.step,
     )
 
 
@@ -82,7 +95,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    if not raw or raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version"):
+    if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version")):
         raw.insert(0, "serve")  # `flux-mock --port 9000` means serve
     parser = build_parser()
     args = parser.parse_args(raw)

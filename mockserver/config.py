@@ -30,6 +30,11 @@ class Settings:
     stream_poll_seconds: float = 0.05
     stream_ping_seconds: float = 5.0
     spec_paths: tuple[Path, ...] | None = field(default=None)
+    # Scenario rules loaded at start-up (a YAML file), and the seed of their random draws.
+    scenarios_path: Path | None = None
+    scenario_seed: int = 0
+    # Step mode: each status poll moves a job on by one state; time does not.
+    step_mode: bool = False
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:

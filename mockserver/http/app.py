@@ -14,10 +14,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from mockserver.clock import Clock, SystemClock
+from mockserver import scenarios
+from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files
+from mockserver.http import fal, faults, files, scenario_routes
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
 from mockserver.queue import JobQueue
@@ -25,7 +27,7 @@ from mockserver.spec import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
 
-HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS}
+HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS, **scenario_routes.HANDLERS}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -42,19 +44,30 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        routes.append(
-            Route(_route_path(operation), factory(operation, ctx), methods=[operation.method], name=operation.operation_id)
-        )
+        endpoint = faults.wrap(factory(operation, ctx), operation, ctx)
+        routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
 
 
+class MockApp(Starlette):
+    """Starlette, plus a note of each connection so a scenario can drop it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            faults.remember_connection(scope, send)
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
     settings = settings or Settings()
     spec = spec or Spec.load(settings.spec_paths)
-    clock = clock or SystemClock()
-    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock))
+    # Whatever drives time underneath, /_mock/clock can move it forward.
+    clock = OffsetClock(clock or SystemClock())
+    initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
+    book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
+    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock), scenarios=book)
 
     def dialect(request: Request) -> str:
         return spec.document_for_path(request.url.path).dialect
@@ -87,7 +100,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(dialect(request), ApiError(500, "Internal error in the mock server", "internal_error"))
 
-    app = Starlette(
+    app = MockApp(
         routes=build_routes(ctx),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -16,6 +16,7 @@ from mockserver.formats import FORMAT_CHECKER
 from mockserver.http import auth
 from mockserver.http.errors import validation_failed
 from mockserver.queue import JobQueue
+from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Operation, Spec
 from mockserver.validation import Issue, validate
 
@@ -29,6 +30,7 @@ class AppContext:
     spec: Spec
     clock: Clock
     queue: JobQueue
+    scenarios: ScenarioBook = field(default_factory=ScenarioBook)
 
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():
@@ -46,7 +48,11 @@ class QueryChecker:
 
     def __init__(self, operation: Operation) -> None:
         self._params: list[tuple[str, bool, Draft202012Validator]] = [
-            (p["name"], bool(p.get("required")), Draft202012Validator(p.get("schema", {}), format_checker=FORMAT_CHECKER))
+            (
+                p["name"],
+                bool(p.get("required")),
+                Draft202012Validator(p.get("schema", {}), format_checker=FORMAT_CHECKER),
+            )
             for p in operation.parameters()
             if p.get("in") == "query"
         ]
