@@ -37,6 +37,8 @@ from mockserver.validation import Issue, validate
 RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})
 # Effects on the job a request creates.
 JOB_EFFECTS = frozenset({"stuck", "fail", "step"})
+# Counters kept per rule, one per test id seen; the oldest go first past this.
+MAX_SCOPES_PER_RULE = 10_000
 
 
 class ScenarioError(ValueError):
@@ -298,6 +300,8 @@ class ScenarioBook:
         if counter is None:
             seed = rule.seed if rule.seed is not None else self._seed
             counter = rule.counters[scope] = _Counter(random.Random(f"{seed}/{rule.id}/{scope or ''}"))
+            if len(rule.counters) > MAX_SCOPES_PER_RULE:
+                del rule.counters[next(iter(rule.counters))]
         return counter
 
     @staticmethod

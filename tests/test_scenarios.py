@@ -84,6 +84,14 @@ def test_create_list_delete_and_reset(client: httpx.Client, mock: MockServer, te
         ({"effect": {"type": "drop"}, "match": {"colour": "red"}}, ["body", "match", "colour"]),
         ({"effect": {"type": "drop"}, "match": {"probability": 2}}, ["body", "match", "probability"]),
         ({"effect": {"type": "drop"}, "times": 0}, ["body", "times"]),
+        # Words that end up in headers must be header-safe.
+        (
+            {"effect": {"type": "error", "status": 500, "headers": {"X-A": "a\r\nSet-Cookie: x"}}},
+            ["body", "effect", "headers", "X-A"],
+        ),
+        ({"effect": {"type": "error", "status": 500, "headers": {"bad name": "x"}}}, ["body", "effect", "headers"]),
+        ({"effect": {"type": "fail", "error_type": "ünïcode"}}, ["body", "effect", "error_type"]),
+        ({"effect": {"type": "timeout", "timeout_type": "a b"}}, ["body", "effect", "timeout_type"]),
     ],
 )
 def test_bad_rules_are_refused_with_the_field(client: httpx.Client, rule: dict[str, Any], loc: list[Any]) -> None:
