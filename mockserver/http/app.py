@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver import scenarios
 from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, faults, files, scenario_routes
+from mockserver.http import fal, files, scenario_check, scenario_routes
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
 from mockserver.queue import JobQueue
@@ -44,7 +44,7 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        endpoint = faults.wrap(factory(operation, ctx), operation, ctx)
+        endpoint = scenario_check.wrap(factory(operation, ctx), operation, ctx)
         routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
@@ -56,7 +56,7 @@ class MockApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            faults.remember_connection(scope, send)
+            scenario_check.remember_connection(scope, send)
         await super().__call__(scope, receive, send)
 
 

@@ -11,7 +11,7 @@ from mockserver.clock import OffsetClock
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
-from mockserver.http.faults import test_id_of
+from mockserver.http.scenario_check import test_id_of
 from mockserver.scenarios import ScenarioError
 from mockserver.spec import Operation
 from mockserver.validation import validate
