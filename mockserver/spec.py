@@ -204,7 +204,8 @@ class Spec:
         """The document whose path prefix is the longest match for a URL path."""
         best = self.documents[0]
         for doc in self.documents:
-            if doc.path_prefix and path.startswith(doc.path_prefix) and len(doc.path_prefix) > len(best.path_prefix):
+            prefix = doc.path_prefix
+            if prefix and path.startswith(prefix) and len(prefix) > len(best.path_prefix):
                 best = doc
         return best
 
