@@ -87,6 +87,12 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--fetch-inputs-from", action="append", default=[], metavar="HOST",
         help="fetch input image URLs from this host[:port] (repeatable; '*' for any); default: fetch nothing",
     )
+    parser.add_argument("--scenarios", type=Path, default=None, help="YAML file of scenario rules (fault injection)")
+    parser.add_argument(
+        "--scenario-seed", type=int, default=defaults.scenario_seed,
+        help="seed of the rules' random draws (default %(default)s)",
+    )
+    parser.add_argument("--step", action="store_true", help="step mode: each status poll moves a job on one state")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -101,6 +107,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         b64_data_uri=not args.plain_b64_json,
         spec_paths=tuple(args.spec) if args.spec else None,
         fetch_hosts=tuple(args.fetch_inputs_from),
+        scenarios_path=args.scenarios,
+        scenario_seed=args.scenario_seed,
+        step_mode=args.step,
     )
 
 

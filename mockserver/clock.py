@@ -40,3 +40,33 @@ class ManualClock:
         with self._lock:
             self._now += seconds
             return self._now
+
+
+class OffsetClock:
+    """Another clock plus an offset that only grows.
+
+    The server always reads time through one of these, so a test can move
+    simulated time on a running server (``POST /_mock/clock``) whatever clock
+    drives it underneath.
+    """
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.base.now() + self._offset
+
+    @property
+    def offset(self) -> float:
+        with self._lock:
+            return self._offset
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        with self._lock:
+            self._offset += seconds
+            return self.base.now() + self._offset

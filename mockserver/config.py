@@ -41,6 +41,11 @@ class Settings:
     journal_max_entries: int = 10_000
     min_poll_interval: float = 0.05
     spec_paths: tuple[Path, ...] | None = field(default=None)
+    # Scenario rules loaded at start-up (a YAML file), and the seed of their random draws.
+    scenarios_path: Path | None = None
+    scenario_seed: int = 0
+    # Step mode: each status poll moves a job on by one state; time does not.
+    step_mode: bool = False
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:

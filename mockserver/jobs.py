@@ -8,6 +8,7 @@ whichever clock drives it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +34,12 @@ class JobFailure:
     error: str
     error_type: str
     issues: tuple[Issue, ...] = ()
+    # An exact result body (a scenario's), instead of one built from the fields above.
+    payload: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def body(self) -> dict[str, Any]:
+        if self.payload is not None:
+            return dict(self.payload)
         if self.issues:
             return {"detail": [i.as_json() for i in self.issues]}
         return {"detail": self.error, "error_type": self.error_type}
@@ -62,6 +67,10 @@ class Job:
     finished_at: float | None = None
     worker: int | None = None
     output: Output | None = field(default=None, repr=False)  # once rendered
+    test_id: str | None = None  # the X-Mock-Test-Id it was submitted with: later calls inherit its scenarios
+    # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
+    step_mode: bool = False
+    stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS
 
     def state(self, now: float) -> JobState:
         if self.finished_at is not None and self.finished_at <= now:

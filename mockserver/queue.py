@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mockserver import generation
+from mockserver import generation, scenarios
 from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.fetch import Fetched, prefetch
@@ -66,13 +66,18 @@ class JobQueue:
         webhook_url: str | None = None,
         fetched: Mapping[str, Fetched] | None = None,
     ) -> Job:
+        """Create a job. The scenario rules of the request being served (if any) may
+        put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail."""
         now = self.clock.now()
+        tags = scenarios.current()
+        directives = tags.decision.job
         payload = generation.with_defaults(model, body)
         inputs = tuple(self._resolve(label, url, fetched) for label, url in generation.image_inputs(model, payload))
-        failure = _input_failure(inputs)
+        failure = _input_failure(inputs) or directives.failure
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
         scale = self.settings.time_scale
-        run = FAILED_RUN_SECONDS if failure else model.timing.inference_for(plan.count)
+        run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.count)
+        step = self.settings.step_mode or directives.step
         job = Job(
             id=str(uuid.uuid4()),
             endpoint_id=model.endpoint_id,
@@ -81,15 +86,23 @@ class JobQueue:
             payload=payload,
             plan=plan,
             submitted_at=now,
-            ready_at=now + model.timing.dispatch_seconds * scale,
-            run_seconds=run * scale,
+            ready_at=now + (0.0 if step else model.timing.dispatch_seconds * scale),
+            run_seconds=run * scale + (0.0 if step else directives.stall_seconds),
             seq=next(self._seq),
             inputs=inputs,
             failure=failure,
             webhook_url=webhook_url,
+            test_id=tags.test_id,
+            step_mode=step,
+            stall_seconds=directives.stall_seconds if step else 0.0,
         )
         self.jobs.add(job)
-        self._scheduler.enqueue(job)
+        if step:
+            job.ready_at += directives.hold_seconds  # polls move it on once the hold is over
+        elif directives.hold_seconds > 0:
+            self._scheduler.hold(job, job.ready_at + directives.hold_seconds, now)
+        else:
+            self._scheduler.enqueue(job, now)
         self._scheduler.advance(now)
         return job
 
@@ -111,23 +124,43 @@ class JobQueue:
         self._scheduler.advance(now)
         return now
 
+    def is_done(self, job: Job) -> bool:
+        return job.state(self.advance()) is JobState.COMPLETED
+
     def find(self, app_path: str, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
         if job is None or job.app_path != app_path:
             return None
         return job
 
-    def view(self, job: Job, *, with_logs: bool) -> StatusView:
+    def view(self, job: Job, *, with_logs: bool, step: bool = False) -> StatusView:
+        """The job's status now. ``step``: this is a client's poll, which moves a
+        step-mode job on by one state *after* it is reported."""
         now = self.advance()
         state = job.state(now)
         done = state is JobState.COMPLETED
-        return StatusView(
+        position = None
+        if state is JobState.IN_QUEUE:
+            position = 0 if job.step_mode else self._scheduler.position(job)
+        view = StatusView(
             state=state,
-            queue_position=self._scheduler.position(job) if state is JobState.IN_QUEUE else None,
+            queue_position=position,
             logs=job.logs(now) if with_logs else None,
             inference_time=job.inference_time() if done else None,
             failure=job.failure if done else None,
         )
+        if step and job.step_mode:
+            self._step(job, now)
+        return view
+
+    def _step(self, job: Job, now: float) -> None:
+        # Step mode writes the timeline as it goes: the next state starts "now",
+        # unless a scenario holds the job in its current state a while longer.
+        state = job.state(now)
+        if state is JobState.IN_QUEUE and now >= job.ready_at:
+            job.started_at, job.worker = now, 0
+        elif state is JobState.IN_PROGRESS and job.started_at is not None and now >= job.started_at + job.stall_seconds:
+            job.finished_at = now
 
     async def wait(self, job: Job, poll_seconds: float = 0.01) -> None:
         """Return once the job has completed (by the injected clock)."""
@@ -135,6 +168,11 @@ class JobQueue:
             now = self.advance()
             if job.state(now) is JobState.COMPLETED:
                 return
+            if job.step_mode:  # nobody polls a synchronous run: step it here
+                before = job.state(now)
+                self._step(job, now)
+                if job.state(now) is not before:
+                    continue
             await asyncio.sleep(poll_seconds)
 
     async def output(self, job: Job) -> Output:

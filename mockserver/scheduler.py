@@ -10,23 +10,51 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 
 from mockserver.jobs import Job
 
 
 class Scheduler:
+    """Workers and a FIFO queue. A job may also be *held* (a scenario's stuck job):
+    it waits outside the FIFO until its hold ends and then joins the tail, so it
+    never blocks the jobs behind it."""
+
     def __init__(self, concurrency: int) -> None:
         # (time the worker becomes free, worker index)
         self._free: list[tuple[float, int]] = [(float("-inf"), i) for i in range(concurrency)]
         self._seqs: list[int] = []  # sequence numbers of waiting jobs, ascending
         self._head = 0  # _seqs[:_head] have been handed to workers
         self._waiting: dict[int, Job] = {}
+        self._held: list[tuple[float, int, Job]] = []  # (release time, ticket, job), a heap
+        self._tickets = itertools.count()  # queue order; a held job gets a new one on release
 
-    def enqueue(self, job: Job) -> None:
+    def enqueue(self, job: Job, now: float) -> None:
+        self._release(now)
+        self._append(job)
+
+    def hold(self, job: Job, until: float, now: float) -> None:
+        """Keep a job IN_QUEUE, outside the FIFO, until ``until``."""
+        self._release(now)
+        job.ready_at = until
+        job.seq = -1  # no ticket until released
+        heapq.heappush(self._held, (until, next(self._tickets), job))
+
+    def _append(self, job: Job) -> None:
+        job.seq = next(self._tickets)
         self._seqs.append(job.seq)
         self._waiting[job.seq] = job
 
+    def _release(self, now: float) -> None:
+        # Every entry point releases due holds before anything else, and time never goes
+        # back, so a released job lands behind exactly the jobs queued before its release.
+        while self._held and self._held[0][0] <= now:
+            _, _, job = heapq.heappop(self._held)
+            if job.finished_at is None:  # not cancelled meanwhile
+                self._append(job)
+
     def advance(self, now: float) -> None:
+        self._release(now)
         while self._head < len(self._seqs):
             job = self._waiting[self._seqs[self._head]]
             free_at, worker = self._free[0]
@@ -43,14 +71,17 @@ class Scheduler:
             self._head = 0
 
     def position(self, job: Job) -> int:
-        """How many jobs are ahead of a waiting job."""
+        """How many jobs are ahead of a waiting job (a held one is behind all of them)."""
+        if job.seq not in self._waiting:
+            return self.waiting()
         return bisect.bisect_left(self._seqs, job.seq, self._head) - self._head
 
     def waiting(self) -> int:
         return len(self._seqs) - self._head
 
     def withdraw(self, job: Job, now: float) -> None:
-        """Take a job off the queue or off its worker, freeing the worker at ``now``."""
+        """Take a job off the queue or off its worker, freeing the worker at ``now``.
+        A held job stays in the hold heap and is skipped on release."""
         if job.seq in self._waiting:
             index = bisect.bisect_left(self._seqs, job.seq, self._head)
             del self._seqs[index]

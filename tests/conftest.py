@@ -34,3 +34,9 @@ def instant() -> Iterator[MockServer]:
 def http(mock: MockServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=mock.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def test_id(request: pytest.FixtureRequest) -> str:
+    """This test's scenario scope: its node id, sent as X-Mock-Test-Id."""
+    return request.node.nodeid

@@ -15,10 +15,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from mockserver.clock import Clock, SystemClock
+from mockserver import scenarios
+from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files, journal_routes, openai
+from mockserver.http import fal, files, journal_routes, openai, scenario_check, scenario_routes
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
 from mockserver.http.recorder import Recorder, RecorderMiddleware
@@ -33,6 +35,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **files.HANDLERS,
     **openai.HANDLERS,
     **journal_routes.HANDLERS,
+    **scenario_routes.HANDLERS,
 }
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
@@ -50,18 +53,30 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        endpoint = factory(operation, ctx)
+        endpoint = scenario_check.wrap(factory(operation, ctx), operation, ctx)
         routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
 
 
+class MockApp(Starlette):
+    """Starlette, plus a note of each connection so a scenario can drop it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scenario_check.remember_connection(scope, send)
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
     settings = settings or Settings()
     spec = spec or Spec.load(settings.spec_paths)
-    clock = clock or SystemClock()
-    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock))
+    # Whatever drives time underneath, /_mock/clock can move it forward.
+    clock = OffsetClock(clock or SystemClock())
+    initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
+    book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
+    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock), scenarios=book)
 
     def dialect(request: Request) -> str:
         return spec.document_for_path(request.url.path).dialect
@@ -97,7 +112,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     routes = build_routes(ctx)
     recorder = Recorder(ctx.journal, ctx.rules, spec, clock, settings.max_body_bytes)
     recorder.routes = routes
-    app = Starlette(
+    app = MockApp(
         routes=routes,
         # The recorder is outermost, so the journal sees the answer as the client does.
         middleware=[Middleware(RecorderMiddleware, recorder=recorder), Middleware(RequestIdMiddleware, spec=spec)],

@@ -18,6 +18,7 @@ from mockserver.http import auth
 from mockserver.http.errors import validation_failed
 from mockserver.journal import Journal
 from mockserver.queue import JobQueue
+from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Operation, Spec
 from mockserver.validation import Issue, validate
 
@@ -38,6 +39,7 @@ class AppContext:
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_max_entries)
         self.rules = ClientRules(self.spec, self.settings.min_poll_interval)
+    scenarios: ScenarioBook = field(default_factory=ScenarioBook)
 
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from mockserver import scenarios
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError, validation_failed
@@ -100,7 +101,8 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         ctx.authorize(request, operation)
         query.check(request.query_params)
         job = _find(ctx, request)
-        view = ctx.queue.view(job, with_logs=request.query_params.get("logs", "").lower() in TRUE_VALUES)
+        with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
+        view = ctx.queue.view(job, with_logs=with_logs, step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
         return JSONResponse(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
@@ -118,15 +120,19 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         job = _find(ctx, request)
         with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
         base = base_url(request)
+        # A scenario may slow the stream down: a pause before every event.
+        pause = scenarios.current().decision.stream_interval_ms / 1000
 
         async def events() -> AsyncIterator[str]:
             loop = asyncio.get_running_loop()
             last: dict[str, Any] | None = None
             last_sent = loop.time()
             while True:
-                view = ctx.queue.view(job, with_logs=with_logs)
+                view = ctx.queue.view(job, with_logs=with_logs, step=True)
                 body = status_body(base, job, view)
                 if body != last:
+                    if pause:
+                        await asyncio.sleep(pause)
                     yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
                     last, last_sent = body, loop.time()
                 if view.state is JobState.COMPLETED:
@@ -173,7 +179,11 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
             return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
-        outcome = ctx.queue.cancel(job)
+        if scenarios.current().decision.cancel_race and not ctx.queue.is_done(job):
+            # The cancel loses the race: accepted, but the job runs to completion anyway.
+            outcome = CancelOutcome.REQUESTED
+        else:
+            outcome = ctx.queue.cancel(job)
         code = 202 if outcome is CancelOutcome.REQUESTED else 400
         return JSONResponse({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
 

@@ -1,0 +1,278 @@
+"""Scenario rules, applied at the start of every handler: the HTTP side of fault injection.
+
+``wrap`` puts a check in front of each endpoint built from the spec (any
+dialect, so APIs added later get it too). It gathers what rules look at
+(endpoint, prompt, headers, the job a URL names), asks the
+:class:`~mockserver.scenarios.ScenarioBook`, and then either answers for the
+endpoint (an error in the API's own shape, an ingress error page, a dropped
+connection), delays it, corrupts its answer, or lets it run with the decision
+in :func:`mockserver.scenarios.current` so the queue can shape the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from mockserver import scenarios
+from mockserver.http.bodies import read_body
+from mockserver.http.context import AppContext, Endpoint
+from mockserver.http.errors import ApiError, render
+from mockserver.jobs import Job
+from mockserver.scenarios import Decision, Facts, RequestTags
+from mockserver.spec import Operation, Spec
+
+TEST_ID_HEADER = "x-mock-test-id"
+_CONNECTION = "flux_mock.transport"
+# The load balancer's own pages: fal-client treats a 502/503/504 whose body names
+# nginx and that lacks x-fal-request-id as an ingress error, and retries it.
+_INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
+
+
+def remember_connection(scope: Scope, send: Send) -> None:
+    """Note the server's transport, so a ``drop`` effect can close it without answering.
+
+    uvicorn's ``send`` is a method of its request cycle, which holds the transport;
+    under another server this finds nothing and ``drop`` falls back to a cut-off answer.
+    """
+    owner = getattr(send, "__self__", None)
+    scope[_CONNECTION] = getattr(owner, "transport", None)
+
+
+def test_id_of(request: Request) -> str | None:
+    value = request.headers.get(TEST_ID_HEADER, "").strip()
+    return value or None
+
+
+def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
+    if operation.document.raw.get("x-mock-fault-injection", True) is False:
+        return endpoint
+    roles = _body_roles(operation, ctx.spec)
+    creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
+    handler = operation.handler
+
+    async def checked(request: Request) -> Response:
+        job = _job_of(ctx, request)
+        test_id = test_id_of(request) or (job.test_id if job else None)
+        decision = Decision()
+        if ctx.scenarios.active(test_id):
+            replay = _Replay(request.receive)
+            request = Request(request.scope, replay)
+            body = None
+            if creates_job:
+                body = await _peek_json(request, replay, ctx.settings.max_body_bytes)
+                request = Request(request.scope, replay)  # a fresh reader for the endpoint
+            endpoint_id, prompt = _subject(ctx, request, operation, roles, job, body)
+            facts = Facts(
+                method=request.method,
+                path=request.url.path,
+                operation=operation.operation_id,
+                handler=handler,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                test_id=test_id,
+                endpoint=endpoint_id,
+                prompt=prompt,
+                creates_job=creates_job,
+                streams=handler.endswith("stream"),
+                cancels=handler.endswith("cancel"),
+            )
+            decision = ctx.scenarios.decide(facts)
+            if decision.latency_ms > 0 and await replay.disconnected_within(decision.latency_ms / 1000):
+                return Response(status_code=499)  # nobody is listening any more
+            if decision.response is not None:
+                return _answer(decision.response, operation.dialect)
+        with scenarios.serving(RequestTags(test_id, decision)):
+            if decision.corrupt is None:
+                return await endpoint(request)
+            try:
+                response = await endpoint(request)
+            except ApiError as exc:
+                response = render(operation.dialect, exc)
+            return corrupt(response, decision.corrupt)
+
+    return checked
+
+
+# ---- what rules look at ------------------------------------------------------
+
+
+def _job_of(ctx: AppContext, request: Request) -> Job | None:
+    params = request.path_params
+    if "request_id" not in params or "owner" not in params or "app" not in params:
+        return None
+    return ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
+
+
+def _body_roles(operation: Operation, spec: Spec) -> dict[str, str]:
+    """Field name by role in an operation's JSON body schema (``prompt``, ``model``)."""
+    if operation.model is not None:
+        return {role: info.name for role, info in operation.model.fields.items()}
+    pointer = operation.body_schema_pointer()
+    if pointer is None:
+        return {}
+    schema = spec.resolve(spec.resolve({"$ref": f"#{pointer}"}, operation.document), operation.document)
+    roles: dict[str, str] = {}
+    for name, prop in schema.get("properties", {}).items():
+        role = spec.resolve(prop, operation.document).get("x-mock-role")
+        if isinstance(role, str):
+            roles.setdefault(role, name)
+    return roles
+
+
+def _subject(
+    ctx: AppContext, request: Request, operation: Operation, roles: Mapping[str, str], job: Job | None, body: Any
+) -> tuple[str | None, str | None]:
+    """The model endpoint a request concerns, and its prompt."""
+    if job is not None:
+        model_op = ctx.spec.model(job.endpoint_id)
+        name = model_op.model.name_of("prompt") if model_op and model_op.model else None
+        prompt = job.payload.get(name) if name else None
+        return job.endpoint_id, prompt if isinstance(prompt, str) else None
+    endpoint_id: str | None = None
+    if operation.model is not None:
+        endpoint_id = operation.model.endpoint_id
+    elif "endpoint_id" in request.path_params:
+        endpoint_id = str(request.path_params["endpoint_id"]).strip("/")
+        model_op = ctx.spec.model(endpoint_id)
+        if model_op is not None and model_op.model is not None:
+            roles = {role: info.name for role, info in model_op.model.fields.items()}
+    body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+    if endpoint_id is None and isinstance(body_map.get(roles.get("model", "")), str):
+        endpoint_id = body_map[roles["model"]]
+    prompt = body_map.get(roles.get("prompt", ""))
+    return endpoint_id, prompt if isinstance(prompt, str) else None
+
+
+async def _peek_json(request: Request, replay: _Replay, limit: int) -> Any:
+    """The body as JSON when it is one; the endpoint still reads (and judges) it."""
+    try:
+        raw = await read_body(request, limit)
+    except ApiError:
+        return None  # too large: the endpoint will say so
+    finally:
+        replay.rewind()
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+class _Replay:
+    """A ``receive`` that can hand the request body out again after a peek."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._seen: list[Message] = []
+        self._queue: list[Message] = []
+        self._recording = True
+
+    async def __call__(self) -> Message:
+        if self._queue:
+            return self._queue.pop(0)
+        message = await self._receive()
+        if self._recording and message["type"] == "http.request":
+            self._seen.append(message)
+        return message
+
+    def rewind(self) -> None:
+        self._queue, self._seen, self._recording = self._seen, [], False
+
+    async def disconnected_within(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the client goes away (then True)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            try:
+                message = await asyncio.wait_for(self._receive(), left)
+            except TimeoutError:
+                return False
+            if message["type"] == "http.disconnect":
+                return True
+            self._queue.append(message)  # body the endpoint has not read yet
+        return False
+
+
+# ---- what rules do -----------------------------------------------------------
+
+
+def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
+    kind = effect["type"]
+    if kind == "drop":
+        return _Drop()
+    if kind == "ingress_error":
+        status = int(effect.get("status", 502))
+        title = _INGRESS_TITLES[status]
+        page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+        page += "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        return HTMLResponse(page, status_code=status)
+    if kind == "timeout":
+        headers = {"X-Fal-Request-Timeout-Type": str(effect.get("timeout_type", "user"))}
+        return render(dialect, ApiError(504, "Request timed out", "request_timeout", headers=headers))
+    status = int(effect["status"])
+    headers = dict(effect.get("headers", {}))
+    if "retry_after" in effect:
+        seconds = float(effect["retry_after"])
+        headers.setdefault("Retry-After", str(max(0, round(seconds))))
+        headers.setdefault("retry-after-ms", str(round(seconds * 1000)))
+    message, error_type = _DEFAULT_ERRORS.get(status, ("Request failed", "http_error"))
+    error = ApiError(
+        status,
+        str(effect.get("message", message)),
+        str(effect.get("error_type", error_type)),
+        headers=headers,
+        body=effect.get("body"),
+    )
+    return render(dialect, error)
+
+
+_DEFAULT_ERRORS = {
+    400: ("Bad request", "bad_request"),
+    401: ("Invalid credentials", "unauthorized"),
+    403: ("Forbidden: the key may not use this endpoint", "forbidden"),
+    404: ("Not found", "not_found"),
+    408: ("Request timed out", "request_timeout"),
+    409: ("Conflict", "conflict"),
+    422: ("Unprocessable entity", "validation_error"),
+    429: ("Rate limit exceeded: too many concurrent requests", "rate_limited"),
+    500: ("Internal server error", "internal_error"),
+    502: ("Bad gateway", "bad_gateway"),
+    503: ("Service unavailable", "service_unavailable"),
+    504: ("Gateway timeout", "gateway_timeout"),
+}
+
+
+def corrupt(response: Response, mode: str) -> Response:
+    """The same answer with a body a JSON parser rejects."""
+    if isinstance(response, StreamingResponse) or not response.body:
+        return response
+    body = bytes(response.body)
+    if mode == "malformed":
+        body = body.replace(b'"', b"'")  # a Python repr, not JSON
+        if b"'" not in body:
+            body = b"{" + body
+    else:
+        body = body[: max(1, len(body) // 2)]
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return Response(body, status_code=response.status_code, headers=headers)
+
+
+class _Drop(Response):
+    """Close the connection without a byte of answer."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = scope.get(_CONNECTION)
+        if transport is not None:
+            transport.close()
+            await asyncio.sleep(0)  # let the server see the connection go before we return
+            return
+        # No transport at hand: promise a body and never send it.
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})

@@ -1,0 +1,129 @@
+"""The mock's steering routes: scenario rules (``/_mock/scenarios``) and simulated time (``/_mock/clock``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.clock import OffsetClock
+from mockserver.http.bodies import read_json
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory
+from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.scenario_check import test_id_of
+from mockserver.scenarios import ScenarioError
+from mockserver.spec import Operation
+from mockserver.validation import validate
+
+
+async def _body(ctx: AppContext, request: Request, operation: Operation) -> Any:
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    issues = validate(ctx.body_validator(operation), body)
+    if issues:
+        raise validation_failed(issues)
+    return body
+
+
+def _listing(ctx: AppContext, scope: str | None, status_code: int = 200) -> JSONResponse:
+    return JSONResponse({"rules": ctx.scenarios.listing(scope)}, status_code=status_code)
+
+
+def list_rules(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return _listing(ctx, test_id_of(request))
+
+    return endpoint
+
+
+def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        scope = test_id_of(request)
+        body = await _body(ctx, request, operation)
+        try:
+            rule = ctx.scenarios.add(body, scope)
+        except ScenarioError as exc:
+            raise validation_failed(exc.issues) from None
+        return JSONResponse(rule.as_json(None), status_code=201)
+
+    return endpoint
+
+
+def replace_rules(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        scope = test_id_of(request)
+        body = await _body(ctx, request, operation)
+        try:
+            ctx.scenarios.replace(body["rules"], scope)
+        except ScenarioError as exc:
+            raise validation_failed(exc.issues) from None
+        return _listing(ctx, scope)
+
+    return endpoint
+
+
+def clear_rules(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        ctx.scenarios.clear(test_id_of(request))
+        return Response(status_code=204)
+
+    return endpoint
+
+
+def delete_rule(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        rule_id = request.path_params["rule_id"]
+        if not ctx.scenarios.delete(rule_id, test_id_of(request)):
+            raise ApiError(404, f"No rule {rule_id!r} in this scope", "rule_not_found")
+        return Response(status_code=204)
+
+    return endpoint
+
+
+def reset_rules(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        scope = test_id_of(request)
+        ctx.scenarios.reset(scope)
+        return _listing(ctx, scope)
+
+    return endpoint
+
+
+def _clock(ctx: AppContext) -> OffsetClock:
+    if not isinstance(ctx.clock, OffsetClock):
+        raise ApiError(409, "This server's clock cannot be moved", "clock_fixed")
+    return ctx.clock
+
+
+def _clock_state(ctx: AppContext) -> JSONResponse:
+    clock = _clock(ctx)
+    return JSONResponse({"now": clock.now(), "offset": clock.offset, "step_mode": ctx.settings.step_mode})
+
+
+def get_clock(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return _clock_state(ctx)
+
+    return endpoint
+
+
+def advance_clock(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        body = await _body(ctx, request, operation)
+        _clock(ctx).advance(float(body["advance"]))
+        ctx.queue.advance()
+        return _clock_state(ctx)
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {
+    "mock.scenarios.list": list_rules,
+    "mock.scenarios.create": create_rule,
+    "mock.scenarios.replace": replace_rules,
+    "mock.scenarios.clear": clear_rules,
+    "mock.scenarios.delete": delete_rule,
+    "mock.scenarios.reset": reset_rules,
+    "mock.clock.get": get_clock,
+    "mock.clock.advance": advance_clock,
+}
