@@ -26,6 +26,7 @@ from mockserver.validation import validate
 
 _REQUEST_PATH = re.compile(r"/requests/([^/?]+)")
 _URL_KEYS = ("response_url", "status_url", "cancel_url")
+_MAX_TRACKED = 10_000  # queued requests remembered per client
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class ClientRules:
             paths = {urlsplit(str(body[k])).path for k in _URL_KEYS if isinstance(body.get(k), str)}
             paths |= {p + "/stream" for p in paths if p.endswith("/status")}
             state.requests[body["request_id"]] = _Tracked(paths)
+            if len(state.requests) > _MAX_TRACKED:  # forget the oldest; dicts keep insertion order
+                state.requests.pop(next(iter(state.requests)))
         match = _REQUEST_PATH.search(ex.path)
         tracked = state.requests.get(match.group(1)) if match else None
         if tracked is None:
