@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/journal_overhead.py
 
 Both servers run in this process on this machine, so the figure that matters is
-the ratio, not the absolute rate.
+the ratio, not the absolute rate. The "without" server is the bare router (no
+journal and no Starlette middleware at all), so the ratio slightly overstates
+the journal's cost.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ def polls_per_second(wrap: Callable[[ASGIApp], ASGIApp] | None) -> float:
 
 
 def main() -> None:
-    base = polls_per_second(without_journal)
-    journaled = polls_per_second(None)
+    # Alternate the two and keep each one's best round, so load from elsewhere hurts both alike.
+    base = journaled = 0.0
+    for _ in range(3):
+        base = max(base, polls_per_second(without_journal))
+        journaled = max(journaled, polls_per_second(None))
     print(f"status polls/s without journal: {base:,.0f}")
     print(f"status polls/s with journal:    {journaled:,.0f}")
     print(f"ratio (with / without): {journaled / base:.2f}")

@@ -22,6 +22,7 @@ from contract_tests.cases import Case, expand_images
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.responses import check_response, json_body
+from contract_tests.stream import check_stream
 from mockserver.spec import ModelInfo, Operation, Spec
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
@@ -55,6 +56,8 @@ class FalFlow:
         if final.get("error"):
             found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
             return found
+        final_state = self._contract()["final_state"]
+        check_stream(self.spec, self.index, self.client, f"{ticket['status_url']}/stream", final_state, found)
         result = self._get(str(ticket["response_url"]), found)
         if result is None:
             return found

@@ -170,6 +170,12 @@ def _no_request_id_header(a: Answer) -> None:
         a.headers.pop("x-fal-request-id", None)
 
 
+def _stream_event(a: Answer) -> None:
+    # The wrapper buffers the whole stream; rewrite its last event.
+    if a.path.endswith("/status/stream") and a.status == 200:
+        a.body = a.body.replace(b'"status": "COMPLETED"', b'"status": "FINISHED"')
+
+
 VALID = case(TEXT, "valid", "prompt only")
 BROKEN = [
     Broken("wrong status value", _status_value, "valid", VALID, "response.schema", "'DONE' is not one of"),
@@ -198,6 +204,8 @@ BROKEN = [
            "result answered 200 while the request was IN_PROGRESS"),
     Broken("cancel code disagrees with outcome", _cancel_code, "cancel", VALID, "cancel.status-code",
            "cancel answered 202 with ALREADY_COMPLETED; the contract says 400"),
+    Broken("stream event with a wrong status", _stream_event, "valid", VALID, "stream.final",
+           "ended with 'FINISHED', not COMPLETED"),
     Broken("result without x-fal-request-id", _no_request_id_header, "valid", VALID, "response.header",
            "without the required header x-fal-request-id"),
 ]

@@ -120,6 +120,7 @@ def test_polling_too_fast_is_measured_on_the_mock_clock(server: MockServer, cloc
         clock.advance(30)
         assert http.get(ticket["status_url"]).json()["status"] == "COMPLETED"
         assert http.get(ticket["response_url"]).status_code == 200
+        assert http.put(ticket["cancel_url"]).status_code == 400  # too late to cancel: not a fault
     bad = entries(server, violations="1")
     assert [v["rule"] for e in bad for v in e["violations"]] == ["queue.poll-too-fast"]  # type: ignore[attr-defined]
     assert "0.010s after the previous poll" in str(bad[0]["violations"])
