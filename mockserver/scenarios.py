@@ -39,6 +39,8 @@ RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})
 JOB_EFFECTS = frozenset({"stuck", "fail", "step"})
 # Counters kept per rule, one per test id seen; the oldest go first past this.
 MAX_SCOPES_PER_RULE = 10_000
+# Rules kept in all scopes together: a test suite that never cleans up cannot grow the server without bound.
+MAX_RULES = 10_000
 
 
 class ScenarioError(ValueError):
@@ -210,6 +212,7 @@ class ScenarioBook:
 
     def add(self, doc: Mapping[str, Any], scope: str | None) -> Rule:
         with self._lock:
+            self._check_room(1, scope)
             rule = self._compile(doc, scope)
             self._rules.setdefault(scope, []).append(rule)
             return rule
@@ -226,6 +229,7 @@ class ScenarioBook:
                     raise ScenarioError([_under(("rules", index), i) for i in exc.issues]) from None
                 seen.add(rule.id)
                 rules.append(rule)
+            self._check_room(len(rules), scope, replacing=True)
             self._drop_scope(scope)
             self._rules[scope] = rules
             return rules
@@ -314,14 +318,22 @@ class ScenarioBook:
 
     def _compile(self, doc: Mapping[str, Any], scope: str | None, taken: set[str] | None = None) -> Rule:
         name = doc.get("id")
+        clash = taken if taken is not None else {r.id for r in self._rules.get(scope, [])}
         if name is not None:
-            clash = taken if taken is not None else {r.id for r in self._rules.get(scope, [])}
             if name in clash:
                 raise ScenarioError([Issue(("body", "id"), f"a rule with id {name!r} exists", "value_error.duplicate")])
             rule_id = str(name)
         else:
             rule_id = f"rule-{next(self._ids)}"
+            while rule_id in clash:  # someone chose this name already
+                rule_id = f"rule-{next(self._ids)}"
         return Rule(rule_id, scope, doc)
+
+    def _check_room(self, adding: int, scope: str | None, *, replacing: bool = False) -> None:
+        total = sum(len(rules) for key, rules in self._rules.items() if not (replacing and key == scope))
+        if total + adding > MAX_RULES:
+            message = f"the server holds at most {MAX_RULES} rules; reset or delete some (POST /_mock/scenarios/reset)"
+            raise ScenarioError([Issue(("body",), message, "value_error.too_many_rules")])
 
     def _drop_scope(self, scope: str | None) -> None:
         self._rules.pop(scope, None)

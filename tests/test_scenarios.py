@@ -343,3 +343,19 @@ def test_failing_model_fixture(test_id: str) -> None:
         assert result.status_code == 422
         assert result.json()["error_type"] == "content_policy_violation"
         assert http.get(submit(http, {"prompt": "please crash"})["response_url"]).status_code == 500
+
+
+def test_rule_count_is_capped(mock: MockServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mockserver.scenarios.MAX_RULES", 3)
+    assert client.put("/_mock/scenarios", json={"rules": [{"effect": {"type": "drop"}}] * 3}).status_code == 200
+    refused = client.post("/_mock/scenarios", json={"effect": {"type": "drop"}})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["type"] == "value_error.too_many_rules"
+    assert client.put("/_mock/scenarios", json={"rules": [{"effect": {"type": "step"}}] * 4}).status_code == 422
+    assert len(client.get("/_mock/scenarios").json()["rules"]) == 3
+
+
+def test_generated_ids_avoid_chosen_ones(client: httpx.Client) -> None:
+    client.post("/_mock/scenarios", json={"id": "rule-1", "effect": {"type": "drop"}})
+    generated = client.post("/_mock/scenarios", json={"effect": {"type": "drop"}}).json()["id"]
+    assert generated != "rule-1"
