@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
 from contract_tests.report import ContractViolation
 from mockserver.check import client_environment, format_report, read_all, summarize
 from mockserver.http.recorder import TEST_ID_HEADER
@@ -21,6 +26,27 @@ class FluxMock:
         self.server = server
         self.test_id = test_id
         self._since = server.context.journal.last_seq
+        self._rules: list[str] = []
+
+    def add_rule(self, rule: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a scenario rule (fault injection) for the rest of this test.
+
+        The client under test usually cannot add ``X-Mock-Test-Id``, so the rule
+        is server-wide while the test runs and is removed when it ends. The
+        rule is validated by the mock against the spec; a bad one raises.
+        """
+        response = httpx.post(f"{self.url}/_mock/scenarios", json=dict(rule), timeout=10)
+        if response.status_code != 201:
+            raise ValueError(f"the mock refused the rule ({response.status_code}): {response.text}")
+        stored: dict[str, Any] = response.json()
+        self._rules.append(str(stored["id"]))
+        return stored
+
+    def remove_rules(self) -> None:
+        """Remove the rules this test added (done for you when the test ends)."""
+        for rule_id in self._rules:
+            httpx.delete(f"{self.url}/_mock/scenarios/{rule_id}", timeout=10)
+        self._rules.clear()
 
     @property
     def url(self) -> str:

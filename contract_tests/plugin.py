@@ -131,4 +131,8 @@ def flux_mock(request: pytest.FixtureRequest) -> Iterator[FluxMock]:
         with MockServer(**marker.kwargs) as server:
             yield FluxMock(server, test_id)
     else:
-        yield FluxMock(request.getfixturevalue("flux_mock_server"), test_id)
+        handle = FluxMock(request.getfixturevalue("flux_mock_server"), test_id)
+        try:
+            yield handle
+        finally:
+            handle.remove_rules()  # the next test starts without this test's faults

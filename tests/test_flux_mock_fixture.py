@@ -43,6 +43,18 @@ def test_warnings_only(flux_mock):
     flux_mock.assert_no_violations(allow_warnings=True)
 
 
+def test_a_fault_rule_reaches_an_untagged_client(flux_mock):
+    flux_mock.add_rule({"match": {"method": "POST"}, "effect": {"type": "error", "status": 429, "retry_after": 1}})
+    answer = httpx.post(flux_mock.url + TEXT, json={"prompt": "x"})
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "1"
+
+
+def test_rules_end_with_their_test(flux_mock):
+    assert httpx.post(flux_mock.url + TEXT, json={"prompt": "x"}).status_code == 200
+    with pytest.raises(ValueError, match="refused"):
+        flux_mock.add_rule({"effect": {"type": "no-such-effect"}})
+
+
 @pytest.mark.flux_mock(api_key="sekret", time_scale=0)
 def test_per_test_options(flux_mock, flux_mock_server):
     assert flux_mock.server is not flux_mock_server
@@ -53,7 +65,7 @@ def test_per_test_options(flux_mock, flux_mock_server):
 def test_user_suite_with_flux_mock(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     out = result.stdout.str()
     assert "test_bad_client" in out and "the client broke the contract (1 errors, 1 warnings in 1 requests)" in out
     assert "error   [schema.type_error.str] field 'prompt': str type expected" in out

@@ -57,3 +57,12 @@ def test_timeout_in_the_openai_shape(instant: MockServer, test_id: str) -> None:
         sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a fox")
     assert caught.value.status_code == 504
     assert caught.value.code == "gateway_timeout_error"
+
+
+def test_a_failing_model_answers_its_own_status_in_the_openai_shape(instant: MockServer, test_id: str) -> None:
+    add_rule(instant.url, {"effect": {"type": "fail", "status": 500, "message": "model crashed"}}, test_id)
+    with pytest.raises(openai.InternalServerError) as caught:
+        sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a fox")
+    assert caught.value.status_code == 500
+    assert caught.value.code == "internal_error"
+    assert "model crashed" in str(caught.value.message)

@@ -66,9 +66,13 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
     job = ctx.queue.submit(named.info, body)
     await ctx.queue.wait(job)
-    if job.failure is not None:
-        # An input that cannot be read: a bad parameter to this provider.
-        raise ApiError(400, job.failure.error, job.failure.error_type, issues=job.failure.issues)
+    failure = job.failure
+    if failure is not None:
+        if failure.issues:
+            # An input that cannot be read: a bad parameter to this provider.
+            raise ApiError(400, failure.error, failure.error_type, issues=failure.issues)
+        # A model that fails (a scenario rule): its own status, in this API's error shape.
+        raise ApiError(failure.status_code, failure.error, failure.error_type)
     return JSONResponse(await _images_body(ctx, request, named, job))
 
 
