@@ -10,7 +10,7 @@ from pathlib import Path
 from mockserver import __version__
 from mockserver.config import Settings
 from mockserver.http.app import create_app
-from mockserver.server import bind, fast_stack, make_server, url_of
+from mockserver.server import bind, fast_stack, make_server, tune_gc, url_of
 from mockserver.spec import SpecError
 
 
@@ -76,6 +76,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"flux-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
     print(f"flux-mock {__version__} listening on {url_of(sock)} ({fast_stack()})", flush=True)
+    tune_gc()
     make_server(app, log_level=args.log_level).run(sockets=[sock])
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -49,6 +49,11 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
     return body
 
 
+def _query(request: Request) -> Mapping[str, str]:
+    # Most calls carry no query string: skip building Starlette's parsed form.
+    return request.query_params if request.scope.get("query_string") else {}
+
+
 def _not_found() -> ApiError:
     return ApiError(404, "Request not found", "request_not_found")
 
@@ -76,9 +81,11 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        query.check(request.query_params)
+        # Most submits carry no query string: skip building the parsed form.
+        params = _query(request)
+        query.check(params)
         body = await _validated_body(ctx, request, operation)
-        job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"))
+        job = ctx.queue.submit(model, body, webhook_url=params.get("fal_webhook"))
         view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
@@ -97,9 +104,10 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        query.check(request.query_params)
+        params = _query(request)
+        query.check(params)
         job = _find(ctx, request)
-        view = ctx.queue.view(job, with_logs=request.query_params.get("logs", "").lower() in TRUE_VALUES)
+        view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES)
         code = 200 if view.state is JobState.COMPLETED else 202
         return JSONResponse(status_body(base_url(request), job, view), status_code=code, headers={REQUEST_ID_HEADER: job.id})
 
