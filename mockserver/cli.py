@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mockserver import __version__
-from mockserver.config import Settings
+from mockserver.config import MB, Settings
 from mockserver.http.app import create_app
 from mockserver.server import bind, fast_stack, make_server, tune_gc, url_of
 from mockserver.spec import SpecError
@@ -47,6 +47,18 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--retention", type=_positive_float, default=defaults.retention_seconds,
         help="seconds a finished request and its files are kept (default %(default)s)",
     )
+    parser.add_argument(
+        "--max-jobs", type=int, default=defaults.max_jobs,
+        help="requests kept at most; the oldest finished go first (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-mb", type=_positive_float, default=defaults.max_body_bytes / MB,
+        help="largest request body accepted, in MiB; larger gets 413 (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-files-mb", type=_positive_float, default=defaults.max_file_bytes / MB,
+        help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
+    )
     parser.add_argument("--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
@@ -59,6 +71,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         concurrency=args.concurrency,
         api_key=args.api_key,
         retention_seconds=args.retention,
+        max_jobs=args.max_jobs,
+        max_body_bytes=int(args.max_body_mb * MB),
+        max_file_bytes=int(args.max_files_mb * MB),
         spec_paths=tuple(args.spec) if args.spec else None,
     )
 

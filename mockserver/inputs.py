@@ -19,6 +19,10 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from PIL import Image
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
+# The renderer draws at most this many input tiles; later inputs are checked
+# (header, size, integrity) but never decoded into pixels, so a request with
+# thousands of images costs little more than one with eight.
+DECODED_INPUTS = 8
 _FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
 
 
@@ -37,20 +41,22 @@ class Limits:
     max_pixels: int
 
 
-def resolve(label: str, url: str, limits: Limits, lookup_file: Callable[[str], bytes | None]) -> ResolvedInput:
+def resolve(
+    label: str, url: str, limits: Limits, lookup_file: Callable[[str], bytes | None], *, decode: bool = True
+) -> ResolvedInput:
     if url.startswith("data:"):
         try:
             data = _data_uri_bytes(url, limits.max_bytes)
         except ValueError as exc:
             return ResolvedInput(label, None, None, error=str(exc))
-        return _decode(label, data, limits)
+        return _decode(label, data, limits) if decode else _check(label, data, limits)
     parts = urlsplit(url)
     match = _FILE_PATH.match(parts.path)
     if parts.scheme in ("http", "https") and match:
         found = lookup_file(match.group(1))
         if found is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
-        return _decode(label, found, limits)
+        return _decode(label, found, limits) if decode else _check(label, found, limits)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 
@@ -94,3 +100,21 @@ def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
         reason = str(exc) or type(exc).__name__
         return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
     return ResolvedInput(label, thumb, (width, height))
+
+
+def _check(label: str, data: bytes, limits: Limits) -> ResolvedInput:
+    """Validate an input that will not be drawn: its header, size and stored integrity."""
+    if len(data) > limits.max_bytes:
+        return ResolvedInput(label, None, None, error=f"image exceeds {limits.max_bytes} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise ValueError(f"image is {width}x{height}, over the {limits.max_pixels}-pixel limit")
+            image.verify()  # chunk checksums and structure, without decoding pixels
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = str(exc) or type(exc).__name__
+        return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
+    return ResolvedInput(label, None, (width, height), note="not shown")

@@ -62,6 +62,7 @@ class Job:
     finished_at: float | None = None
     worker: int | None = None
     output: Output | None = field(default=None, repr=False)  # once rendered
+    size_bytes: int = 0  # roughly what the job holds (body, input thumbnails), for the store's budget
 
     def state(self, now: float) -> JobState:
         if self.finished_at is not None and self.finished_at <= now:

@@ -19,7 +19,7 @@ from mockserver import generation
 from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.generation import Output, RenderedImage
-from mockserver.inputs import Limits, ResolvedInput, resolve
+from mockserver.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.jobs import CANCELLED, Job, JobFailure, JobState
 from mockserver.scheduler import Scheduler
 from mockserver.spec import ModelInfo
@@ -28,6 +28,14 @@ from mockserver.validation import Issue
 
 # A job whose inputs cannot be loaded fails early in the run, as the real model does.
 FAILED_RUN_SECONDS = 0.5
+
+
+class QueueFull(Exception):
+    """The store is full of unfinished jobs: new work must wait (the caller says 429)."""
+
+    def __init__(self, jobs: int) -> None:
+        super().__init__(f"the mock holds {jobs} unfinished requests; retry later")
+        self.jobs = jobs
 
 
 class CancelOutcome(enum.Enum):
@@ -49,7 +57,7 @@ class JobQueue:
         self.settings = settings
         self.clock = clock
         self.files = FileStore(clock, settings.max_file_bytes, settings.retention_seconds)
-        self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs)
+        self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
         self._seq = itertools.count()
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
@@ -59,8 +67,15 @@ class JobQueue:
 
     def submit(self, model: ModelInfo, body: Mapping[str, Any], *, webhook_url: str | None = None) -> Job:
         now = self.clock.now()
+        size = _approx_bytes(body)
+        if not self.jobs.has_room(size):
+            raise QueueFull(len(self.jobs))
         payload = generation.with_defaults(model, body)
-        inputs = tuple(self._resolve(label, url) for label, url in generation.image_inputs(model, payload))
+        inputs = tuple(
+            self._resolve(label, url, decode=n < DECODED_INPUTS)
+            for n, (label, url) in enumerate(generation.image_inputs(model, payload))
+        )
+        size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
         failure = _input_failure(inputs)
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
         scale = self.settings.time_scale
@@ -79,6 +94,7 @@ class JobQueue:
             inputs=inputs,
             failure=failure,
             webhook_url=webhook_url,
+            size_bytes=size,
         )
         self.jobs.add(job)
         self._scheduler.enqueue(job)
@@ -152,12 +168,12 @@ class JobQueue:
 
     # ---- internals ---------------------------------------------------------
 
-    def _resolve(self, label: str, url: str) -> ResolvedInput:
+    def _resolve(self, label: str, url: str, *, decode: bool) -> ResolvedInput:
         def lookup(file_id: str) -> bytes | None:
             stored = self.files.get(file_id)
             return stored.data if stored else None
 
-        return resolve(label, url, self._limits, lookup)
+        return resolve(label, url, self._limits, lookup, decode=decode)
 
     async def _render(self, job: Job) -> Output:
         model_plan = job.plan
@@ -196,3 +212,19 @@ def _input_failure(inputs: tuple[ResolvedInput, ...]) -> JobFailure | None:
 def _label_loc(label: str) -> tuple[str | int, ...]:
     name, _, rest = label.partition("[")
     return (name, int(rest.rstrip("]"))) if rest else (name,)
+
+
+_JOB_OVERHEAD = 1024  # the Job, its plan and its dicts, measured at ~1 KB
+
+
+def _approx_bytes(body: Mapping[str, Any]) -> int:
+    """What a job will hold for its body: dominated by strings (prompts, data URIs)."""
+    size = _JOB_OVERHEAD
+    for value in body.values():
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, list):
+            size += sum(len(v) if isinstance(v, str) else 16 for v in value)
+        else:
+            size += 16
+    return size

@@ -15,8 +15,8 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryC
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
-from mockserver.queue import CancelOutcome, StatusView
-from mockserver.spec import Operation
+from mockserver.queue import CancelOutcome, QueueFull, StatusView
+from mockserver.spec import ModelInfo, Operation
 from mockserver.validation import validate
 
 REQUEST_ID_HEADER = "x-fal-request-id"
@@ -47,6 +47,14 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
         body["error"] = view.failure.error
         body["error_type"] = view.failure.error_type
     return body
+
+
+def _submit(ctx: AppContext, model: ModelInfo, body: Any, webhook_url: str | None = None) -> Job:
+    try:
+        return ctx.queue.submit(model, body, webhook_url=webhook_url)
+    except QueueFull as exc:
+        # fal's clients retry a 429 with backoff, which is what a full mock needs.
+        raise ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}) from None
 
 
 def _query(request: Request) -> Mapping[str, str]:
@@ -85,7 +93,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         params = _query(request)
         query.check(params)
         body = await _validated_body(ctx, request, operation)
-        job = ctx.queue.submit(model, body, webhook_url=params.get("fal_webhook"))
+        job = _submit(ctx, model, body, webhook_url=params.get("fal_webhook"))
         view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
@@ -194,7 +202,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await _validated_body(ctx, request, model_op)
-        job = ctx.queue.submit(model_op.model, body)
+        job = _submit(ctx, model_op.model, body)
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)
 
