@@ -26,6 +26,7 @@ class Settings:
     max_job_bytes: int = 128 * MB  # bodies and input thumbnails held by jobs
     max_file_bytes: int = 128 * MB
     max_body_bytes: int = 32 * MB
+    max_header_bytes: int = 64 * 1024  # all request headers together; more gets 431
     # Input images: decoded only up to these limits (decompression bombs).
     max_input_bytes: int = 25 * MB
     max_input_pixels: int = 40_000_000

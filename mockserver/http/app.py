@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mockserver.clock import Clock, SystemClock
@@ -20,6 +21,7 @@ from mockserver.config import Settings
 from mockserver.http import fal, files
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
+from mockserver.http.limits import HeaderLimit
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec, SpecError
 
@@ -90,6 +92,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = Starlette(
         routes=build_routes(ctx),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+        middleware=[
+            Middleware(
+                HeaderLimit, max_bytes=settings.max_header_bytes,
+                dialect=lambda path: spec.document_for_path(path).dialect,
+            )
+        ],
     )
     app.state.ctx = ctx
     return app
