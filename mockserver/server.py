@@ -78,6 +78,9 @@ def make_server(
     chosen = stack or fast_stack()
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="off", loop=chosen.loop, http=chosen.http,
+        # Longer than uvicorn's 5 s, so a busy client's pooled connection is
+        # rarely closed under it between two polls.
+        timeout_keep_alive=30,
         **options,  # type: ignore[arg-type]
     )
     return uvicorn.Server(config)
