@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -19,6 +20,23 @@ try:
     import uvloop
 except ImportError:  # the plain loop is slower but still measures the same thing
     uvloop = None  # type: ignore[assignment]
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux), or None when unknown."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def sample_cpu(pid: int | None, at: float, box: list[float | None]) -> None:
+    await asyncio.sleep(max(0.0, at - time.perf_counter()))
+    box.append(cpu_seconds(pid))
 
 
 def build_request(host: str, req: dict[str, Any]) -> bytes:
@@ -114,10 +132,15 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     stop_at = warm_until + float(plan["duration"])
     conns = int(plan["connections"])
     step = max(1, len(payloads) // conns)
+    pid = plan.get("server_pid")
+    cpu: list[float | None] = []
     await asyncio.gather(
-        *(worker(host, port, payloads, k * step, stop_at, warm_until, latencies, codes) for k in range(conns))
+        sample_cpu(pid, warm_until, cpu),
+        *(worker(host, port, payloads, k * step, stop_at, warm_until, latencies, codes) for k in range(conns)),
     )
+    cpu.append(cpu_seconds(pid))
     elapsed = time.perf_counter() - warm_until
+    server_cpu = cpu[1] - cpu[0] if cpu[0] is not None and cpu[1] is not None else None
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -126,6 +149,10 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": len(latencies),
         "rps": len(latencies) / elapsed,
+        # Requests per second of server CPU: unlike rps, it holds still when other
+        # work on the machine takes CPU away from the server.
+        "per_cpu_s": len(latencies) / server_cpu if server_cpu else None,
+        "server_cpu_s": server_cpu,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "codes": {str(k): v for k, v in sorted(codes.items())},

@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from mockserver import __version__
-from mockserver.config import Settings
+from mockserver.config import MB, Settings
 from mockserver.http.app import create_app
-from mockserver.server import bind, fast_stack, make_server, url_of
+from mockserver.server import bind, fast_stack, make_server, tune_gc, url_of
 from mockserver.spec import SpecError
 
 
@@ -93,6 +93,18 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="seed of the rules' random draws (default %(default)s)",
     )
     parser.add_argument("--step", action="store_true", help="step mode: each status poll moves a job on one state")
+    parser.add_argument(
+        "--max-jobs", type=int, default=defaults.max_jobs,
+        help="requests kept at most; the oldest finished go first (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-mb", type=_positive_float, default=defaults.max_body_bytes / MB,
+        help="largest request body accepted, in MiB; larger gets 413 (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-files-mb", type=_positive_float, default=defaults.max_file_bytes / MB,
+        help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -105,6 +117,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_key=args.api_key,
         retention_seconds=args.retention,
         b64_data_uri=not args.plain_b64_json,
+        max_jobs=args.max_jobs,
+        max_body_bytes=int(args.max_body_mb * MB),
+        max_file_bytes=int(args.max_files_mb * MB),
         spec_paths=tuple(args.spec) if args.spec else None,
         fetch_hosts=tuple(args.fetch_inputs_from),
         scenarios_path=args.scenarios,
@@ -126,6 +141,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"flux-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
     print(f"flux-mock {__version__} listening on {url_of(sock)} ({fast_stack()})", flush=True)
+    tune_gc()
     make_server(app, log_level=args.log_level).run(sockets=[sock])
     return 0
 

@@ -20,9 +20,13 @@ class Settings:
     api_key: str | None = None
     # fal keeps results for an hour; files expire with their request.
     retention_seconds: float = 3600.0
+    # Caps that keep memory flat however long the mock runs: past them the
+    # oldest finished requests and files go first (unfinished ones never).
     max_jobs: int = 100_000
-    max_file_bytes: int = 512 * MB
+    max_job_bytes: int = 128 * MB  # bodies and input thumbnails held by jobs
+    max_file_bytes: int = 128 * MB
     max_body_bytes: int = 32 * MB
+    max_header_bytes: int = 64 * 1024  # all request headers together; more gets 431
     # Input images: decoded only up to these limits (decompression bombs).
     max_input_bytes: int = 25 * MB
     max_input_pixels: int = 40_000_000
@@ -54,5 +58,7 @@ class Settings:
             raise ValueError("concurrency must be >= 1")
         if self.min_poll_interval < 0:
             raise ValueError("min_poll_interval must be >= 0")
+        if self.max_jobs < 1 or self.max_body_bytes < 1:
+            raise ValueError("max_jobs and max_body_bytes must be >= 1")
         if self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")

@@ -6,6 +6,7 @@ packages it skips ``uri`` silently, so the mock brings its own.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -30,4 +31,11 @@ def is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True
     datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
+
+
+@FORMAT_CHECKER.checks("regex", raises=re.error)
+def is_regex(value: object) -> bool:
+    if isinstance(value, str):
+        re.compile(value)
     return True

@@ -22,7 +22,7 @@ FileUrl = Callable[[str, str], str]  # (file id, file name) -> absolute URL
 SEED_RANGE = 2**31  # seeds chosen by the mock fit a signed 32-bit int, like fal's
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     endpoint_id: str
     prompt: str
@@ -48,7 +48,7 @@ class Plan:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedImage:
     width: int
     height: int

@@ -22,6 +22,10 @@ from PIL import Image
 from mockserver.fetch import Fetched
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
+# The renderer draws at most this many input tiles; later inputs are checked
+# (header, size, integrity) but never decoded into pixels, so a request with
+# thousands of images costs little more than one with eight.
+DECODED_INPUTS = 8
 _FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
 
@@ -47,28 +51,32 @@ def resolve(
     limits: Limits,
     lookup_file: Callable[[str], bytes | None],
     fetched: Mapping[str, Fetched] | None = None,
+    *,
+    decode: bool = True,
 ) -> ResolvedInput:
+    """Read one input. With ``decode`` off the image is only checked (format and
+    size from its header), for inputs past the ones the renderer draws."""
     if url.startswith("data:"):
         try:
             data = _data_uri_bytes(url, limits.max_bytes)
         except ValueError as exc:
             return ResolvedInput(label, None, None, error=str(exc))
-        return _decode(label, data, limits)
+        return _decode(label, data, limits) if decode else _check(label, data, limits)
     parts = urlsplit(url)
     match = _FILE_PATH.match(parts.path)
     if parts.scheme in ("http", "https") and match:
         stored = lookup_file(match.group(1))
         if stored is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
-        return _decode(label, stored, limits)
+        return _decode(label, stored, limits) if decode else _check(label, stored, limits)
     remote = (fetched or {}).get(url)
     if remote is not None:
         if remote.data is None:
             return ResolvedInput(label, None, None, error=remote.error)
-        return _decode(label, remote.data, limits)
+        return _decode(label, remote.data, limits) if decode else _check(label, remote.data, limits)
     if not parts.scheme and _BASE64.match(url):
         # Some APIs take bare base64 image data where others take a data URI.
-        return resolve(label, "data:;base64," + url, limits, lookup_file)
+        return resolve(label, "data:;base64," + url, limits, lookup_file, decode=decode)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 
@@ -112,3 +120,21 @@ def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
         reason = str(exc) or type(exc).__name__
         return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
     return ResolvedInput(label, thumb, (width, height))
+
+
+def _check(label: str, data: bytes, limits: Limits) -> ResolvedInput:
+    """Validate an input that will not be drawn: its header, size and stored integrity."""
+    if len(data) > limits.max_bytes:
+        return ResolvedInput(label, None, None, error=f"image exceeds {limits.max_bytes} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise ValueError(f"image is {width}x{height}, over the {limits.max_pixels}-pixel limit")
+            image.verify()  # chunk checksums and structure, without decoding pixels
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = str(exc) or type(exc).__name__
+        return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
+    return ResolvedInput(label, None, (width, height), note="not shown")

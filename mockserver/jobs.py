@@ -48,7 +48,7 @@ class JobFailure:
 CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: ~100,000 of these may be alive at once
 class Job:
     id: str
     endpoint_id: str
@@ -71,6 +71,7 @@ class Job:
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS
+    size_bytes: int = 0  # roughly what the job holds (body, input thumbnails), for the store's budget
 
     def state(self, now: float) -> JobState:
         if self.finished_at is not None and self.finished_at <= now:

@@ -20,7 +20,7 @@ from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.fetch import Fetched, prefetch
 from mockserver.generation import Output, RenderedImage
-from mockserver.inputs import Limits, ResolvedInput, resolve
+from mockserver.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.jobs import CANCELLED, Job, JobFailure, JobState
 from mockserver.scheduler import Scheduler
 from mockserver.spec import ModelInfo
@@ -29,6 +29,14 @@ from mockserver.validation import Issue
 
 # A job whose inputs cannot be loaded fails early in the run, as the real model does.
 FAILED_RUN_SECONDS = 0.5
+
+
+class QueueFull(Exception):
+    """The store is full of unfinished jobs: new work must wait (the caller says 429)."""
+
+    def __init__(self, jobs: int) -> None:
+        super().__init__(f"the mock holds {jobs} unfinished requests; retry later")
+        self.jobs = jobs
 
 
 class CancelOutcome(enum.Enum):
@@ -50,7 +58,7 @@ class JobQueue:
         self.settings = settings
         self.clock = clock
         self.files = FileStore(clock, settings.max_file_bytes, settings.retention_seconds)
-        self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs)
+        self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
         self._seq = itertools.count()
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
@@ -71,8 +79,15 @@ class JobQueue:
         now = self.clock.now()
         tags = scenarios.current()
         directives = tags.decision.job
+        size = _approx_bytes(body)
+        if not self.jobs.has_room(size):
+            raise QueueFull(len(self.jobs))
         payload = generation.with_defaults(model, body)
-        inputs = tuple(self._resolve(label, url, fetched) for label, url in generation.image_inputs(model, payload))
+        inputs = tuple(
+            self._resolve(label, url, fetched, decode=n < DECODED_INPUTS)
+            for n, (label, url) in enumerate(generation.image_inputs(model, payload))
+        )
+        size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
         failure = _input_failure(inputs) or directives.failure
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
         scale = self.settings.time_scale
@@ -95,6 +110,7 @@ class JobQueue:
             test_id=tags.test_id,
             step_mode=step,
             stall_seconds=directives.stall_seconds if step else 0.0,
+            size_bytes=size,
         )
         self.jobs.add(job)
         if step:
@@ -205,12 +221,14 @@ class JobQueue:
         urls = [url for _, url in generation.image_inputs(model, body)]
         return await prefetch(urls, self.settings.fetch_hosts, self.settings.max_input_bytes)
 
-    def _resolve(self, label: str, url: str, fetched: Mapping[str, Fetched] | None) -> ResolvedInput:
+    def _resolve(
+        self, label: str, url: str, fetched: Mapping[str, Fetched] | None, *, decode: bool
+    ) -> ResolvedInput:
         def lookup(file_id: str) -> bytes | None:
             stored = self.files.get(file_id)
             return stored.data if stored else None
 
-        return resolve(label, url, self._limits, lookup, fetched)
+        return resolve(label, url, self._limits, lookup, fetched, decode=decode)
 
     async def _render(self, job: Job) -> Output:
         model_plan = job.plan
@@ -243,3 +261,19 @@ def _input_failure(inputs: tuple[ResolvedInput, ...]) -> JobFailure | None:
 def _label_loc(label: str) -> tuple[str | int, ...]:
     name, _, rest = label.partition("[")
     return (name, int(rest.rstrip("]"))) if rest else (name,)
+
+
+_JOB_OVERHEAD = 1024  # the Job, its plan and its dicts, measured at ~1 KB
+
+
+def _approx_bytes(body: Mapping[str, Any]) -> int:
+    """What a job will hold for its body: dominated by strings (prompts, data URIs)."""
+    size = _JOB_OVERHEAD
+    for value in body.values():
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, list):
+            size += sum(len(v) if isinstance(v, str) else 16 for v in value)
+        else:
+            size += 16
+    return size

@@ -70,38 +70,66 @@ class FileStore:
 
 
 class JobStore:
-    """Jobs by id. Finished jobs expire after the retention period; past the
-    cap, the oldest finished jobs go first."""
+    """Jobs by id. Finished jobs expire after the retention period; past a
+    cap (a count, and a byte budget for what jobs carry), the oldest finished
+    jobs go first. Unfinished jobs are never dropped: when they alone fill the
+    store, :meth:`has_room` says no and the caller refuses new work."""
 
-    def __init__(self, clock: Clock, retention_seconds: float, max_jobs: int) -> None:
+    def __init__(
+        self, clock: Clock, retention_seconds: float, max_jobs: int, max_bytes: int | None = None
+    ) -> None:
         self._clock = clock
         self._retention = retention_seconds
         self._max_jobs = max_jobs
+        self._max_bytes = max_bytes
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._bytes = 0
 
     def add(self, job: Job) -> None:
         self._jobs[job.id] = job
+        self._bytes += job.size_bytes
         self.sweep()
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
         if job is not None and self._expired(job, self._clock.now()):
-            del self._jobs[job_id]
+            self._drop(job_id)
             return None
         return job
+
+    def has_room(self, size_bytes: int = 0) -> bool:
+        """Whether a job of this size fits once expired and evictable jobs are gone."""
+        self.sweep(slots=1, incoming=size_bytes)
+        if len(self._jobs) >= self._max_jobs:
+            return False
+        return self._max_bytes is None or not self._jobs or self._bytes + size_bytes <= self._max_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def _drop(self, job_id: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            self._bytes -= job.size_bytes
 
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def sweep(self) -> None:
-        """Drop expired jobs from the old end, and the oldest finished ones past the cap."""
+    def sweep(self, slots: int = 0, incoming: int = 0) -> None:
+        """Drop expired jobs from the old end, and the oldest finished ones past a cap.
+
+        ``slots`` and ``incoming`` make room for jobs about to be added, and their bytes.
+        """
         now = self._clock.now()
         while self._jobs:
             job_id, job = next(iter(self._jobs.items()))
-            over_cap = len(self._jobs) > self._max_jobs and job.state(now) == "COMPLETED"
-            if not (over_cap or self._expired(job, now)):
+            over_cap = len(self._jobs) + slots > self._max_jobs or (
+                self._max_bytes is not None and self._bytes + incoming > self._max_bytes
+            )
+            if not ((over_cap and job.state(now) == "COMPLETED") or self._expired(job, now)):
                 break
-            del self._jobs[job_id]
+            self._drop(job_id)
 
     def _expired(self, job: Job, now: float) -> bool:
         return job.finished_at is not None and job.finished_at + self._retention <= now

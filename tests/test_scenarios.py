@@ -103,10 +103,10 @@ def test_bad_rules_are_refused_with_the_field(client: httpx.Client, rule: dict[s
 
 def test_duplicate_ids_and_bad_documents(client: httpx.Client) -> None:
     assert client.post("/_mock/scenarios", json={"id": "x", "effect": {"type": "drop"}}).status_code == 201
-    assert client.post("/_mock/scenarios", json={"id": "x", "effect": {"type": "drop"}}).status_code == 422
+    assert client.post("/_mock/scenarios", json={"id": "x", "effect": {"type": "drop"}}).status_code == 409
     both = {"rules": [{"id": "y", "effect": {"type": "drop"}}, {"id": "y", "effect": {"type": "step"}}]}
     refused = client.put("/_mock/scenarios", json=both)
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert [r["id"] for r in client.get("/_mock/scenarios").json()["rules"]] == ["x"]  # all or nothing
     assert (
         client.post("/_mock/scenarios", content=b"{", headers={"Content-Type": "application/json"}).status_code == 422

@@ -14,18 +14,19 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from mockserver import scenarios
 from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
 from mockserver.http import fal, files, journal_routes, openai, scenario_check, scenario_routes
-from mockserver.http.context import AppContext, HandlerFactory
+from mockserver.http.context import AppContext, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
+from mockserver.http.limits import HeaderLimit
 from mockserver.http.recorder import Recorder, RecorderMiddleware
 from mockserver.http.request_ids import RequestIdMiddleware
-from mockserver.queue import JobQueue
+from mockserver.queue import JobQueue, QueueFull
 from mockserver.spec import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
@@ -53,11 +54,19 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        endpoint = scenario_check.wrap(factory(operation, ctx), operation, ctx)
+        endpoint = checking_headers(operation, scenario_check.wrap(factory(operation, ctx), operation, ctx))
         routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
+
+
+def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
+    # A route whose path matches answers FULL or PARTIAL, whatever the method;
+    # a literal path (/_mock/scenarios/reset) shadows a template that also fits.
+    fits = [r for r in routes if r.matches(scope)[0] is not Match.NONE]
+    literal = [r for r in fits if "{" not in r.path]
+    return sorted({m for r in literal or fits for m in r.methods or ()})
 
 
 class MockApp(Starlette):
@@ -96,14 +105,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 message += f" (queue URLs use only owner/app: /{owner}/{app}/requests/{request_id}{tail or ''})"
             error = ApiError(404, message, "route_not_found")
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            # Starlette names only the first route that matched the path; a path
+            # can have several operations, each its own route.
+            allowed = ", ".join(_methods_at(routes, request.scope))
             error = ApiError(
                 405, f"Method {request.method} not allowed on {path}; allowed: {allowed}", "method_not_allowed",
-                headers=dict(exc.headers or {}),
+                headers={**(exc.headers or {}), "Allow": allowed},
             )
         else:
             error = ApiError(exc.status_code, str(exc.detail), "http_error", headers=dict(exc.headers or {}))
         return render(dialect(request), error)
+
+    async def on_queue_full(request: Request, exc: Exception) -> Response:
+        # Clients retry a 429 with backoff, which is what a full mock needs from them.
+        return render(dialect(request), ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -114,9 +129,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     recorder.routes = routes
     app = MockApp(
         routes=routes,
-        # The recorder is outermost, so the journal sees the answer as the client does.
-        middleware=[Middleware(RecorderMiddleware, recorder=recorder), Middleware(RequestIdMiddleware, spec=spec)],
-        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+        # Oversized headers are refused first; then the recorder, so the journal
+        # sees each answer as the client does.
+        middleware=[
+            Middleware(
+                HeaderLimit, max_bytes=settings.max_header_bytes,
+                dialect=lambda path: spec.document_for_path(path).dialect,
+            ),
+            Middleware(RecorderMiddleware, recorder=recorder),
+            Middleware(RequestIdMiddleware, spec=spec),
+        ],
+        exception_handlers={
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+            QueueFull: on_queue_full,
+            Exception: on_crash,
+        },
     )
     app.state.ctx = ctx
     return app

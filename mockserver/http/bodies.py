@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
 
 from mockserver.http.errors import ApiError
-from mockserver.validation import Issue
+from mockserver.validation import Issue, Loc
 
 JSON_TYPES = ("application/json",)
 
@@ -55,13 +56,46 @@ async def read_json(request: Request, limit: int) -> Any:
     except UnicodeDecodeError as exc:
         raise _json_error(f"body is not UTF-8: {exc.reason}", exc.start) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise _json_error(exc.msg, exc.pos) from None
     except RecursionError:
         raise _json_error("JSON is nested too deeply", 0) from None
     except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
         raise _json_error(str(exc), 0) from None
+    if _SURROGATE_ESCAPE.search(text):
+        # "\ud800" is valid JSON but not text: it could not be stored, drawn
+        # or sent back as UTF-8, so it is refused here, naming the field.
+        try:
+            where = _lone_surrogate(value, ("body",))
+        except RecursionError:
+            raise _json_error("JSON is nested too deeply", 0) from None
+        if where is not None:
+            issue = Issue(where, "string contains an unpaired UTF-16 surrogate escape", "value_error.unicode")
+            raise ApiError(422, f"{issue.field_path}: {issue.msg}", "validation_error", issues=[issue])
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any, loc: Loc) -> Loc | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, loc) or _lone_surrogate(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
 
 
 def _json_error(message: str, position: int) -> ApiError:

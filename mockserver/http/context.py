@@ -53,29 +53,67 @@ class AppContext:
 
 
 class QueryChecker:
-    """Validates the query parameters an operation declares, from their schemas."""
+    """Validates the query (or header) parameters an operation declares, from their schemas."""
 
-    def __init__(self, operation: Operation) -> None:
+    def __init__(self, operation: Operation, location: str = "query") -> None:
+        self.location = location
         self._params: list[tuple[str, bool, Draft202012Validator]] = [
-            (p["name"], bool(p.get("required")), _validator(p.get("schema", {})))
+            (p["name"] if location == "query" else p["name"].lower(), bool(p.get("required")), _validator(p["schema"]))
             for p in operation.parameters()
-            if p.get("in") == "query"
+            if p.get("in") == location and "schema" in p
         ]
+        self._types = {
+            name: schema.get("type") if isinstance(schema := validator.schema, Mapping) else None
+            for name, _, validator in self._params
+        }
 
-    def check(self, query: Mapping[str, Any]) -> None:
-        if not query and not any(required for _, required, _ in self._params):
+    def __bool__(self) -> bool:
+        return bool(self._params)
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not values and not any(required for _, required, _ in self._params):
             return
+        where = self.location
         issues: list[Issue] = []
         for name, required, validator in self._params:
-            if name not in query:
+            if name not in values:
                 if required:
-                    issues.append(Issue(("query", name), "field required", "value_error.missing"))
+                    issues.append(Issue((where, name), "field required", "value_error.missing"))
                 continue
-            for issue in validate(validator, query[name], root="query"):
-                issues.append(Issue(("query", name, *issue.loc[1:]), issue.msg, issue.type, issue.ctx))
+            for issue in validate(validator, _coerce(values[name], self._types[name]), root=where):
+                issues.append(Issue((where, name, *issue.loc[1:]), issue.msg, issue.type, issue.ctx))
         if issues:
             raise validation_failed(issues)
 
 
+def checking_headers(operation: Operation, endpoint: Endpoint) -> Endpoint:
+    """``endpoint``, after the header parameters the operation declares are validated."""
+    headers = QueryChecker(operation, "header")
+    if not headers:
+        return endpoint
+
+    async def checked(request: Request) -> Response:
+        headers.check(request.headers)
+        return await endpoint(request)
+
+    return checked
+
+
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+
+
+def _coerce(text: Any, kind: Any) -> Any:
+    """A parameter arrives as text; read it as the type its schema declares, if it can be."""
+    if not isinstance(text, str):
+        return text
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text  # left as text, so the schema reports the wrong type
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
 from mockserver.queue import CancelOutcome, StatusView
-from mockserver.spec import Operation
+from mockserver.spec import ModelInfo, Operation
 from mockserver.validation import validate
 
 REQUEST_ID_HEADER = "x-fal-request-id"
@@ -50,6 +50,17 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
     return body
 
 
+async def _submit(ctx: AppContext, model: ModelInfo, body: Any, webhook_url: str | None = None) -> Job:
+    # A full store raises QueueFull, which the app answers with a 429 in every dialect.
+    fetched = await ctx.queue.prefetch(model, body)
+    return ctx.queue.submit(model, body, webhook_url=webhook_url, fetched=fetched)
+
+
+def _query(request: Request) -> Mapping[str, str]:
+    # Most calls carry no query string: skip building Starlette's parsed form.
+    return request.query_params if request.scope.get("query_string") else {}
+
+
 def _not_found() -> ApiError:
     return ApiError(404, "Request not found", "request_not_found")
 
@@ -77,10 +88,11 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        query.check(request.query_params)
+        # Most submits carry no query string: skip building the parsed form.
+        params = _query(request)
+        query.check(params)
         body = await _validated_body(ctx, request, operation)
-        fetched = await ctx.queue.prefetch(model, body)
-        job = ctx.queue.submit(model, body, webhook_url=request.query_params.get("fal_webhook"), fetched=fetched)
+        job = await _submit(ctx, model, body, webhook_url=params.get("fal_webhook"))
         view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
@@ -99,10 +111,10 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        query.check(request.query_params)
+        params = _query(request)
+        query.check(params)
         job = _find(ctx, request)
-        with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
-        view = ctx.queue.view(job, with_logs=with_logs, step=True)
+        view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
         return JSONResponse(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
@@ -198,8 +210,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await _validated_body(ctx, request, model_op)
-        fetched = await ctx.queue.prefetch(model_op.model, body)
-        job = ctx.queue.submit(model_op.model, body, fetched=fetched)
+        job = await _submit(ctx, model_op.model, body)
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)
 

@@ -64,7 +64,8 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
-    job = ctx.queue.submit(named.info, body)
+    fetched = await ctx.queue.prefetch(named.info, body)
+    job = ctx.queue.submit(named.info, body, fetched=fetched)
     await ctx.queue.wait(job)
     failure = job.failure
     if failure is not None:

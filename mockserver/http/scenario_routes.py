@@ -25,6 +25,13 @@ async def _body(ctx: AppContext, request: Request, operation: Operation) -> Any:
     return body
 
 
+def _refusal(exc: ScenarioError) -> ApiError:
+    """A rule id taken twice is a conflict (409); anything else the schema could not say is a 422."""
+    if all(issue.type == "value_error.duplicate" for issue in exc.issues):
+        return ApiError(409, exc.issues[0].msg, "duplicate_rule")
+    return validation_failed(exc.issues)
+
+
 def _listing(ctx: AppContext, scope: str | None, status_code: int = 200) -> JSONResponse:
     return JSONResponse({"rules": ctx.scenarios.listing(scope)}, status_code=status_code)
 
@@ -43,7 +50,7 @@ def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
         try:
             rule = ctx.scenarios.add(body, scope)
         except ScenarioError as exc:
-            raise validation_failed(exc.issues) from None
+            raise _refusal(exc) from None
         return JSONResponse(rule.as_json(None), status_code=201)
 
     return endpoint
@@ -56,7 +63,7 @@ def replace_rules(operation: Operation, ctx: AppContext) -> Endpoint:
         try:
             ctx.scenarios.replace(body["rules"], scope)
         except ScenarioError as exc:
-            raise validation_failed(exc.issues) from None
+            raise _refusal(exc) from None
         return _listing(ctx, scope)
 
     return endpoint

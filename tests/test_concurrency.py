@@ -1,0 +1,88 @@
+"""1,000 concurrent clients: no job lost, no id given twice, only legal transitions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from mockserver.clock import ManualClock
+from mockserver.testing import MockServer
+
+CLIENTS = 1000
+ORDER = {"IN_QUEUE": 0, "IN_PROGRESS": 1, "COMPLETED": 2}
+PATHS = [
+    "/fal-ai/flux-pro/kontext/max/text-to-image",
+    "/fal-ai/flux-pro/kontext/text-to-image",
+]
+
+
+async def one_client(n: int, client: httpx.AsyncClient, submitted: list[int], go: asyncio.Event) -> dict[str, Any]:
+    ticket = await client.post(PATHS[n % len(PATHS)], json={"prompt": f"client {n}", "seed": n})
+    assert ticket.status_code == 200, ticket.text
+    body = ticket.json()
+    seen: list[tuple[str, int | None]] = [("IN_QUEUE", body["queue_position"])]
+    submitted.append(n)
+    if len(submitted) == CLIENTS:
+        go.set()  # time starts once every job is in: the queue is 1,000 deep
+    await go.wait()
+    while seen[-1][0] != "COMPLETED":
+        status = await client.get(body["status_url"])
+        assert status.status_code == (200 if status.json()["status"] == "COMPLETED" else 202)
+        answer = status.json()
+        assert answer["request_id"] == body["request_id"]
+        seen.append((answer["status"], answer.get("queue_position")))
+        if answer["status"] != "COMPLETED":
+            await asyncio.sleep(0.1)
+    return {"id": body["request_id"], "response_url": body["response_url"], "seen": seen}
+
+
+async def advance_until(clock: ManualClock, go: asyncio.Event, done: asyncio.Event) -> None:
+    await go.wait()
+    while not done.is_set():
+        clock.advance(10.0)  # simulated seconds: ~15 jobs finish on each step
+        await asyncio.sleep(0.05)
+
+
+async def run_clients(mock: MockServer) -> list[dict[str, Any]]:
+    assert isinstance(mock.clock, ManualClock)
+    # 1,000 clients share 100 connections: httpx's pool slows down with more.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    go, done = asyncio.Event(), asyncio.Event()
+    submitted: list[int] = []
+    async with httpx.AsyncClient(base_url=mock.url, limits=limits, timeout=60) as client:
+        ticker = asyncio.create_task(advance_until(mock.clock, go, done))
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*(one_client(n, client, submitted, go) for n in range(CLIENTS))), timeout=90
+            )
+        finally:
+            done.set()
+            await ticker
+        # Results of a sample, fetched concurrently: every one answers 200 with images.
+        sample = results[:: CLIENTS // 50]
+        answers = await asyncio.gather(*(client.get(r["response_url"]) for r in sample))
+        assert all(a.status_code == 200 and a.json()["images"] for a in answers)
+    return list(results)
+
+
+def test_thousand_concurrent_clients() -> None:
+    clock = ManualClock()
+    with MockServer(clock=clock, concurrency=8) as mock:
+        results = asyncio.run(run_clients(mock))
+        ids = [r["id"] for r in results]
+        assert len(ids) == CLIENTS
+        assert len(set(ids)) == CLIENTS  # no duplicates
+        assert len(mock.context.queue.jobs) == CLIENTS  # nothing lost or evicted
+        for r in results:
+            states = [ORDER[s] for s, _ in r["seen"]]
+            assert states == sorted(states), r["seen"]  # never backwards
+            assert states[-1] == ORDER["COMPLETED"]
+            positions = [p for s, p in r["seen"] if s == "IN_QUEUE"]
+            assert all(p is not None and p >= 0 for p in positions)
+            assert positions == sorted(positions, reverse=True), r["seen"]  # the queue only moves forward
+            assert all(p is None for s, p in r["seen"] if s != "IN_QUEUE")
+        # With 8 workers and 1,000 jobs, most clients must have waited in the queue.
+        assert sum(1 for r in results if any(s == "IN_PROGRESS" for s, _ in r["seen"])) > 0
+        assert sorted(r["seen"][0][1] for r in results) == list(range(CLIENTS))  # one place each
