@@ -30,6 +30,14 @@ class Settings:
     stream_poll_seconds: float = 0.05
     stream_ping_seconds: float = 5.0
     spec_paths: tuple[Path, ...] | None = field(default=None)
+    # Webhooks: by default only loopback targets; these hosts (names or IPs) are allowed too.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # Delivery attempts per webhook, and the first retry delay (doubling each time), in real seconds.
+    webhook_attempts: int = 5
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+    # The X-Fal-Webhook-User-Id the mock signs with.
+    webhook_user_id: str = "flux-mock-user"
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -38,3 +46,7 @@ class Settings:
             raise ValueError("concurrency must be >= 1")
         if self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")
+        if self.webhook_attempts < 1:
+            raise ValueError("webhook_attempts must be >= 1")
+        if self.webhook_backoff_seconds < 0 or self.webhook_timeout_seconds <= 0:
+            raise ValueError("webhook backoff must be >= 0 and timeout > 0")
