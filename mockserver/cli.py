@@ -46,7 +46,9 @@ def _add_state_dir(parser: argparse.ArgumentParser) -> None:
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument(
         "--time-scale", type=_positive_float, default=defaults.time_scale,
         help="multiply simulated durations; 0 completes jobs at once (default %(default)s)",
@@ -60,7 +62,9 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--retention", type=_positive_float, default=defaults.retention_seconds,
         help="seconds a finished request and its files are kept (default %(default)s)",
     )
-    parser.add_argument("--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/")
+    parser.add_argument(
+        "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a local CA kept in the state directory")
     _add_state_dir(parser)
@@ -162,7 +166,7 @@ def _alive(pid: int) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    if not raw or raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version"):
+    if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version")):
         raw.insert(0, "serve")  # `flux-mock --port 9000` means serve
     parser = build_parser()
     args = parser.parse_args(raw)

@@ -68,7 +68,10 @@ def ensure_tls(state_dir: Path) -> TlsFiles:
     return files
 
 
-def _load_valid(cert_path: Path, key_path: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+KeyPair = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def _load_valid(cert_path: Path, key_path: Path, now: dt.datetime) -> KeyPair | None:
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)

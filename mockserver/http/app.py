@@ -42,9 +42,8 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        routes.append(
-            Route(_route_path(operation), factory(operation, ctx), methods=[operation.method], name=operation.operation_id)
-        )
+        endpoint = factory(operation, ctx)
+        routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
