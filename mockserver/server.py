@@ -25,5 +25,5 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
 
 
 def make_server(app: Starlette, *, log_level: str = "warning", **options: object) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", **options)  # type: ignore[arg-type]
     return uvicorn.Server(config)

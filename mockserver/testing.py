@@ -20,7 +20,12 @@ from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
 from mockserver.server import bind, make_server, url_of
 
-__all__ = ["ManualClock", "MockServer"]
+__all__ = ["ManualClock", "MockServer", "point_fal_client"]
+
+# fal-client's module globals for its four hosts, and the cached per-client
+# objects that copy one of them when first used.
+_FAL_URL_GLOBALS = ("QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
+_FAL_CACHED = ("_token_manager",)
 
 
 class MockServer:
@@ -77,3 +82,39 @@ def _wait(condition: Any, timeout: float) -> bool:
 def mock_server(**options: Any) -> Iterator[MockServer]:
     with MockServer(**options) as server:
         yield server
+
+
+@contextmanager
+def point_fal_client(url: str) -> Iterator[None]:
+    """Send every ``fal-client`` call to the mock at ``url``, restoring the real hosts afterwards.
+
+    Covers the queue and run hosts and the two that ``FAL_RUN_HOST`` cannot
+    reach: the REST host (upload tokens) and the CDN (uploads). Works over
+    plain HTTP, so tests need no certificates::
+
+        with MockServer(time_scale=0) as mock, point_fal_client(mock.url):
+            image_url = fal_client.upload_file("cat.png")
+    """
+    import fal_client  # a test dependency, imported only when used
+    import fal_client.client as fal_module
+
+    base = url.rstrip("/")
+    values = {"QUEUE_URL_FORMAT": f"{base}/", "RUN_URL_FORMAT": f"{base}/run/", "REST_URL": base, "CDN_URL": base}
+    saved = {name: getattr(fal_module, name) for name in _FAL_URL_GLOBALS}
+    clients = [fal_client.sync_client, fal_client.async_client]
+
+    def forget_cached() -> None:
+        # The upload token manager keeps the REST URL it saw first; drop it so the next use rebuilds it.
+        for client in clients:
+            for name in _FAL_CACHED:
+                vars(client).pop(name, None)
+
+    for name, value in values.items():
+        setattr(fal_module, name, value)
+    forget_cached()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(fal_module, name, value)
+        forget_cached()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,15 +20,21 @@ from starlette.routing import Route
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files
+from mockserver.http import fal, files, proxy, storage, webhooks
 from mockserver.http.context import AppContext, HandlerFactory
 from mockserver.http.errors import ApiError, render
+from mockserver.jobs import Job
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec, SpecError
+from mockserver.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mockserver")
 
-HANDLERS: dict[str, HandlerFactory] = {**fal.HANDLERS, **files.HANDLERS}
+HANDLERS: dict[str, HandlerFactory] = {
+    **fal.HANDLERS, **files.HANDLERS, **storage.HANDLERS,
+    **proxy.HANDLERS,
+    **webhooks.HANDLERS,
+}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -53,7 +62,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     settings = settings or Settings()
     spec = spec or Spec.load(settings.spec_paths)
     clock = clock or SystemClock()
-    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock))
+    queue = JobQueue(settings, clock)
+
+    async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
+        return await fal.finished_result(queue, job, base)
+
+    dispatcher = WebhookDispatcher(queue, settings, webhook_result)
+    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await dispatcher.aclose()  # pending webhooks die with the server
 
     def dialect(request: Request) -> str:
         return spec.document_for_path(request.url.path).dialect
@@ -89,6 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = Starlette(
         routes=build_routes(ctx),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
     return app

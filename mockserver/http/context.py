@@ -18,6 +18,7 @@ from mockserver.http.errors import validation_failed
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec
 from mockserver.validation import Issue, validate
+from mockserver.webhooks import WebhookDispatcher
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 HandlerFactory = Callable[[Operation, "AppContext"], Endpoint]
@@ -29,6 +30,7 @@ class AppContext:
     spec: Spec
     clock: Clock
     queue: JobQueue
+    webhooks: WebhookDispatcher
 
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():

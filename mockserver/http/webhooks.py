@@ -1,0 +1,19 @@
+"""The public keys that sign the mock's webhooks, at fal's JWKS path."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory
+from mockserver.spec import Operation
+
+
+def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(ctx.webhooks.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {"webhooks.jwks": jwks}
