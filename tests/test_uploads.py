@@ -1,0 +1,123 @@
+"""Uploads through the real fal-client: token from the REST host, bytes to the CDN, URL usable as input."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import fal_client
+import fal_client.client as fal_module
+import httpx
+import pytest
+from PIL import Image, ImageChops
+
+from mockserver.testing import MockServer, point_fal_client
+
+MAGENTA = (255, 0, 255)
+EDIT = "fal-ai/flux-pro/kontext/max"
+
+
+@pytest.fixture
+def fal_mock(instant: MockServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockServer]:
+    monkeypatch.setenv("FAL_KEY", "test-key")
+    with point_fal_client(instant.url):
+        yield instant
+
+
+def _magenta_pixels(data: bytes) -> int:
+    r, g, b = Image.open(io.BytesIO(data)).convert("RGB").split()
+    high_r, low_g, high_b = (band.point(test) for band, test in ((r, _high), (g, _low), (b, _high)))
+    mask = ImageChops.multiply(ImageChops.multiply(high_r, low_g), high_b)
+    return mask.histogram()[255]
+
+
+def _high(value: int) -> int:
+    return 255 if value > 220 else 0
+
+
+def _low(value: int) -> int:
+    return 255 if value < 40 else 0
+
+
+def test_upload_file_round_trips_bytes(fal_mock: MockServer, tmp_path: Path) -> None:
+    path = tmp_path / "notes for the mock.txt"
+    path.write_bytes(b"hello \x00 bytes")
+    url = fal_client.upload_file(path)
+    assert url.startswith(f"{fal_mock.url}/files/")
+    assert url.endswith("/notes_for_the_mock.txt")  # the name, made URL-safe
+    fetched = httpx.get(url)
+    assert fetched.status_code == 200
+    assert fetched.content == b"hello \x00 bytes"
+    assert fetched.headers["content-type"].startswith("text/plain")
+
+
+def test_uploaded_image_appears_in_an_edit(fal_mock: MockServer) -> None:
+    url = fal_client.upload_image(Image.new("RGB", (600, 400), MAGENTA), format="png")
+    assert url.endswith(".png")
+    edited = fal_client.subscribe(EDIT, {"prompt": "frame it", "image_url": url, "seed": 7})
+    image = edited["images"][0]
+    assert (image["width"], image["height"]) == (1248, 832)  # 3:2, the upload's shape
+    with_upload = _magenta_pixels(httpx.get(image["url"]).content)
+
+    remote = fal_client.subscribe(EDIT, {"prompt": "frame it", "image_url": "https://example.com/x.png", "seed": 7})
+    without = _magenta_pixels(httpx.get(remote["images"][0]["url"]).content)
+    assert with_upload > 5000
+    assert without < with_upload // 10
+
+
+def test_helper_restores_the_real_hosts(instant: MockServer) -> None:
+    before = (fal_module.REST_URL, fal_module.CDN_URL, fal_module.QUEUE_URL_FORMAT, fal_module.RUN_URL_FORMAT)
+    with point_fal_client(instant.url + "/"):
+        assert fal_module.REST_URL == instant.url
+        assert fal_module.CDN_URL == instant.url
+        assert fal_module.QUEUE_URL_FORMAT == instant.url + "/"
+        assert fal_module.RUN_URL_FORMAT == instant.url + "/run/"
+    assert (fal_module.REST_URL, fal_module.CDN_URL, fal_module.QUEUE_URL_FORMAT, fal_module.RUN_URL_FORMAT) == before
+    assert before[0] == "https://rest.fal.ai"
+
+
+def test_token_answer_has_what_the_client_reads(instant: MockServer) -> None:
+    answer = httpx.post(f"{instant.url}/storage/auth/token?storage_type=fal-cdn-v3", json={})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) >= {"token", "token_type", "base_url", "expires_at"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_at"].endswith("+00:00")
+
+
+def test_token_rejects_unknown_storage_type(instant: MockServer) -> None:
+    answer = httpx.post(f"{instant.url}/storage/auth/token?storage_type=s3", json={})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["query", "storage_type"]
+
+
+def test_token_needs_the_key_when_one_is_set() -> None:
+    with MockServer(time_scale=0, api_key="secret") as mock:
+        anonymous = httpx.post(f"{mock.url}/storage/auth/token", json={})
+        keyed = httpx.post(f"{mock.url}/storage/auth/token", json={}, headers={"Authorization": "Key secret"})
+    assert anonymous.status_code == 401
+    assert keyed.status_code == 200
+
+
+def test_empty_upload_is_a_400_and_stores_nothing(instant: MockServer) -> None:
+    before = len(instant.context.queue.files)
+    answer = httpx.post(f"{instant.url}/files/upload", content=b"", headers={"Content-Type": "image/png"})
+    assert answer.status_code == 400
+    assert answer.json()["error_type"] == "empty_upload"
+    assert len(instant.context.queue.files) == before
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("../../etc/passwd", "etc_passwd"), ("", "upload.png"), ("été 2026.png", "t_2026.png"), ("...", "upload.png")],
+)
+def test_file_names_stay_one_safe_segment(instant: MockServer, given: str, expected: str) -> None:
+    answer = httpx.post(
+        f"{instant.url}/files/upload",
+        content=b"\x89PNG",
+        headers={"Content-Type": b"image/png", "X-Fal-File-Name": given.encode()},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["file_name"] == expected
+    assert httpx.get(answer.json()["access_url"]).content == b"\x89PNG"
