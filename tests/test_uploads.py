@@ -67,14 +67,16 @@ def test_uploaded_image_appears_in_an_edit(fal_mock: MockServer) -> None:
 
 
 def test_helper_restores_the_real_hosts(instant: MockServer) -> None:
-    before = (fal_module.REST_URL, fal_module.CDN_URL, fal_module.QUEUE_URL_FORMAT, fal_module.RUN_URL_FORMAT)
+    def hosts() -> tuple[str, ...]:
+        return (fal_module.REST_URL, fal_module.CDN_URL, fal_module.QUEUE_URL_FORMAT, fal_module.RUN_URL_FORMAT)
+
+    before = hosts()
     with point_fal_client(instant.url + "/"):
-        assert fal_module.REST_URL == instant.url
-        assert fal_module.CDN_URL == instant.url
-        assert fal_module.QUEUE_URL_FORMAT == instant.url + "/"
-        assert fal_module.RUN_URL_FORMAT == instant.url + "/run/"
-    assert (fal_module.REST_URL, fal_module.CDN_URL, fal_module.QUEUE_URL_FORMAT, fal_module.RUN_URL_FORMAT) == before
-    assert before[0] == "https://rest.fal.ai"
+        pointed = hosts()
+    after = hosts()
+    assert pointed == (instant.url, instant.url, instant.url + "/", instant.url + "/run/")
+    assert after == before
+    assert before[:2] == ("https://rest.fal.ai", "https://v3.fal.media")
 
 
 def test_token_answer_has_what_the_client_reads(instant: MockServer) -> None:
