@@ -123,13 +123,14 @@ def serve(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     url = client_url("https" if args.tls else "http", host, port)
     pid = os.getpid()
-    write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key))
-    print(f"flux-mock {__version__} listening on {url}", flush=True)
-    if bundle:
-        print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
-    # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit lets the run file go.
+    # uvicorn re-raises SIGTERM after a graceful shutdown (and one may come before it starts);
+    # turning it into SystemExit lets the run file go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
+        write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key))
+        print(f"flux-mock {__version__} listening on {url}", flush=True)
+        if bundle:
+            print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
         make_server(app, log_level=args.log_level, **ssl).run(sockets=[sock])
     except KeyboardInterrupt:
         pass

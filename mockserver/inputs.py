@@ -47,10 +47,10 @@ def resolve(label: str, url: str, limits: Limits, lookup_file: Callable[[str], b
     parts = urlsplit(url)
     match = _FILE_PATH.match(parts.path)
     if parts.scheme in ("http", "https") and match:
-        data = lookup_file(match.group(1))
-        if data is None:
+        stored = lookup_file(match.group(1))
+        if stored is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
-        return _decode(label, data, limits)
+        return _decode(label, stored, limits)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 

@@ -165,7 +165,7 @@ class JobQueue:
         images = []
         for index, data in enumerate(blobs):
             name = generation.file_name(model_plan, index)
-            common = {
+            common: dict[str, Any] = {
                 "width": model_plan.width,
                 "height": model_plan.height,
                 "content_type": model_plan.content_type,

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mockserver.clock import Clock, ManualClock, SystemClock
@@ -19,6 +20,7 @@ from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
 from mockserver.server import bind, make_server, url_of
+from mockserver.tls import TlsFiles, ensure_tls
 
 __all__ = ["ManualClock", "MockServer", "point_fal_client"]
 
@@ -26,18 +28,29 @@ __all__ = ["ManualClock", "MockServer", "point_fal_client"]
 # objects that copy one of them when first used.
 _FAL_URL_GLOBALS = ("QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
 _FAL_CACHED = ("_token_manager",)
+STOP_GRACE_SECONDS = 2.0
 
 
 class MockServer:
     """Starts the mock in a background thread; ``url`` is its base URL."""
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        tls_state_dir: Path | None = None,
+        **options: Any,
+    ) -> None:
         base = settings or Settings(port=0)
         self.settings = replace(base, **options)
         self.clock = clock or SystemClock()
         self.app = create_app(self.settings, clock=self.clock)
         self.url = ""
-        self._server = make_server(self.app)
+        # With a state directory the server speaks HTTPS; trust ``tls.bundle`` (or ``tls.ca_cert``) in clients.
+        self.tls: TlsFiles | None = ensure_tls(tls_state_dir) if tls_state_dir is not None else None
+        ssl = {"ssl_certfile": str(self.tls.server_cert), "ssl_keyfile": str(self.tls.server_key)} if self.tls else {}
+        self._server = make_server(self.app, **ssl)
         self._thread: threading.Thread | None = None
 
     @property
@@ -47,7 +60,7 @@ class MockServer:
 
     def start(self) -> MockServer:
         sock = bind(self.settings.host, self.settings.port)
-        self.url = url_of(sock)
+        self.url = url_of(sock, "https" if self.tls else "http")
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         if not _wait(lambda: self._server.started or not self._thread_alive(), 10.0) or not self._server.started:
@@ -57,7 +70,11 @@ class MockServer:
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=STOP_GRACE_SECONDS)
+            if self._thread.is_alive():
+                # A client still holds a keep-alive connection open: stop waiting for it.
+                self._server.force_exit = True
+                self._thread.join(timeout=10)
 
     def _thread_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -118,3 +135,9 @@ def point_fal_client(url: str) -> Iterator[None]:
         for name, value in saved.items():
             setattr(fal_module, name, value)
         forget_cached()
+        # Close pooled connections to the mock: a server waits for open keep-alive
+        # (and TLS) connections when it stops, and later calls should not reuse them.
+        pooled = vars(fal_client.sync_client).pop("_client", None)
+        if pooled is not None:
+            pooled.close()
+        vars(fal_client.async_client).pop("_client", None)

@@ -71,7 +71,7 @@ def validate(validator: Draft202012Validator, instance: Any, root: str = "body")
 def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
     loc: Loc = root + tuple(error.absolute_path)
     kind = error.validator
-    value = error.validator_value
+    value: Any = error.validator_value
     if kind in ("anyOf", "oneOf") and error.context:
         # Name the branch that got furthest rather than "not valid under any".
         best = max(error.context, key=lambda e: len(e.absolute_path))

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,23 @@ def test_second_start_reuses_the_ca(tls_server: tuple[subprocess.Popen[str], Pat
     finally:
         again.terminate()
         again.wait(timeout=20)
+
+
+def test_in_process_server_can_speak_https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fal_client
+    import httpx
+
+    from mockserver.testing import MockServer, point_fal_client
+
+    monkeypatch.setenv("FAL_KEY", "k")
+    with MockServer(time_scale=0, tls_state_dir=tmp_path) as mock:
+        assert mock.tls is not None
+        assert mock.url.startswith("https://127.0.0.1:")
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{mock.url}/_mock/health")  # not trusted without the mock's CA
+        trusting = ssl.create_default_context(cafile=str(mock.tls.ca_cert))
+        assert httpx.get(f"{mock.url}/_mock/health", verify=trusting).status_code == 200
+        monkeypatch.setenv("SSL_CERT_FILE", str(mock.tls.bundle))
+        with point_fal_client(mock.url):
+            result = fal_client.subscribe("fal-ai/flux-pro/kontext/max/text-to-image", {"prompt": "tls"})
+        assert result["images"][0]["url"].startswith(f"{mock.url}/files/")

@@ -89,7 +89,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         if webhook is not None:
             ctx.webhooks.schedule(job, base_url(request))
         view = ctx.queue.view(job, with_logs=False)
-        answer = {
+        answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
             **_links(base_url(request), job),
             "logs": None,
