@@ -65,10 +65,13 @@ class Signer:
 
 def target_problem(url: str, allow_hosts: tuple[str, ...]) -> str | None:
     """Why the mock will not deliver to ``url``, or None when it will."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not host:
         return "must be an http(s) URL with a host"
-    host = parts.hostname.lower()
     if "*" in allow_hosts or host in (h.lower() for h in allow_hosts):
         return None
     if host == "localhost" or host.endswith(".localhost"):

@@ -61,7 +61,14 @@ def test_missing_target_header_is_a_400(instant: MockServer) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["https://example.com/fal-ai/x", "https://evilfal.run/x", "ftp://queue.fal.run/x", "not a url", "https://fal.run.evil/x"],
+    [
+        "https://example.com/fal-ai/x",
+        "https://evilfal.run/x",
+        "ftp://queue.fal.run/x",
+        "not a url",
+        "https://fal.run.evil/x",
+        "https://[::1/x",
+    ],
 )
 def test_only_fal_targets_are_served(instant: MockServer, target: str) -> None:
     before = len(instant.context.queue.jobs)

@@ -74,6 +74,10 @@ def test_certificates_are_created_then_reused(tmp_path: Path) -> None:
         ipaddress.ip_address("::1"),
     }
     assert first.bundle.read_bytes().startswith(ca_pem)
+    # The CA may only vouch for loopback names, so trusting it exposes nothing else.
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    assert x509.DNSName("localhost") in (constraints.value.permitted_subtrees or [])
     assert oct(first.server_key.stat().st_mode & 0o777) == "0o600"
 
 

@@ -215,10 +215,17 @@ def test_allow_list_admits_a_named_host_and_stop_cancels_pending_deliveries(cloc
         ("https://example.com/x", False),
         ("ftp://127.0.0.1/x", False),
         ("not a url", False),
+        ("http://[::1/x", False),
     ],
 )
 def test_default_targets_are_loopback_only(url: str, allowed: bool) -> None:
     assert (target_problem(url, ()) is None) is allowed
+
+
+def test_malformed_webhook_url_is_a_422(instant: MockServer) -> None:
+    answer = httpx.post(f"{instant.url}/{TEXT}", params={"fal_webhook": "http://[::1/x"}, json={"prompt": "p"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"][:2] == ["query", "fal_webhook"]
 
 
 def test_star_allows_any_host() -> None:

@@ -27,8 +27,11 @@ FAL_DOMAINS = ("fal.run", "fal.ai", "fal.media")
 
 def local_path(target: str) -> tuple[str, str]:
     """The mock's own path and query for a fal URL; ApiError when it is not one."""
-    parts = urlsplit(target)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(target)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host, parts = "", urlsplit("")
     if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in FAL_DOMAINS):
         raise ApiError(
             412, f"{TARGET_HEADER} must be a fal URL (fal.run, *.fal.run, *.fal.ai, *.fal.media); got {target!r}",
