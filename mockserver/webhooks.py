@@ -1,11 +1,11 @@
 """Webhooks: fal's signed POST when a request submitted with ``?fal_webhook=`` ends.
 
 The queue is simulated lazily, so nothing would notice a job finishing on its
-own. Each webhook therefore gets a small task that sleeps until the job's
-finish time (re-checking at least every ``POLL_SECONDS``, so a
-:class:`~mockserver.clock.ManualClock` moved by hand is noticed too), then
-delivers with bounded, doubling retries. The tasks are cancelled when the
-server stops.
+own. While webhooks are pending, one watcher task sleeps until the earliest
+scheduled finish (re-checking at least every ``POLL_SECONDS``, so a
+:class:`~mockserver.clock.ManualClock` moved by hand, or a cancel, is noticed
+too) and starts a delivery task for each job that has ended; deliveries retry
+with bounded, doubling waits. All of them are cancelled when the server stops.
 
 Signatures follow fal: Ed25519 over
 ``request_id \\n user_id \\n timestamp \\n sha256_hex(body)``, hex-encoded in
@@ -21,7 +21,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,6 +111,8 @@ class WebhookDispatcher:
         self._queue = queue
         self._settings = settings
         self._render = render
+        self._pending: dict[str, tuple[Job, str, str]] = {}  # job id → (job, target, base URL)
+        self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def check_target(self, url: str) -> str | None:
@@ -122,9 +124,14 @@ class WebhookDispatcher:
         self.records[job.id] = DeliveryRecord(job.id, job.webhook_url)
         while len(self.records) > self._settings.max_jobs:
             del self.records[next(iter(self.records))]
-        task = asyncio.get_running_loop().create_task(self._run(job, job.webhook_url, base_url))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending[job.id] = (job, job.webhook_url, base_url)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = self._spawn(self._watch())
+
+    @property
+    def pending(self) -> int:
+        """Webhooks waiting for their job to end."""
+        return len(self._pending)
 
     async def aclose(self) -> None:
         tasks = list(self._tasks)
@@ -132,9 +139,29 @@ class WebhookDispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _watch(self) -> None:
+        clock = self._queue.clock
+        while self._pending:
+            now = self._queue.advance()
+            for job_id, (job, url, base) in list(self._pending.items()):
+                if job.state(now) is JobState.COMPLETED:
+                    del self._pending[job_id]
+                    self._spawn(self._run(job, url, base))
+            finishes = [job.finished_at for job, _, _ in self._pending.values() if job.finished_at is not None]
+            if not self._pending:
+                return
+            # Sleep until the next scheduled finish, but never long: the clock may be moved by hand.
+            delay = min(finishes) - clock.now() if finishes else POLL_SECONDS
+            await asyncio.sleep(min(max(delay, 0.0), POLL_SECONDS))
+
     async def _run(self, job: Job, url: str, base_url: str) -> None:
         try:
-            await self._until_finished(job)
             status_code, body = await self._render(job, base_url)
             data = json.dumps(payload(job, status_code, body), ensure_ascii=False).encode()
             await self._deliver(job.id, url, data)
@@ -142,17 +169,6 @@ class WebhookDispatcher:
             raise
         except Exception:  # a background task has no caller to tell; keep the server healthy
             log.exception("webhook for %s failed", job.id)
-
-    async def _until_finished(self, job: Job) -> None:
-        clock = self._queue.clock
-        while True:
-            now = self._queue.advance()
-            if job.state(now) is JobState.COMPLETED:
-                return
-            # Sleep until the scheduled finish when it is known, but never long:
-            # the clock may be moved by hand, or the job cancelled.
-            remaining = (job.finished_at - clock.now()) if job.finished_at is not None else POLL_SECONDS
-            await asyncio.sleep(min(max(remaining, 0.0), POLL_SECONDS))
 
     async def _deliver(self, request_id: str, url: str, data: bytes) -> None:
         settings = self._settings

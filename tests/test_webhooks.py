@@ -125,6 +125,17 @@ def test_ok_webhook_is_signed_and_carries_the_result(fal: MockServer, clock: Man
     verify(httpx.get(f"{fal.url}/.well-known/jwks.json").json(), hit)
 
 
+def test_each_webhook_fires_when_its_own_job_ends(fal: MockServer, clock: ManualClock, receiver: Receiver) -> None:
+    # Two simulated workers: the third job waits for a free one, so it ends one run later.
+    ids = [fal_client.submit(TEXT, {"prompt": f"job {i}"}, webhook_url=receiver.url).request_id for i in range(3)]
+    clock.advance(6)  # dispatch + one run
+    first = receiver.wait_for(2)
+    assert sorted(h.json()["request_id"] for h in first) == sorted(ids[:2])
+    assert fal.context.webhooks.pending == 1  # the third has not ended on this clock
+    clock.advance(6)
+    assert [h.json()["request_id"] for h in receiver.wait_for(3)][2] == ids[2]
+
+
 def test_tampered_body_fails_verification(fal: MockServer, clock: ManualClock, receiver: Receiver) -> None:
     fal_client.submit(TEXT, {"prompt": "a kite"}, webhook_url=receiver.url)
     clock.advance(60)
@@ -175,7 +186,7 @@ def test_retries_are_bounded(clock: ManualClock, receiver: Receiver) -> None:
         clock.advance(60)
         record = mock.context.webhooks.records[answer.json()["request_id"]]
         assert _wait(lambda: record.attempts == 3 and record.last_error == "HTTP 500" and len(record.statuses) == 3)
-        assert _wait(lambda: all(t.done() for t in mock.context.webhooks._tasks))
+        assert _wait(lambda: not mock.context.webhooks._tasks)  # the watcher and the delivery have ended
     assert len(receiver.hits) == 3
     assert not record.delivered
 
@@ -197,7 +208,7 @@ def test_allow_list_admits_a_named_host_and_stop_cancels_pending_deliveries(cloc
         f"{mock.url}/{TEXT}", params={"fal_webhook": "https://hooks.example.com/in"}, json={"prompt": "x"}
     )
     assert answer.status_code == 200
-    assert len(mock.context.webhooks._tasks) == 1  # waiting for a job that, on this clock, never ends
+    assert mock.context.webhooks.pending == 1  # waiting for a job that, on this clock, never ends
     mock.stop()
     assert mock._thread is not None and not mock._thread.is_alive()
     assert mock.context.webhooks.records[answer.json()["request_id"]].attempts == 0
