@@ -6,16 +6,19 @@ throwaway folder. They skip only when node or npm is not installed.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
+from pixels import magenta_pixels, magenta_png
 
 from mockserver.testing import MockServer
 
@@ -27,7 +30,7 @@ SCRIPT = """
 import { fal } from "@fal-ai/client";
 import OpenAI from "openai";
 
-const [proxyUrl, base] = process.argv.slice(2);
+const [proxyUrl, base, pngBase64] = process.argv.slice(2);
 fal.config({ proxyUrl: { url: proxyUrl, when: "always" } });
 const T2I = "fal-ai/flux-pro/kontext/max/text-to-image";
 const out = {};
@@ -51,6 +54,11 @@ out.queue = { status: status.status, seed: result.data.seed, requestId: result.r
 
 const ran = await fal.run(T2I, { input: { prompt: "a third boat", aspect_ratio: "9:16" } });
 out.run = ran.data.images[0];
+
+// A Blob in the input is uploaded first (initiate on the REST host, then PUT), then replaced by its URL.
+const png = new Blob([Buffer.from(pngBase64, "base64")], { type: "image/png" });
+const edited = await fal.subscribe("fal-ai/flux-pro/kontext/max", { input: { prompt: "frame it", image_url: png } });
+out.edit = edited.data.images[0];
 
 try {
   await fal.queue.submit("fal-ai/flux-pro/kontext/max", { input: { prompt: "no image" } });
@@ -93,49 +101,63 @@ def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run_script(folder: Path, mock: MockServer) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def js_mock() -> Iterator[MockServer]:
+    with MockServer(time_scale=0) as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def js_out(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
+    """The script's findings: every check below reads them, so node runs once."""
     node = shutil.which("node")
     assert node is not None
+    png = base64.b64encode(magenta_png()).decode()
     done = subprocess.run(
-        [node, "check.mjs", f"{mock.url}/api/fal/proxy", mock.url],
-        cwd=folder, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png],
+        cwd=js_project, capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def test_fal_js_client_through_the_proxy_route(js_project: Path) -> None:
-    with MockServer(time_scale=0) as mock:
-        out = run_script(js_project, mock)
-        sub = out["subscribe"]
-        image = sub["data"]["images"][0]
-        assert (image["width"], image["height"]) == (1568, 672)  # 21:9
-        assert sub["data"]["seed"] == 9
-        assert sub["updates"][-1] == "COMPLETED"
-        assert sub["requestId"]  # read from x-fal-request-id, which the proxy passes through
-        fetched = httpx.get(image["url"])
-        assert fetched.status_code == 200
-        assert Image.open(io.BytesIO(fetched.content)).size == (1568, 672)
-
-        queue = out["queue"]
-        assert queue["status"] == "COMPLETED"
-        assert queue["seed"] == 4
-        assert queue["requestId"] == queue["submitted"]
-        assert mock.context.queue.jobs.get(queue["submitted"]) is not None  # it really went to this mock
-
-        assert (out["run"]["width"], out["run"]["height"]) == (752, 1392)
-
-        assert out["invalid"]["status"] == 422
-        assert out["invalid"]["body"]["detail"][0]["loc"] == ["body", "image_url"]
+def test_subscribe_through_the_proxy_route(js_out: dict[str, Any]) -> None:
+    sub = js_out["subscribe"]
+    image = sub["data"]["images"][0]
+    assert (image["width"], image["height"]) == (1568, 672)  # 21:9
+    assert sub["data"]["seed"] == 9
+    assert sub["updates"][-1] == "COMPLETED"
+    assert sub["requestId"]  # read from x-fal-request-id, which the proxy passes through
+    fetched = httpx.get(image["url"])
+    assert fetched.status_code == 200
+    assert Image.open(io.BytesIO(fetched.content)).size == (1568, 672)
 
 
-def test_openai_js_client_reaches_the_mock(js_project: Path) -> None:
-    with MockServer(time_scale=0) as mock:
-        out = run_script(js_project, mock)
-    kind = out["openai"][0]
+def test_submit_status_result_and_run(js_out: dict[str, Any], js_mock: MockServer) -> None:
+    queue = js_out["queue"]
+    assert queue["status"] == "COMPLETED"
+    assert queue["seed"] == 4
+    assert queue["requestId"] == queue["submitted"]
+    assert js_mock.context.queue.jobs.get(queue["submitted"]) is not None  # it really went to this mock
+    assert (js_out["run"]["width"], js_out["run"]["height"]) == (752, 1392)
+
+
+def test_blob_input_is_uploaded_and_shows_in_the_edit(js_out: dict[str, Any]) -> None:
+    image = js_out["edit"]
+    assert (image["width"], image["height"]) == (1248, 832)  # 3:2, the blob's shape
+    assert magenta_pixels(httpx.get(image["url"]).content) > 5000
+
+
+def test_validation_errors_reach_the_js_client(js_out: dict[str, Any]) -> None:
+    assert js_out["invalid"]["status"] == 422
+    assert js_out["invalid"]["body"]["detail"][0]["loc"] == ["body", "image_url"]
+
+
+def test_openai_js_client_reaches_the_mock(js_out: dict[str, Any]) -> None:
+    kind = js_out["openai"][0]
     if kind == "status":
         # No OpenAI-compatible routes on this build: the mock's own 404, not a connection failure.
-        assert out["openai"][1] == 404
+        assert js_out["openai"][1] == 404
     else:
-        assert kind == "ok" and out["openai"][1]
+        assert kind == "ok" and js_out["openai"][1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +9,11 @@ import fal_client
 import fal_client.client as fal_module
 import httpx
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image
+from pixels import MAGENTA, magenta_pixels
 
 from mockserver.testing import MockServer, point_fal_client
 
-MAGENTA = (255, 0, 255)
 EDIT = "fal-ai/flux-pro/kontext/max"
 
 
@@ -23,21 +22,6 @@ def fal_mock(instant: MockServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
     monkeypatch.setenv("FAL_KEY", "test-key")
     with point_fal_client(instant.url):
         yield instant
-
-
-def _magenta_pixels(data: bytes) -> int:
-    r, g, b = Image.open(io.BytesIO(data)).convert("RGB").split()
-    high_r, low_g, high_b = (band.point(test) for band, test in ((r, _high), (g, _low), (b, _high)))
-    mask = ImageChops.multiply(ImageChops.multiply(high_r, low_g), high_b)
-    return mask.histogram()[255]
-
-
-def _high(value: int) -> int:
-    return 255 if value > 220 else 0
-
-
-def _low(value: int) -> int:
-    return 255 if value < 40 else 0
 
 
 def test_upload_file_round_trips_bytes(fal_mock: MockServer, tmp_path: Path) -> None:
@@ -58,10 +42,10 @@ def test_uploaded_image_appears_in_an_edit(fal_mock: MockServer) -> None:
     edited = fal_client.subscribe(EDIT, {"prompt": "frame it", "image_url": url, "seed": 7})
     image = edited["images"][0]
     assert (image["width"], image["height"]) == (1248, 832)  # 3:2, the upload's shape
-    with_upload = _magenta_pixels(httpx.get(image["url"]).content)
+    with_upload = magenta_pixels(httpx.get(image["url"]).content)
 
     remote = fal_client.subscribe(EDIT, {"prompt": "frame it", "image_url": "https://example.com/x.png", "seed": 7})
-    without = _magenta_pixels(httpx.get(remote["images"][0]["url"]).content)
+    without = magenta_pixels(httpx.get(remote["images"][0]["url"]).content)
     assert with_upload > 5000
     assert without < with_upload // 10
 
@@ -123,3 +107,53 @@ def test_file_names_stay_one_safe_segment(instant: MockServer, given: str, expec
     assert answer.status_code == 200
     assert answer.json()["file_name"] == expected
     assert httpx.get(answer.json()["access_url"]).content == b"\x89PNG"
+
+
+def test_two_step_upload_as_fal_client_falls_back_to(fal_mock: MockServer) -> None:
+    # repository="fal" is fal-client's fallback path: initiate on the REST host, then PUT the bytes.
+    url = fal_client.upload(b"\x89PNG-two-step", "image/png", "two step.png", repository="fal")
+    assert url.startswith(f"{fal_mock.url}/files/")
+    assert url.endswith("/two_step.png")
+    fetched = httpx.get(url)
+    assert fetched.content == b"\x89PNG-two-step"
+    assert fetched.headers["content-type"] == "image/png"
+
+
+def test_initiate_then_put_by_hand(instant: MockServer) -> None:
+    started = httpx.post(
+        f"{instant.url}/storage/upload/initiate?storage_type=fal-cdn-v3",
+        json={"content_type": "image/png", "file_name": "a.png"},
+    )
+    assert started.status_code == 200
+    slot = started.json()
+    assert httpx.get(slot["file_url"]).status_code == 404  # nothing there before the PUT
+    assert httpx.put(slot["upload_url"], content=b"first", headers={"Content-Type": "image/png"}).status_code == 200
+    assert httpx.put(slot["upload_url"], content=b"again", headers={"Content-Type": "image/png"}).status_code == 200
+    assert httpx.get(slot["file_url"]).content == b"again"  # a retried PUT replaces, never duplicates
+    assert len(instant.context.queue.files) == 1
+
+
+def test_put_to_an_unknown_upload_url_is_a_404(instant: MockServer) -> None:
+    answer = httpx.put(f"{instant.url}/files/upload/nope", content=b"x")
+    assert answer.status_code == 404
+    assert answer.json()["error_type"] == "upload_not_found"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"content_type": 5}, {"file_name": ["a"]}, {"content_type": "x" * 300}],
+)
+def test_initiate_rejects_bad_bodies(instant: MockServer, body: object) -> None:
+    answer = httpx.post(f"{instant.url}/storage/upload/initiate", json=body)
+    assert answer.status_code == 422
+
+
+def test_declared_types_that_are_not_media_types_are_not_echoed(instant: MockServer) -> None:
+    started = httpx.post(
+        f"{instant.url}/storage/upload/initiate", json={"content_type": "text/html\r\nX-Evil: 1", "file_name": "x"}
+    ).json()
+    httpx.put(started["upload_url"], content=b"data", headers={"Content-Type": "nonsense"})
+    fetched = httpx.get(started["file_url"])
+    assert fetched.status_code == 200
+    assert fetched.headers["content-type"] == "application/octet-stream"
+    assert "x-evil" not in fetched.headers

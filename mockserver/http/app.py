@@ -26,6 +26,7 @@ from mockserver.http.errors import ApiError, render
 from mockserver.jobs import Job
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec, SpecError
+from mockserver.uploads import UploadSlots
 from mockserver.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mockserver")
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return await fal.finished_result(queue, job, base)
 
     dispatcher = WebhookDispatcher(queue, settings, webhook_result)
-    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher)
+    uploads = UploadSlots(clock, settings.retention_seconds)
+    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from mockserver.http import auth
 from mockserver.http.errors import validation_failed
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec
+from mockserver.uploads import UploadSlots
 from mockserver.validation import Issue, validate
 from mockserver.webhooks import WebhookDispatcher
 
@@ -31,6 +32,7 @@ class AppContext:
     clock: Clock
     queue: JobQueue
     webhooks: WebhookDispatcher
+    uploads: UploadSlots
 
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():
