@@ -215,3 +215,25 @@ def test_in_process_server_can_speak_https(tmp_path: Path, monkeypatch: pytest.M
         with point_fal_client(mock.url):
             result = fal_client.subscribe("fal-ai/flux-pro/kontext/max/text-to-image", {"prompt": "tls"})
         assert result["images"][0]["url"].startswith(f"{mock.url}/files/")
+
+
+def test_env_for_a_plain_http_mock_warns_and_omits_the_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = {"url": "http://127.0.0.1:8000", "pid": os.getpid(), "bundle": None, "api_key": None}
+    (tmp_path / RUN_FILE).write_text(json.dumps(info))
+    assert cli.main(["env", "--state-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "export FAL_QUEUE_RUN_HOST=127.0.0.1:8000\n" in captured.out
+    assert "SSL_CERT_FILE" not in captured.out
+    assert "serve --tls" in captured.err
+
+
+def test_webhook_options_reach_the_settings() -> None:
+    args = cli.build_parser().parse_args(
+        ["serve", "--webhook-allow", "hooks.test", "--webhook-allow", "10.0.0.9", "--webhook-attempts", "2",
+         "--webhook-backoff", "0.5"]
+    )
+    settings = cli.settings_from(args)
+    assert settings.webhook_allow_hosts == ("hooks.test", "10.0.0.9")
+    assert (settings.webhook_attempts, settings.webhook_backoff_seconds) == (2, 0.5)

@@ -173,6 +173,18 @@ def test_failed_deliveries_are_retried_then_succeed(clock: ManualClock, receiver
         hits = receiver.wait_for(3)
         record = mock.context.webhooks.records[answer.json()["request_id"]]
         assert _wait(lambda: record.delivered)
+        log = httpx.get(f"{mock.url}/_mock/webhooks").json()
+    assert log["pending"] == 0
+    assert log["deliveries"] == [
+        {
+            "request_id": answer.json()["request_id"],
+            "url": receiver.url,
+            "attempts": 3,
+            "delivered": True,
+            "statuses": [500, 503, 200],
+            "last_error": None,
+        }
+    ]
     assert len(hits) == 3
     assert record.statuses == [500, 503, 200]
     # Every attempt is signed afresh and carries the same body.

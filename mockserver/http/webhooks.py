@@ -1,6 +1,8 @@
-"""The public keys that sign the mock's webhooks, at fal's JWKS path."""
+"""The public keys that sign the mock's webhooks (at fal's JWKS path), and the delivery log."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,4 +18,14 @@ def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
-HANDLERS: dict[str, HandlerFactory] = {"webhooks.jwks": jwks}
+def deliveries(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        dispatcher = ctx.webhooks
+        return JSONResponse(
+            {"pending": dispatcher.pending, "deliveries": [asdict(r) for r in list(dispatcher.records.values())]}
+        )
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {"webhooks.jwks": jwks, "webhooks.deliveries": deliveries}
