@@ -112,6 +112,7 @@ def serve(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
     ssl: dict[str, object] = {}
     bundle: str | None = None
+    ca: str | None = None
     if args.tls:
         try:
             files = ensure_tls(state_dir)
@@ -119,7 +120,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"flux-mock: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
             return 2
         ssl = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
-        bundle = str(files.bundle)
+        bundle, ca = str(files.bundle), str(files.ca_cert)
     host, port = sock.getsockname()[:2]
     url = client_url("https" if args.tls else "http", host, port)
     pid = os.getpid()
@@ -127,7 +128,7 @@ def serve(args: argparse.Namespace) -> int:
     # turning it into SystemExit lets the run file go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key))
+        write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key, ca=ca))
         print(f"flux-mock {__version__} listening on {url}", flush=True)
         if bundle:
             print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)

@@ -26,6 +26,7 @@ class RunInfo:
     pid: int
     bundle: str | None  # CA bundle for SSL_CERT_FILE when serving TLS
     api_key: str | None
+    ca: str | None = None  # the mock's CA alone, for tools that add to their roots
 
 
 def client_url(scheme: str, host: str, port: int) -> str:
@@ -57,7 +58,7 @@ def remove_run_file(state_dir: Path, pid: int) -> None:
 def read_run_file(state_dir: Path) -> RunInfo | None:
     try:
         raw = json.loads((state_dir / RUN_FILE).read_text())
-        return RunInfo(str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"))
+        return RunInfo(str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"), raw.get("ca"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -72,7 +73,10 @@ def exports(info: RunInfo) -> list[tuple[str, str]]:
         ("FAL_QUEUE_RUN_HOST", host),
     ]
     if info.bundle:
-        pairs.append(("SSL_CERT_FILE", info.bundle))
+        # Python's ssl/httpx read SSL_CERT_FILE; requests and curl have their own variables.
+        pairs += [("SSL_CERT_FILE", info.bundle), ("REQUESTS_CA_BUNDLE", info.bundle), ("CURL_CA_BUNDLE", info.bundle)]
+    if info.ca:
+        pairs.append(("NODE_EXTRA_CA_CERTS", info.ca))  # Node adds these to its own roots
     pairs += [("OPENAI_BASE_URL", f"{info.url}/v1"), ("OPENAI_API_KEY", key)]
     return pairs
 

@@ -93,8 +93,12 @@ def test_a_damaged_ca_is_replaced_along_with_its_leaf(tmp_path: Path) -> None:
 
 
 def test_exports_name_both_fal_hosts_and_the_bundle() -> None:
-    info = RunInfo(url="https://127.0.0.1:8443", pid=1, bundle="/state/tls/bundle.pem", api_key=None)
+    info = RunInfo(
+        url="https://127.0.0.1:8443", pid=1, bundle="/state/tls/bundle.pem", api_key=None, ca="/state/tls/ca.pem"
+    )
     values = dict(exports(info))
+    assert values["REQUESTS_CA_BUNDLE"] == values["CURL_CA_BUNDLE"] == "/state/tls/bundle.pem"
+    assert values["NODE_EXTRA_CA_CERTS"] == "/state/tls/ca.pem"
     assert values["FAL_QUEUE_RUN_HOST"] == "127.0.0.1:8443"
     assert values["FAL_RUN_HOST"] == "127.0.0.1:8443/run"
     assert values["SSL_CERT_FILE"] == "/state/tls/bundle.pem"
@@ -167,6 +171,30 @@ def test_eval_env_then_an_unmodified_program_works(
         assert out["openai"][2] == f"{base}/v1/images/generations"
     else:
         assert out["openai"][0] == "ok" and out["openai"][1]
+
+
+@pytest.mark.parametrize(
+    ("tool", "command"),
+    [
+        ("curl", 'curl -sf "https://$FAL_QUEUE_RUN_HOST/_mock/health"'),
+        ("node", """node -e 'fetch("https://" + process.env.FAL_QUEUE_RUN_HOST + "/_mock/health")"""
+                 """.then(r => r.text()).then(t => console.log(t))'"""),
+    ],
+)
+def test_other_tools_trust_the_mock_through_the_same_exports(
+    tls_server: tuple[subprocess.Popen[str], Path], tool: str, command: str, tmp_path: Path
+) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    _proc, state = tls_server
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env_command = f"{shlex.quote(sys.executable)} -m mockserver env --state-dir {shlex.quote(str(state))}"
+    done = subprocess.run(
+        ["bash", "-c", f'eval "$({env_command})" && {command}'],
+        env=clean, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ok"
 
 
 def test_stopping_the_server_removes_its_run_file(tls_server: tuple[subprocess.Popen[str], Path]) -> None:
