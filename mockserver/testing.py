@@ -8,12 +8,15 @@ Pass a :class:`~mockserver.clock.ManualClock` as ``clock`` to move time by hand.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from mockserver.clock import Clock, ManualClock, SystemClock
 from mockserver.config import Settings
@@ -27,7 +30,7 @@ __all__ = ["ManualClock", "MockServer", "point_fal_client"]
 # fal-client's module globals for its four hosts, and the cached per-client
 # objects that copy one of them when first used.
 _FAL_URL_GLOBALS = ("QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
-_FAL_CACHED = ("_token_manager",)
+_FAL_CACHED = ("_token_manager", "_auth")
 STOP_GRACE_SECONDS = 2.0
 
 
@@ -102,12 +105,14 @@ def mock_server(**options: Any) -> Iterator[MockServer]:
 
 
 @contextmanager
-def point_fal_client(url: str) -> Iterator[None]:
+def point_fal_client(url: str, *, key: str = "flux-mock") -> Iterator[None]:
     """Send every ``fal-client`` call to the mock at ``url``, restoring the real hosts afterwards.
 
     Covers the queue and run hosts and the two that ``FAL_RUN_HOST`` cannot
     reach: the REST host (upload tokens) and the CDN (uploads). Works over
-    plain HTTP, so tests need no certificates::
+    plain HTTP, so tests need no certificates. When no fal credentials are
+    set, ``key`` serves as ``FAL_KEY`` meanwhile (the mock accepts any key
+    unless it was started with one)::
 
         with MockServer(time_scale=0) as mock, point_fal_client(mock.url):
             image_url = fal_client.upload_file("cat.png")
@@ -118,26 +123,30 @@ def point_fal_client(url: str) -> Iterator[None]:
     base = url.rstrip("/")
     values = {"QUEUE_URL_FORMAT": f"{base}/", "RUN_URL_FORMAT": f"{base}/run/", "REST_URL": base, "CDN_URL": base}
     saved = {name: getattr(fal_module, name) for name in _FAL_URL_GLOBALS}
-    clients = [fal_client.sync_client, fal_client.async_client]
+    lend_key = not (os.environ.get("FAL_KEY") or os.environ.get("FAL_KEY_ID"))
 
-    def forget_cached() -> None:
-        # The upload token manager keeps the REST URL it saw first; drop it so the next use rebuilds it.
-        for client in clients:
+    def reset() -> None:
+        # The default clients cache their credentials, an HTTP client built with them, and an
+        # upload token manager holding the REST URL it first saw: drop them so the next call
+        # rebuilds them, and close pooled connections (a stopping server waits for them).
+        for client in (fal_client.sync_client, fal_client.async_client):
+            cached = vars(client)
+            pooled = cached.pop("_client", None)
+            if isinstance(pooled, httpx.Client):
+                pooled.close()
             for name in _FAL_CACHED:
-                vars(client).pop(name, None)
+                cached.pop(name, None)
 
     for name, value in values.items():
         setattr(fal_module, name, value)
-    forget_cached()
+    if lend_key:
+        os.environ["FAL_KEY"] = key
+    reset()
     try:
         yield
     finally:
         for name, value in saved.items():
             setattr(fal_module, name, value)
-        forget_cached()
-        # Close pooled connections to the mock: a server waits for open keep-alive
-        # (and TLS) connections when it stops, and later calls should not reuse them.
-        pooled = vars(fal_client.sync_client).pop("_client", None)
-        if pooled is not None:
-            pooled.close()
-        vars(fal_client.async_client).pop("_client", None)
+        if lend_key:
+            os.environ.pop("FAL_KEY", None)
+        reset()

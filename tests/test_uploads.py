@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +158,18 @@ def test_declared_types_that_are_not_media_types_are_not_echoed(instant: MockSer
     assert fetched.status_code == 200
     assert fetched.headers["content-type"] == "application/octet-stream"
     assert "x-evil" not in fetched.headers
+
+
+def test_helper_lends_a_key_only_for_its_duration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    monkeypatch.delenv("FAL_KEY_ID", raising=False)
+    with MockServer(time_scale=0, api_key="s3cret") as mock:
+        with point_fal_client(mock.url, key="s3cret"):
+            url = fal_client.upload(b"keyed", "text/plain", "k.txt")
+            result = fal_client.run("fal-ai/flux-pro/kontext/max/text-to-image", {"prompt": "keyed"})
+        assert "FAL_KEY" not in os.environ
+        with point_fal_client(mock.url, key="wrong"), pytest.raises(fal_client.FalClientHTTPError) as caught:
+            fal_client.run("fal-ai/flux-pro/kontext/max/text-to-image", {"prompt": "unkeyed"})
+    assert url.endswith("/k.txt")
+    assert result["prompt"] == "keyed"
+    assert caught.value.status_code == 401
