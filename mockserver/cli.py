@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -10,9 +12,11 @@ from pathlib import Path
 
 from mockserver import __version__
 from mockserver.config import MB, Settings
+from mockserver.environment import RunInfo, client_url, read_run_file, remove_run_file, shell_exports, write_run_file
 from mockserver.http.app import create_app
-from mockserver.server import bind, fast_stack, make_server, tune_gc, url_of
+from mockserver.server import bind, fast_stack, make_server, tune_gc
 from mockserver.spec import SpecError
+from mockserver.tls import default_state_dir, ensure_tls
 
 
 def _positive_float(text: str) -> float:
@@ -30,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_options(serve)
     add_check_parser(commands)
     add_conformance_parser(commands)
+    env = commands.add_parser("env", help="print shell exports that point real clients at the running mock")
+    _add_state_dir(env)
     return parser
 
 
@@ -55,6 +61,12 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
     conf.add_argument("--endpoint", action="append", default=None, help="model endpoint id to check (repeatable)")
     conf.add_argument("--junit", default=None, help="write a JUnit XML report to this file")
     conf.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", type=Path, default=None,
+        help="where the CA, certificates and run file live (default $FLUX_MOCK_STATE_DIR or ~/.local/state/flux-mock)",
+    )
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +118,20 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a local CA kept in the state directory")
+    _add_state_dir(parser)
+    parser.add_argument(
+        "--webhook-allow", action="append", default=[], metavar="HOST",
+        help="also deliver webhooks to this host (repeatable); default: loopback addresses only",
+    )
+    parser.add_argument(
+        "--webhook-attempts", type=int, default=defaults.webhook_attempts,
+        help="delivery attempts per webhook (default %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-backoff", type=_positive_float, default=defaults.webhook_backoff_seconds,
+        help="seconds before the first retry, doubling after each (default %(default)s)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -125,6 +151,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         scenarios_path=args.scenarios,
         scenario_seed=args.scenario_seed,
         step_mode=args.step,
+        webhook_allow_hosts=tuple(args.webhook_allow),
+        webhook_attempts=args.webhook_attempts,
+        webhook_backoff_seconds=args.webhook_backoff,
     )
 
 
@@ -140,9 +169,36 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"flux-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
-    print(f"flux-mock {__version__} listening on {url_of(sock)} ({fast_stack()})", flush=True)
-    tune_gc()
-    make_server(app, log_level=args.log_level).run(sockets=[sock])
+    state_dir = args.state_dir or default_state_dir()
+    cert: str | None = None
+    key: str | None = None
+    bundle: str | None = None
+    ca: str | None = None
+    if args.tls:
+        try:
+            files = ensure_tls(state_dir)
+        except OSError as exc:
+            print(f"flux-mock: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
+            return 2
+        cert, key = str(files.server_cert), str(files.server_key)
+        bundle, ca = str(files.bundle), str(files.ca_cert)
+    host, port = sock.getsockname()[:2]
+    url = client_url("https" if args.tls else "http", host, port)
+    pid = os.getpid()
+    # uvicorn re-raises SIGTERM after a graceful shutdown (and one may come before it starts);
+    # turning it into SystemExit lets the run file go.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key, ca=ca))
+        print(f"flux-mock {__version__} listening on {url} ({fast_stack()})", flush=True)
+        if bundle:
+            print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
+        tune_gc()
+        make_server(app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        remove_run_file(state_dir, pid)
     return 0
 
 
@@ -158,6 +214,32 @@ def check(args: argparse.Namespace) -> int:
         print(f"flux-mock: {exc}", file=sys.stderr)
         return 2
     return run_check(command, settings, allow_warnings=args.allow_warnings)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def env(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir()
+    info = read_run_file(state_dir)
+    if info is None or not _alive(info.pid):
+        print(f"flux-mock: no running mock recorded in {state_dir}; start `flux-mock serve --tls`", file=sys.stderr)
+        return 1
+    if info.bundle is None:
+        print("flux-mock: note: the mock serves plain HTTP; fal-client needs `serve --tls`", file=sys.stderr)
+    sys.stdout.write(shell_exports(info))
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,5 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_conformance(
             args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, extra=args.pytest_args
         )
+    if args.command == "env":
+        return env(args)
     parser.print_help()
     return 2

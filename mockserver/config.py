@@ -50,6 +50,14 @@ class Settings:
     scenario_seed: int = 0
     # Step mode: each status poll moves a job on by one state; time does not.
     step_mode: bool = False
+    # Webhooks: by default only loopback targets; these hosts (names or IPs) are allowed too.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # Delivery attempts per webhook, and the first retry delay (doubling each time), in real seconds.
+    webhook_attempts: int = 5
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+    # The X-Fal-Webhook-User-Id the mock signs with.
+    webhook_user_id: str = "flux-mock-user"
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -62,3 +70,7 @@ class Settings:
             raise ValueError("max_jobs and max_body_bytes must be >= 1")
         if self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")
+        if self.webhook_attempts < 1:
+            raise ValueError("webhook_attempts must be >= 1")
+        if self.webhook_backoff_seconds < 0 or self.webhook_timeout_seconds <= 0:
+            raise ValueError("webhook backoff must be >= 0 and timeout > 0")

@@ -30,8 +30,14 @@ class FileStore:
         self._files: OrderedDict[str, StoredFile] = OrderedDict()
         self._bytes = 0
 
-    def put(self, data: bytes, content_type: str, name: str, ttl_seconds: float | None = None) -> str:
-        file_id = secrets.token_hex(12)
+    def put(
+        self, data: bytes, content_type: str, name: str, ttl_seconds: float | None = None, *, file_id: str | None = None
+    ) -> str:
+        """Store ``data``; a given ``file_id`` (a reserved upload) replaces what it held."""
+        if file_id is None:
+            file_id = secrets.token_hex(12)
+        else:
+            self._drop(file_id)
         ttl = self._ttl if ttl_seconds is None else ttl_seconds
         etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
         self._files[file_id] = StoredFile(data, content_type, name, etag, self._clock.now() + ttl)

@@ -8,12 +8,15 @@ Pass a :class:`~mockserver.clock.ManualClock` as ``clock`` to move time by hand.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.types import ASGIApp
 
 from mockserver.clock import Clock, ManualClock, SystemClock
@@ -21,8 +24,15 @@ from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
 from mockserver.server import bind, make_server, url_of
+from mockserver.tls import TlsFiles, ensure_tls
 
-__all__ = ["ManualClock", "MockServer"]
+__all__ = ["ManualClock", "MockServer", "point_fal_client"]
+
+# fal-client's module globals for its four hosts, and the cached per-client
+# objects that copy one of them when first used.
+_FAL_URL_GLOBALS = ("QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
+_FAL_CACHED = ("_token_manager", "_auth")
+STOP_GRACE_SECONDS = 2.0
 
 
 class MockServer:
@@ -34,6 +44,7 @@ class MockServer:
         *,
         clock: Clock | None = None,
         wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+        tls_state_dir: Path | None = None,
         **options: Any,
     ) -> None:
         base = settings or Settings(port=0)
@@ -41,8 +52,14 @@ class MockServer:
         self.clock = clock or SystemClock()
         self.app = create_app(self.settings, clock=self.clock)
         self.url = ""
+        # With a state directory the server speaks HTTPS; trust ``tls.bundle`` (or ``tls.ca_cert``) in clients.
+        self.tls: TlsFiles | None = ensure_tls(tls_state_dir) if tls_state_dir is not None else None
         # ``wrap`` puts ASGI middleware in front of the mock, e.g. one that corrupts answers on purpose.
-        self._server = make_server(wrap(self.app) if wrap else self.app)
+        self._server = make_server(
+            wrap(self.app) if wrap else self.app,
+            ssl_certfile=str(self.tls.server_cert) if self.tls else None,
+            ssl_keyfile=str(self.tls.server_key) if self.tls else None,
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -52,7 +69,7 @@ class MockServer:
 
     def start(self) -> MockServer:
         sock = bind(self.settings.host, self.settings.port)
-        self.url = url_of(sock)
+        self.url = url_of(sock, "https" if self.tls else "http")
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         if not _wait(lambda: self._server.started or not self._thread_alive(), 10.0) or not self._server.started:
@@ -62,7 +79,11 @@ class MockServer:
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=STOP_GRACE_SECONDS)
+            if self._thread.is_alive():
+                # A client still holds a keep-alive connection open: stop waiting for it.
+                self._server.force_exit = True
+                self._thread.join(timeout=10)
 
     def _thread_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -87,3 +108,51 @@ def _wait(condition: Any, timeout: float) -> bool:
 def mock_server(**options: Any) -> Iterator[MockServer]:
     with MockServer(**options) as server:
         yield server
+
+
+@contextmanager
+def point_fal_client(url: str, *, key: str = "flux-mock") -> Iterator[None]:
+    """Send every ``fal-client`` call to the mock at ``url``, restoring the real hosts afterwards.
+
+    Covers the queue and run hosts and the two that ``FAL_RUN_HOST`` cannot
+    reach: the REST host (upload tokens) and the CDN (uploads). Works over
+    plain HTTP, so tests need no certificates. When no fal credentials are
+    set, ``key`` serves as ``FAL_KEY`` meanwhile (the mock accepts any key
+    unless it was started with one)::
+
+        with MockServer(time_scale=0) as mock, point_fal_client(mock.url):
+            image_url = fal_client.upload_file("cat.png")
+    """
+    import fal_client  # a test dependency, imported only when used
+    import fal_client.client as fal_module
+
+    base = url.rstrip("/")
+    values = {"QUEUE_URL_FORMAT": f"{base}/", "RUN_URL_FORMAT": f"{base}/run/", "REST_URL": base, "CDN_URL": base}
+    saved = {name: getattr(fal_module, name) for name in _FAL_URL_GLOBALS}
+    lend_key = not (os.environ.get("FAL_KEY") or os.environ.get("FAL_KEY_ID"))
+
+    def reset() -> None:
+        # The default clients cache their credentials, an HTTP client built with them, and an
+        # upload token manager holding the REST URL it first saw: drop them so the next call
+        # rebuilds them, and close pooled connections (a stopping server waits for them).
+        for client in (fal_client.sync_client, fal_client.async_client):
+            cached = vars(client)
+            pooled = cached.pop("_client", None)
+            if isinstance(pooled, httpx.Client):
+                pooled.close()
+            for name in _FAL_CACHED:
+                cached.pop(name, None)
+
+    for name, value in values.items():
+        setattr(fal_module, name, value)
+    if lend_key:
+        os.environ["FAL_KEY"] = key
+    reset()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(fal_module, name, value)
+        if lend_key:
+            os.environ.pop("FAL_KEY", None)
+        reset()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,14 +23,27 @@ from starlette.types import Receive, Scope, Send
 from mockserver import scenarios
 from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import fal, files, journal_routes, openai, scenario_check, scenario_routes
+from mockserver.http import (
+    fal,
+    files,
+    journal_routes,
+    openai,
+    proxy,
+    scenario_check,
+    scenario_routes,
+    storage,
+    webhooks,
+)
 from mockserver.http.context import AppContext, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
 from mockserver.http.limits import HeaderLimit
 from mockserver.http.recorder import Recorder, RecorderMiddleware
 from mockserver.http.request_ids import RequestIdMiddleware
+from mockserver.jobs import Job
 from mockserver.queue import JobQueue, QueueFull
 from mockserver.spec import Operation, Spec, SpecError
+from mockserver.uploads import UploadSlots
+from mockserver.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mockserver")
 
@@ -37,6 +53,9 @@ HANDLERS: dict[str, HandlerFactory] = {
     **openai.HANDLERS,
     **journal_routes.HANDLERS,
     **scenario_routes.HANDLERS,
+    **storage.HANDLERS,
+    **proxy.HANDLERS,
+    **webhooks.HANDLERS,
 }
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
@@ -85,7 +104,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
-    ctx = AppContext(settings=settings, spec=spec, clock=clock, queue=JobQueue(settings, clock), scenarios=book)
+    queue = JobQueue(settings, clock)
+
+    async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
+        return await fal.finished_result(queue, job, base)
+
+    dispatcher = WebhookDispatcher(queue, settings, webhook_result)
+    uploads = UploadSlots(clock, settings.retention_seconds)
+    ctx = AppContext(
+        settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads, scenarios=book
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await dispatcher.aclose()  # pending webhooks die with the server
 
     def dialect(request: Request) -> str:
         return spec.document_for_path(request.url.path).dialect
@@ -145,6 +178,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             QueueFull: on_queue_full,
             Exception: on_crash,
         },
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
     return app

@@ -16,12 +16,13 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryC
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
-from mockserver.queue import CancelOutcome, StatusView
+from mockserver.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec import ModelInfo, Operation
 from mockserver.validation import validate
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
+WEBHOOK_PARAM = "fal_webhook"
 
 
 def _links(base: str, job: Job) -> dict[str, str]:
@@ -91,8 +92,16 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         # Most submits carry no query string: skip building the parsed form.
         params = _query(request)
         query.check(params)
+        webhook = params.get(WEBHOOK_PARAM)
+        if webhook is not None:
+            problem = ctx.webhooks.check_target(webhook)
+            if problem is not None:
+                # A well-formed URL the mock will not call: a policy refusal, not a bad request.
+                raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
         body = await _validated_body(ctx, request, operation)
-        job = await _submit(ctx, model, body, webhook_url=params.get("fal_webhook"))
+        job = await _submit(ctx, model, body, webhook_url=webhook)
+        if webhook is not None:
+            ctx.webhooks.schedule(job, base_url(request))
         view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
@@ -160,15 +169,20 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
+async def finished_result(queue: JobQueue, job: Job, base: str) -> tuple[int, Any]:
+    """Status code and body of a finished job's result (also the webhook's payload)."""
+    if job.failure is not None:
+        return job.failure.status_code, job.failure.body()
+    output = await queue.output(job)
+    return 200, output.to_json(_file_url(base))
+
+
 async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Response:
     headers = {REQUEST_ID_HEADER: job.id}
+    code, body = await finished_result(ctx.queue, job, base_url(request))
     if job.failure is not None:
-        error_type = job.failure.error_type
-        return JSONResponse(
-            job.failure.body(), status_code=job.failure.status_code, headers={**headers, "X-Fal-Error-Type": error_type}
-        )
-    output = await ctx.queue.output(job)
-    return JSONResponse(output.to_json(_file_url(base_url(request))), headers=headers)
+        headers["X-Fal-Error-Type"] = job.failure.error_type
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:

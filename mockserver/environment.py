@@ -1,0 +1,85 @@
+"""``flux-mock env``: the variables that point unmodified clients at a running mock.
+
+``serve`` records where it listens in a small run file in the state directory;
+``env`` reads it back and prints shell exports. The fal run host is served
+under ``/run`` on the same origin, and ``fal-client`` builds its URLs as
+``https://{FAL_RUN_HOST}/{endpoint}``, so a host with a path
+(``127.0.0.1:8443/run``) reaches it without a second port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+RUN_FILE = "server.json"
+DEFAULT_KEY = "flux-mock"  # any key works unless the mock was started with --api-key
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    url: str  # the base URL clients should use
+    pid: int
+    bundle: str | None  # CA bundle for SSL_CERT_FILE when serving TLS
+    api_key: str | None
+    ca: str | None = None  # the mock's CA alone, for tools that add to their roots
+
+
+def client_url(scheme: str, host: str, port: int) -> str:
+    """The URL a local client should use: wildcard binds are reached on loopback."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def write_run_file(state_dir: Path, info: RunInfo) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / RUN_FILE
+    tmp = path.with_name(RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(asdict(info)))
+    os.replace(tmp, path)
+    return path
+
+
+def remove_run_file(state_dir: Path, pid: int) -> None:
+    """Remove the run file if it is still ours (another server may have replaced it)."""
+    info = read_run_file(state_dir)
+    if info is not None and info.pid == pid:
+        (state_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def read_run_file(state_dir: Path) -> RunInfo | None:
+    try:
+        raw = json.loads((state_dir / RUN_FILE).read_text())
+        return RunInfo(str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"), raw.get("ca"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def exports(info: RunInfo) -> list[tuple[str, str]]:
+    parts = urlsplit(info.url)
+    host = parts.netloc
+    key = info.api_key or DEFAULT_KEY
+    pairs = [
+        ("FAL_KEY", key),
+        ("FAL_RUN_HOST", f"{host}/run"),
+        ("FAL_QUEUE_RUN_HOST", host),
+    ]
+    if info.bundle:
+        # Python's ssl/httpx read SSL_CERT_FILE; requests and curl have their own variables.
+        pairs += [("SSL_CERT_FILE", info.bundle), ("REQUESTS_CA_BUNDLE", info.bundle), ("CURL_CA_BUNDLE", info.bundle)]
+    if info.ca:
+        pairs.append(("NODE_EXTRA_CA_CERTS", info.ca))  # Node adds these to its own roots
+    pairs += [("OPENAI_BASE_URL", f"{info.url}/v1"), ("OPENAI_API_KEY", key)]
+    return pairs
+
+
+def shell_exports(info: RunInfo) -> str:
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in exports(info))

@@ -1,0 +1,76 @@
+"""The proxy route of ``@fal-ai/client``: answer as the target in ``x-fal-target-url`` would.
+
+With ``fal.config({proxyUrl: {url, when: "always"}})`` the JavaScript client
+sends every call to the proxy URL, unchanged apart from the real target in the
+``x-fal-target-url`` header. A real proxy adds the key and forwards the call;
+the mock is the target, so it rewrites the request's path to the route that
+target maps to and hands it back to its own router. Nothing leaves the process.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory
+from mockserver.http.errors import ApiError
+from mockserver.spec import Operation
+
+TARGET_HEADER = "x-fal-target-url"
+RUN_HOST = "fal.run"
+RUN_PREFIX = "/run"  # where the mock serves fal's run host
+FAL_DOMAINS = ("fal.run", "fal.ai", "fal.media")
+
+
+def local_path(target: str) -> tuple[str, str]:
+    """The mock's own path and query for a fal URL; ApiError when it is not one."""
+    try:
+        parts = urlsplit(target)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host, parts = "", urlsplit("")
+    if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in FAL_DOMAINS):
+        raise ApiError(
+            412, f"{TARGET_HEADER} must be a fal URL (fal.run, *.fal.run, *.fal.ai, *.fal.media); got {target!r}",
+            "invalid_target_url",
+        )
+    path = parts.path or "/"
+    if host == RUN_HOST:
+        path = RUN_PREFIX + path
+    return path, parts.query
+
+
+class Forward(Response):
+    """Runs the rewritten request through the whole app, so errors and links come out as usual."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__()
+        self._scope = scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"](self._scope, receive, send)
+
+
+def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        target = request.headers.get(TARGET_HEADER)
+        if not target:
+            raise ApiError(400, f"Missing the {TARGET_HEADER} header", "missing_target_url")
+        path, query = local_path(target)
+        scope = dict(request.scope)
+        scope["path"] = unquote(path)
+        scope["raw_path"] = path.encode("utf-8")
+        scope["query_string"] = query.encode("utf-8")
+        scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k.decode("latin-1").lower() != TARGET_HEADER]
+        scope.pop("path_params", None)
+        scope.pop("endpoint", None)
+        scope.pop("route", None)
+        return Forward(scope)
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {"fal.proxy": proxy}

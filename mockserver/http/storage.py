@@ -1,0 +1,134 @@
+"""Uploads as fal's clients perform them.
+
+``fal-client`` (Python) asks the REST host for a token and POSTs raw bytes to
+the CDN; ``@fal-ai/client`` (and Python's fallback) initiates an upload on the
+REST host, then PUTs the bytes to the URL it got back.
+
+Uploaded files land in the same store as generated images, so the URL the
+upload returns is one the mock itself can read back as an input image.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.http.bodies import read_body, read_json
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
+from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.urls import base_url
+from mockserver.spec import Operation
+from mockserver.validation import validate
+
+TOKEN_SECONDS = 3600
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+OCTET_STREAM = "application/octet-stream"
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+
+
+def token(operation: Operation, ctx: AppContext) -> Endpoint:
+    query = QueryChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        query.check(request.query_params)
+        await read_body(request, 64 * 1024)  # `{}` from the client; nothing in it matters
+        # The client compares the expiry with its own wall clock, not the mock's simulated one.
+        expires = datetime.fromtimestamp(time.time() + TOKEN_SECONDS, UTC)
+        return JSONResponse(
+            {
+                "token": secrets.token_urlsafe(24),
+                "token_type": "Bearer",
+                "base_url": base_url(request),
+                "expires_at": expires.isoformat(),
+            }
+        )
+
+    return endpoint
+
+
+def media_type(declared: str | None, fallback: str = OCTET_STREAM) -> str:
+    """The declared type without parameters, if it is one; served back later as Content-Type."""
+    value = (declared or "").split(";")[0].strip().lower()
+    return value if _MEDIA_TYPE.match(value) else fallback
+
+
+def file_name(requested: str | None, content_type: str) -> str:
+    """A name that fits one URL path segment, keeping the client's where possible."""
+    cleaned = _UNSAFE.sub("_", (requested or "").strip()).strip("._")[:120]
+    if cleaned:
+        return cleaned
+    return f"upload.{_EXTENSIONS.get(content_type, 'bin')}"
+
+
+def upload(operation: Operation, ctx: AppContext) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        data = await read_body(request, ctx.settings.max_body_bytes)
+        if not data:
+            raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
+        content_type = media_type(request.headers.get("content-type"))
+        name = file_name(request.headers.get("x-fal-file-name"), content_type)
+        file_id = ctx.queue.files.put(data, content_type, name)
+        return JSONResponse(
+            {
+                "access_url": f"{base_url(request)}/files/{file_id}/{name}",
+                "content_type": content_type,
+                "file_name": name,
+                "file_size": len(data),
+            }
+        )
+
+    return endpoint
+
+
+def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
+    """Step one of the two-step upload: where to PUT the bytes, and the file's final URL."""
+    query = QueryChecker(operation)
+
+    async def endpoint(request: Request) -> Response:
+        ctx.authorize(request, operation)
+        query.check(request.query_params)
+        body = await read_json(request, 64 * 1024)
+        issues = validate(ctx.body_validator(operation), body)
+        if issues:
+            raise validation_failed(issues)
+        content_type = media_type(body.get("content_type"))
+        name = file_name(body.get("file_name"), content_type)
+        upload_id, slot = ctx.uploads.reserve(name, content_type)
+        base = base_url(request)
+        return JSONResponse(
+            {"upload_url": f"{base}/files/upload/{upload_id}", "file_url": f"{base}/files/{slot.file_id}/{slot.name}"}
+        )
+
+    return endpoint
+
+
+def put_upload(operation: Operation, ctx: AppContext) -> Endpoint:
+    """Step two: the bytes, PUT to the URL step one returned."""
+
+    async def endpoint(request: Request) -> Response:
+        slot = ctx.uploads.get(request.path_params["upload_id"])
+        if slot is None:
+            raise ApiError(404, "Upload URL not found or expired: initiate the upload again", "upload_not_found")
+        data = await read_body(request, ctx.settings.max_body_bytes)
+        if not data:
+            raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
+        content_type = media_type(request.headers.get("content-type"), slot.content_type)
+        ctx.queue.files.put(data, content_type, slot.name, file_id=slot.file_id)
+        return JSONResponse({"file_url": f"{base_url(request)}/files/{slot.file_id}/{slot.name}"})
+
+    return endpoint
+
+
+HANDLERS: dict[str, HandlerFactory] = {
+    "storage.token": token,
+    "storage.upload": upload,
+    "storage.initiate": initiate,
+    "storage.put": put_upload,
+}

@@ -1,0 +1,162 @@
+"""The JavaScript `@fal-ai/client` (and the `openai` npm package) against the mock, through the proxy route.
+
+The only tests that reach the network: one `npm install` per session into a
+throwaway folder. They skip only when node or npm is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from pixels import magenta_pixels, magenta_png
+
+from mockserver.testing import MockServer
+
+NPM_PACKAGES = ("@fal-ai/client", "openai")
+INSTALL_TIMEOUT = 300
+RUN_TIMEOUT = 60
+
+SCRIPT = """
+import { fal } from "@fal-ai/client";
+import OpenAI from "openai";
+
+const [proxyUrl, base, pngBase64] = process.argv.slice(2);
+fal.config({ proxyUrl: { url: proxyUrl, when: "always" } });
+const T2I = "fal-ai/flux-pro/kontext/max/text-to-image";
+const out = {};
+
+const updates = [];
+const sub = await fal.subscribe(T2I, {
+  input: { prompt: "a paper boat", aspect_ratio: "21:9", seed: 9 },
+  logs: true,
+  onQueueUpdate: (u) => updates.push(u.status),
+});
+out.subscribe = { data: sub.data, requestId: sub.requestId, updates };
+
+const { request_id } = await fal.queue.submit(T2I, { input: { prompt: "a second boat", seed: 4 } });
+let status = await fal.queue.status(T2I, { requestId: request_id, logs: true });
+for (let i = 0; status.status !== "COMPLETED" && i < 200; i++) {
+  await new Promise((r) => setTimeout(r, 50));
+  status = await fal.queue.status(T2I, { requestId: request_id, logs: true });
+}
+const result = await fal.queue.result(T2I, { requestId: request_id });
+out.queue = { status: status.status, seed: result.data.seed, requestId: result.requestId, submitted: request_id };
+
+const ran = await fal.run(T2I, { input: { prompt: "a third boat", aspect_ratio: "9:16" } });
+out.run = ran.data.images[0];
+
+// A Blob in the input is uploaded first (initiate on the REST host, then PUT), then replaced by its URL.
+const png = new Blob([Buffer.from(pngBase64, "base64")], { type: "image/png" });
+const edited = await fal.subscribe("fal-ai/flux-pro/kontext/max", { input: { prompt: "frame it", image_url: png } });
+out.edit = edited.data.images[0];
+
+try {
+  await fal.queue.submit("fal-ai/flux-pro/kontext/max", { input: { prompt: "no image" } });
+  out.invalid = "accepted";
+} catch (err) {
+  out.invalid = { status: err.status, body: err.body };
+}
+
+const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: "js-key", maxRetries: 0 });
+try {
+  const answer = await openai.images.generate({
+    model: "black-forest-labs/flux-kontext-max/text-to-image", prompt: "a boat", aspect_ratio: "16:9",
+  });
+  out.openai = ["ok", answer.data[0].url ?? answer.data[0].b64_json?.slice(0, 30)];
+} catch (err) {
+  out.openai = ["status", err.status ?? null, String(err.message ?? err)];
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.fixture(scope="session")
+def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed for the @fal-ai/client tests; they are not installed")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 18:
+        pytest.skip(f"@fal-ai/client needs Node 18+ (fetch); found {version}")
+    folder = tmp_path_factory.mktemp("js-client")
+    (folder / "package.json").write_text(json.dumps({"name": "flux-mock-js-check", "private": True}))
+    try:
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *NPM_PACKAGES],
+            cwd=folder, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} took over {INSTALL_TIMEOUT} s")
+    if done.returncode != 0:
+        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} failed:\n{done.stdout}\n{done.stderr}")
+    (folder / "check.mjs").write_text(SCRIPT)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def js_mock() -> Iterator[MockServer]:
+    with MockServer(time_scale=0) as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def js_out(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
+    """The script's findings: every check below reads them, so node runs once."""
+    node = shutil.which("node")
+    assert node is not None
+    png = base64.b64encode(magenta_png()).decode()
+    done = subprocess.run(
+        [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png],
+        cwd=js_project, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_subscribe_through_the_proxy_route(js_out: dict[str, Any]) -> None:
+    sub = js_out["subscribe"]
+    image = sub["data"]["images"][0]
+    assert (image["width"], image["height"]) == (1568, 672)  # 21:9
+    assert sub["data"]["seed"] == 9
+    assert sub["updates"][-1] == "COMPLETED"
+    assert sub["requestId"]  # read from x-fal-request-id, which the proxy passes through
+    fetched = httpx.get(image["url"])
+    assert fetched.status_code == 200
+    assert Image.open(io.BytesIO(fetched.content)).size == (1568, 672)
+
+
+def test_submit_status_result_and_run(js_out: dict[str, Any], js_mock: MockServer) -> None:
+    queue = js_out["queue"]
+    assert queue["status"] == "COMPLETED"
+    assert queue["seed"] == 4
+    assert queue["requestId"] == queue["submitted"]
+    assert js_mock.context.queue.jobs.get(queue["submitted"]) is not None  # it really went to this mock
+    assert (js_out["run"]["width"], js_out["run"]["height"]) == (752, 1392)
+
+
+def test_blob_input_is_uploaded_and_shows_in_the_edit(js_out: dict[str, Any]) -> None:
+    image = js_out["edit"]
+    assert (image["width"], image["height"]) == (1248, 832)  # 3:2, the blob's shape
+    assert magenta_pixels(httpx.get(image["url"]).content) > 5000
+
+
+def test_validation_errors_reach_the_js_client(js_out: dict[str, Any]) -> None:
+    assert js_out["invalid"]["status"] == 422
+    assert js_out["invalid"]["body"]["detail"][0]["loc"] == ["body", "image_url"]
+
+
+def test_openai_js_client_reaches_the_mock(js_out: dict[str, Any]) -> None:
+    kind, detail = js_out["openai"][0], js_out["openai"][1]
+    assert kind == "ok", js_out["openai"]
+    assert "/files/" in detail  # an image URL on the mock
