@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument(
         "--time-scale", type=_positive_float, default=defaults.time_scale,
         help="multiply simulated durations; 0 completes jobs at once (default %(default)s)",
@@ -59,7 +61,9 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--max-files-mb", type=_positive_float, default=defaults.max_file_bytes / MB,
         help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
     )
-    parser.add_argument("--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/")
+    parser.add_argument(
+        "--spec", action="append", type=Path, help="OpenAPI file to serve (repeatable); default: specs/"
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
 
 
@@ -98,7 +102,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
-    if not raw or raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version"):
+    if not raw or (raw[0].startswith("-") and raw[0] not in ("-h", "--help", "--version")):
         raw.insert(0, "serve")  # `flux-mock --port 9000` means serve
     parser = build_parser()
     args = parser.parse_args(raw)

@@ -92,7 +92,7 @@ def _compile(schema: Any, fc: FormatChecker | None) -> Check:
         return checks[0]
 
     def every(v: Any) -> bool:
-        for c in checks:
+        for c in checks:  # noqa: SIM110 - a plain loop beats all() over a generator here
             if not c(v):
                 return False
         return True
@@ -133,7 +133,10 @@ def _bound(op: Callable[[Any, Any], bool]) -> Callable[[Any, Mapping[str, Any], 
     return make
 
 
-def _sized(kind: type, op: Callable[[int, int], bool]) -> Callable[[Any, Mapping[str, Any], FormatChecker | None], Check]:
+Maker = Callable[[Any, Mapping[str, Any], FormatChecker | None], Check]
+
+
+def _sized(kind: type, op: Callable[[int, int], bool]) -> Maker:
     def make(limit: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
         if not isinstance(limit, int) or isinstance(limit, bool):
             raise Unsupported("size")

@@ -212,9 +212,8 @@ class Spec:
         """The document whose path prefix is the longest match for a URL path."""
         best = self.documents[0]
         for doc in self.documents:
-            if doc.path_prefix and path.startswith(doc.path_prefix):
-                if len(doc.path_prefix) > len(best.path_prefix):
-                    best = doc
+            if doc.path_prefix and path.startswith(doc.path_prefix) and len(doc.path_prefix) > len(best.path_prefix):
+                best = doc
         return best
 
     def resolve(self, node: Any, document: SpecDocument | None = None) -> Any:

@@ -127,7 +127,7 @@ class JobStore:
             over_cap = len(self._jobs) + slots > self._max_jobs or (
                 self._max_bytes is not None and self._bytes + incoming > self._max_bytes
             )
-            if not (over_cap and job.state(now) == "COMPLETED" or self._expired(job, now)):
+            if not ((over_cap and job.state(now) == "COMPLETED") or self._expired(job, now)):
                 break
             self._drop(job_id)
 

@@ -42,7 +42,7 @@ def count_pixels(img: Image.Image, low: tuple[int, int, int], high: tuple[int, i
     """Pixels whose every channel lies within [low, high]."""
     masks = [
         band.point(lambda v, lo=lo, hi=hi: 255 if lo <= v <= hi else 0)
-        for band, lo, hi in zip(img.convert("RGB").split(), low, high)
+        for band, lo, hi in zip(img.convert("RGB").split(), low, high, strict=True)
     ]
     both = ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2])
     return both.histogram()[255]
@@ -114,7 +114,7 @@ def test_text_is_drawn_on_a_dark_panel() -> None:
     "source",
     [
         Image.new("RGB", (300, 200), MAGENTA),
-        Image.new("RGBA", (120, 400), MAGENTA + (255,)),
+        Image.new("RGBA", (120, 400), (*MAGENTA, 255)),
         Image.new("CMYK", (200, 200), (0, 255, 0, 0)),
         Image.new("RGB", (3000, 2000), MAGENTA),
     ],

@@ -11,9 +11,9 @@ import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from mockserver.clock import Clock, SystemClock
@@ -45,7 +45,10 @@ def build_routes(ctx: AppContext) -> list[Route]:
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
         routes.append(
-            Route(_route_path(operation), factory(operation, ctx), methods=[operation.method], name=operation.operation_id)
+            Route(
+                _route_path(operation), factory(operation, ctx), methods=[operation.method],
+                name=operation.operation_id,
+            )
         )
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)

@@ -46,7 +46,10 @@ class QueryChecker:
 
     def __init__(self, operation: Operation) -> None:
         self._params: list[tuple[str, bool, Draft202012Validator]] = [
-            (p["name"], bool(p.get("required")), Draft202012Validator(p.get("schema", {}), format_checker=FORMAT_CHECKER))
+            (
+                p["name"], bool(p.get("required")),
+                Draft202012Validator(p.get("schema", {}), format_checker=FORMAT_CHECKER),
+            )
             for p in operation.parameters()
             if p.get("in") == "query"
         ]

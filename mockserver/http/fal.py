@@ -117,7 +117,9 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         job = _find(ctx, request)
         view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES)
         code = 200 if view.state is JobState.COMPLETED else 202
-        return JSONResponse(status_body(base_url(request), job, view), status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JSONResponse(
+            status_body(base_url(request), job, view), status_code=code, headers={REQUEST_ID_HEADER: job.id}
+        )
 
     return endpoint
 
