@@ -100,7 +100,7 @@ class Conn(asyncio.Protocol):
 
 async def worker(
     host: str, port: int, payloads: list[bytes], offset: int, stop_at: float, warm_until: float,
-    latencies: list[int], codes: dict[int, int],
+    latencies: list[int], codes: dict[int, int], budget: list[int],
 ) -> None:
     loop = asyncio.get_running_loop()
     _, conn = await loop.create_connection(Conn, host, port)
@@ -109,8 +109,9 @@ async def worker(
     clock = time.perf_counter_ns
     while True:
         now = time.perf_counter()
-        if now >= stop_at:
+        if now >= stop_at or budget[0] <= 0:
             break
+        budget[0] -= 1
         t0 = clock()
         status = await conn.send(payloads[i % n])
         i += 1
@@ -133,10 +134,11 @@ async def run(plan: dict[str, Any]) -> dict[str, Any]:
     conns = int(plan["connections"])
     step = max(1, len(payloads) // conns)
     pid = plan.get("server_pid")
+    budget = [int(plan.get("total", 1 << 62))]  # stop after this many requests
     cpu: list[float | None] = []
     await asyncio.gather(
         sample_cpu(pid, warm_until, cpu),
-        *(worker(host, port, payloads, k * step, stop_at, warm_until, latencies, codes) for k in range(conns)),
+        *(worker(host, port, payloads, k * step, stop_at, warm_until, latencies, codes, budget) for k in range(conns)),
     )
     cpu.append(cpu_seconds(pid))
     elapsed = time.perf_counter() - warm_until

@@ -48,7 +48,7 @@ class JobFailure:
 CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 
 
-@dataclass(eq=False, slots=True)  # slots: ~100,000 of these may be alive at once
+@dataclass(eq=False)
 class Job:
     id: str
     endpoint_id: str

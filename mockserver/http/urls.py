@@ -32,7 +32,10 @@ def base_url(request: Request) -> str:
         if name in _WANTED and name not in found:
             found[name] = value.decode("latin-1")
     server = scope.get("server") or ("127.0.0.1", 80)
-    return _base_url(
+    # Cached by the header values; long (hostile) values bypass the cache so
+    # it cannot be filled with them.
+    compute = _cached if sum(map(len, found.values())) <= _CACHEABLE else _base_url
+    return compute(
         str(scope.get("scheme", "http")),
         found.get(b"host", ""),
         found.get(b"x-forwarded-proto"),
@@ -43,7 +46,6 @@ def base_url(request: Request) -> str:
     )
 
 
-@functools.lru_cache(maxsize=256)
 def _base_url(
     scheme: str, host: str, fwd_proto: str | None, fwd_host: str | None, fwd_prefix: str | None, server: str, root: str
 ) -> str:
@@ -57,3 +59,7 @@ def _base_url(
     if not _PREFIX.match(prefix):
         prefix = ""
     return f"{scheme}://{chosen}{prefix.rstrip('/')}{root.rstrip('/')}"
+
+
+_CACHEABLE = 512
+_cached = functools.lru_cache(maxsize=256)(_base_url)
