@@ -61,19 +61,19 @@ def resolve(
             data = _data_uri_bytes(url, limits.max_bytes)
         except ValueError as exc:
             return ResolvedInput(label, None, None, error=str(exc))
-        return _decode(label, data, limits) if decode else _check(label, data, limits)
+        return _read(label, data, limits, decode=decode)
     parts = urlsplit(url)
     match = _FILE_PATH.match(parts.path)
     if parts.scheme in ("http", "https") and match:
         stored = lookup_file(match.group(1))
         if stored is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
-        return _decode(label, stored, limits) if decode else _check(label, stored, limits)
+        return _read(label, stored, limits, decode=decode)
     remote = (fetched or {}).get(url)
     if remote is not None:
         if remote.data is None:
             return ResolvedInput(label, None, None, error=remote.error)
-        return _decode(label, remote.data, limits) if decode else _check(label, remote.data, limits)
+        return _read(label, remote.data, limits, decode=decode)
     if not parts.scheme and _BASE64.match(url):
         # Some APIs take bare base64 image data where others take a data URI.
         return resolve(label, "data:;base64," + url, limits, lookup_file, decode=decode)
@@ -102,7 +102,9 @@ def _data_uri_bytes(url: str, max_bytes: int) -> bytes:
     return data
 
 
-def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
+def _read(label: str, data: bytes, limits: Limits, *, decode: bool = True) -> ResolvedInput:
+    """Open an input within the limits; decode it to a thumbnail, or (``decode``
+    off) only verify its structure, for inputs past the ones the renderer draws."""
     if len(data) > limits.max_bytes:
         return ResolvedInput(label, None, None, error=f"image exceeds {limits.max_bytes} bytes")
     try:
@@ -112,6 +114,9 @@ def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise ValueError(f"image is {width}x{height}, over the {limits.max_pixels}-pixel limit")
+            if not decode:
+                image.verify()  # chunk checksums and structure, without decoding pixels
+                return ResolvedInput(label, None, (width, height), note="not shown")
             image.draft("RGB", THUMBNAIL)  # JPEG decodes straight to a small size
             image.load()
             thumb = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
@@ -120,21 +125,3 @@ def _decode(label: str, data: bytes, limits: Limits) -> ResolvedInput:
         reason = str(exc) or type(exc).__name__
         return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
     return ResolvedInput(label, thumb, (width, height))
-
-
-def _check(label: str, data: bytes, limits: Limits) -> ResolvedInput:
-    """Validate an input that will not be drawn: its header, size and stored integrity."""
-    if len(data) > limits.max_bytes:
-        return ResolvedInput(label, None, None, error=f"image exceeds {limits.max_bytes} bytes")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > limits.max_pixels:
-                raise ValueError(f"image is {width}x{height}, over the {limits.max_pixels}-pixel limit")
-            image.verify()  # chunk checksums and structure, without decoding pixels
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        reason = str(exc) or type(exc).__name__
-        return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
-    return ResolvedInput(label, None, (width, height), note="not shown")

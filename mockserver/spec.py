@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockserver.formats import FORMAT_CHECKER
+from mockserver.refs import NotInlinable, inline
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
 _PACKAGED = Path(__file__).resolve().parent / "specs"
@@ -285,8 +286,8 @@ class Spec:
             # Following $refs through the registry costs more than the checks
             # themselves; a schema with its refs written in place validates
             # the same instances several times faster.
-            schema: Any = _inline({"$ref": ref}, uri, self._lookup_uri, ())
-        except _NotInlinable:
+            schema: Any = inline({"$ref": ref}, uri, self._lookup_uri, ())
+        except NotInlinable:
             schema = {"$ref": ref}
         return Draft202012Validator(schema, registry=self._registry, format_checker=FORMAT_CHECKER)
 
@@ -374,42 +375,3 @@ class Spec:
                 settings.setdefault("title", twin.model.title)
             info = self.model_info(doc, ref[1:], endpoint_id, settings)
             yield NamedModel(str(name), doc, ref[1:], info, entry)
-
-# ---- $ref inlining -----------------------------------------------------------
-
-# Keywords that only describe: a $ref's sibling may override them freely.
-_ANNOTATIONS = frozenset(
-    {"description", "title", "default", "examples", "example", "deprecated", "readOnly", "writeOnly", "$comment"}
-)
-_SCOPE_KEYWORDS = frozenset({"$id", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef"})
-_MAX_INLINE_DEPTH = 64
-
-
-class _NotInlinable(Exception):
-    """A recursive or scope-changing schema: validate it through the registry instead."""
-
-
-def _inline(node: Any, base: str, lookup: Any, stack: tuple[str, ...]) -> Any:
-    """``node`` with every ``$ref`` replaced by its target (siblings kept)."""
-    if len(stack) > _MAX_INLINE_DEPTH:
-        raise _NotInlinable
-    if isinstance(node, list):
-        return [_inline(item, base, lookup, stack) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    if _SCOPE_KEYWORDS & node.keys():
-        raise _NotInlinable
-    ref = node.get("$ref")
-    if not isinstance(ref, str):
-        return {k: _inline(v, base, lookup, stack) for k, v in node.items()}
-    target_uri = base + ref if ref.startswith("#") else urljoin(base, ref)
-    if target_uri in stack:
-        raise _NotInlinable  # recursive schema
-    target = _inline(lookup(target_uri), target_uri.split("#")[0], lookup, (*stack, target_uri))
-    siblings = {k: _inline(v, base, lookup, stack) for k, v in node.items() if k != "$ref"}
-    if not isinstance(target, Mapping):
-        raise _NotInlinable
-    clash = {k for k in siblings.keys() & target.keys() if k not in _ANNOTATIONS and not k.startswith("x-")}
-    if clash:
-        return {**siblings, "allOf": [target]}
-    return {**target, **siblings}

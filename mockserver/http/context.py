@@ -15,6 +15,7 @@ from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.formats import FORMAT_CHECKER
 from mockserver.http import auth
+from mockserver.http.bodies import read_json
 from mockserver.http.errors import validation_failed
 from mockserver.journal import Journal
 from mockserver.queue import JobQueue
@@ -48,6 +49,14 @@ class AppContext:
     def authorize(self, request: Request, operation: Operation) -> None:
         if operation.security_required():
             auth.authorize(request, self.settings.api_key)
+
+    async def read_valid_body(self, request: Request, operation: Operation) -> Any:
+        """The request's JSON body, validated against the operation's schema (422 naming every field)."""
+        body = await read_json(request, self.settings.max_body_bytes)
+        issues = validate(self.body_validator(operation), body)
+        if issues:
+            raise validation_failed(issues)
+        return body
 
     def body_validator(self, operation: Operation) -> Draft202012Validator:
         pointer = operation.body_schema_pointer()

@@ -11,14 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from mockserver import scenarios
-from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
-from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.errors import ApiError
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
 from mockserver.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec import ModelInfo, Operation
-from mockserver.validation import validate
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
@@ -74,14 +72,6 @@ def _find(ctx: AppContext, request: Request) -> Job:
     return job
 
 
-async def _validated_body(ctx: AppContext, request: Request, operation: Operation) -> Any:
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    issues = validate(ctx.body_validator(operation), body)
-    if issues:
-        raise validation_failed(issues)
-    return body
-
-
 def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     assert operation.model is not None
@@ -98,7 +88,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
-        body = await _validated_body(ctx, request, operation)
+        body = await ctx.read_valid_body(request, operation)
         job = await _submit(ctx, model, body, webhook_url=webhook)
         if webhook is not None:
             ctx.webhooks.schedule(job, base_url(request))
@@ -223,7 +213,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         model_op = ctx.spec.model(endpoint_id)
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
-        body = await _validated_body(ctx, request, model_op)
+        body = await ctx.read_valid_body(request, model_op)
         job = await _submit(ctx, model_op.model, body)
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)

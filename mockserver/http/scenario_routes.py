@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mockserver.clock import OffsetClock
-from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.scenario_check import test_id_of
 from mockserver.scenarios import ScenarioError
 from mockserver.spec import Operation
-from mockserver.validation import validate
-
-
-async def _body(ctx: AppContext, request: Request, operation: Operation) -> Any:
-    body = await read_json(request, ctx.settings.max_body_bytes)
-    issues = validate(ctx.body_validator(operation), body)
-    if issues:
-        raise validation_failed(issues)
-    return body
 
 
 def _refusal(exc: ScenarioError) -> ApiError:
@@ -46,7 +34,7 @@ def list_rules(operation: Operation, ctx: AppContext) -> Endpoint:
 def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         scope = test_id_of(request)
-        body = await _body(ctx, request, operation)
+        body = await ctx.read_valid_body(request, operation)
         try:
             rule = ctx.scenarios.add(body, scope)
         except ScenarioError as exc:
@@ -59,7 +47,7 @@ def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
 def replace_rules(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         scope = test_id_of(request)
-        body = await _body(ctx, request, operation)
+        body = await ctx.read_valid_body(request, operation)
         try:
             ctx.scenarios.replace(body["rules"], scope)
         except ScenarioError as exc:
@@ -116,7 +104,7 @@ def get_clock(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def advance_clock(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        body = await _body(ctx, request, operation)
+        body = await ctx.read_valid_body(request, operation)
         _clock(ctx).advance(float(body["advance"]))
         ctx.queue.advance()
         return _clock_state(ctx)
