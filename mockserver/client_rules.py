@@ -106,9 +106,8 @@ class ClientRules:
             Violation(f"schema.{issue.type}", issue.msg, issue.field_path)
             for issue in validate(self._spec.validator(op.document, pointer), body)
         ]
-        schema = self._spec.resolve({"$ref": f"#{pointer}"}, op.document)
-        known = schema.get("properties")
-        if isinstance(body, Mapping) and isinstance(known, Mapping):
+        known = self._spec.property_names(op.document, pointer)
+        if isinstance(body, Mapping) and known is not None:
             for name in body:
                 if name not in known:
                     found.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,10 +93,18 @@ class Query:
 
 
 class Journal:
-    """A bounded, thread-safe log of entries, oldest dropped first."""
+    """A bounded, thread-safe log of entries, oldest dropped first.
+
+    An entry can be added ready-made (:meth:`add`) or as the means to make it
+    (:meth:`add_later`): recording a request then costs a few copies, and the
+    checking and summarising that turn it into an entry run, in order, only
+    when someone reads or clears the journal. Unread records past the bound
+    are dropped unmade, as their entries would have been.
+    """
 
     def __init__(self, max_entries: int) -> None:
         self._entries: deque[Entry] = deque(maxlen=max(1, max_entries))
+        self._pending: deque[tuple[int, Callable[[int], Entry | None]]] = deque(maxlen=max(1, max_entries))
         self._seq = itertools.count(1)
         self._last = 0
         self._lock = threading.Lock()
@@ -113,16 +121,44 @@ class Journal:
 
     def add(self, entry: Entry) -> None:
         with self._lock:
+            self._settle()
             self._entries.append(entry)
+
+    def add_later(self, make: Callable[[int], Entry | None]) -> int:
+        """Number a record now; ``make(seq)`` builds its entry when the journal is next read."""
+        with self._lock:
+            self._last = next(self._seq)
+            self._pending.append((self._last, make))
+            return self._last
+
+    @property
+    def waiting(self) -> int:
+        """Records not yet made into entries."""
+        with self._lock:
+            return len(self._pending)
+
+    def settle(self) -> None:
+        """Make the entries of every record still pending (so they cost nothing more later)."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        while self._pending:
+            seq, make = self._pending.popleft()
+            entry = make(seq)
+            if entry is not None:
+                self._entries.append(entry)
 
     def read(self, query: Query) -> tuple[list[Entry], int]:
         with self._lock:
+            self._settle()
             found = sorted((e for e in self._entries if query.matches(e)), key=lambda e: e.seq)
         return found[query.offset : query.offset + query.limit], len(found)
 
     def clear(self, test_id: str | None = None) -> int:
         """Drop every entry, or only those of one test; returns how many went."""
         with self._lock:
+            self._settle()
             before = len(self._entries)
             if test_id is None:
                 self._entries.clear()

@@ -279,6 +279,16 @@ class Spec:
                 return self._validator(doc.uri, f"/components/schemas/{_escape(schema_name)}")
         raise KeyError(schema_name)
 
+    def property_names(self, document: SpecDocument, pointer: str) -> frozenset[str] | None:
+        """Names of the properties the object schema at ``pointer`` declares (None: not an object schema)."""
+        return self._property_names(document.uri, pointer)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one Spec lives as long as the app
+    def _property_names(self, uri: str, pointer: str) -> frozenset[str] | None:
+        document = next(d for d in self.documents if d.uri == uri)
+        known = self.resolve({"$ref": f"#{pointer}"}, document).get("properties")
+        return frozenset(known) if isinstance(known, Mapping) else None
+
     @functools.lru_cache(maxsize=512)  # noqa: B019 - one Spec lives as long as the app
     def _validator(self, uri: str, pointer: str) -> Draft202012Validator:
         ref = f"{uri}#{quote(pointer, safe='/~')}"

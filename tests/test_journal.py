@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -11,7 +11,7 @@ from contract_tests.cases import load_cases
 from contract_tests.responses import check_response
 from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import ManualClock
-from mockserver.journal import Journal, Query, redact_headers, summarize
+from mockserver.journal import Entry, Journal, Query, redact_headers, summarize
 from mockserver.spec import Spec
 from mockserver.testing import MockServer
 
@@ -184,8 +184,6 @@ def test_retry_after_is_per_client() -> None:
 
 def test_journal_is_bounded_and_redacts() -> None:
     store = Journal(max_entries=2)
-    from mockserver.journal import Entry
-
     for i in range(3):
         store.add(Entry(store.next_seq(), 0.0, None, "GET", f"/{i}", "", None, {}, None, 200, 1.0))
     assert [e.path for e in store.read(Query())[0]] == ["/1", "/2"]
@@ -194,3 +192,61 @@ def test_journal_is_bounded_and_redacts() -> None:
     }
     uri = "data:image/png;base64," + "A" * 5000
     assert summarize({"image_url": uri})["image_url"].endswith("(5022 chars)")
+
+
+def _entry(seq: int, path: str) -> Entry:
+    return Entry(seq, 0.0, None, "GET", path, "", None, {}, None, 200, 1.0)
+
+
+def test_records_are_judged_in_order_only_when_read() -> None:
+    store = Journal(max_entries=10)
+    made: list[str] = []
+
+    def later(path: str) -> Callable[[int], Entry]:
+        def make(seq: int) -> Entry:
+            made.append(path)
+            return _entry(seq, path)
+
+        return make
+
+    first = store.add_later(later("/a"))
+    store.add_later(later("/b"))
+    assert made == [] and store.last_seq == first + 1  # numbered at once, made later
+    assert [(e.seq, e.path) for e in store.read(Query())[0]] == [(first, "/a"), (first + 1, "/b")]
+    assert made == ["/a", "/b"]
+    store.add(_entry(store.next_seq(), "/c"))  # a ready entry settles what waits before it
+    store.add_later(later("/d"))
+    assert store.clear() == 4 and made == ["/a", "/b", "/d"]
+
+
+def test_unread_records_past_the_bound_are_dropped_unmade() -> None:
+    store = Journal(max_entries=2)
+    made: list[int] = []
+
+    def make(seq: int) -> Entry:
+        made.append(seq)
+        return _entry(seq, f"/{seq}")
+
+    for _ in range(5):
+        store.add_later(make)
+    assert [e.seq for e in store.read(Query())[0]] == [4, 5]
+    assert made == [4, 5]
+
+
+def test_a_record_that_cannot_be_judged_is_left_out() -> None:
+    store = Journal(max_entries=5)
+    store.add_later(lambda seq: None)
+    store.add_later(lambda seq: _entry(seq, "/ok"))
+    assert [e.path for e in store.read(Query())[0]] == ["/ok"]
+
+
+def test_big_exchanges_are_judged_at_once(server: MockServer) -> None:
+    journal_store = server.context.journal
+    with client(server, "big") as http:
+        http.post(f"/{TEXT}", json={"prompt": "x" * 100_000})
+        http.post(f"/{TEXT}", json={"prompt": "small"})
+    # The big one (and everything before it) was judged when recorded; the small one waits.
+    assert journal_store.waiting == 1
+    [big, small] = entries(server, test_id="big")
+    assert big["status"] == 200 and small["status"] == 200
+    assert str(big["body"]["prompt"]).endswith("(100000 chars)")  # type: ignore[index]

@@ -39,6 +39,7 @@ from mockserver.http.errors import ApiError, render
 from mockserver.http.limits import HeaderLimit
 from mockserver.http.recorder import Recorder, RecorderMiddleware
 from mockserver.http.request_ids import RequestIdMiddleware
+from mockserver.http.routing import IndexedRouter
 from mockserver.jobs import Job
 from mockserver.queue import JobQueue, QueueFull
 from mockserver.spec import Operation, Spec, SpecError
@@ -89,7 +90,11 @@ def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
 
 
 class MockApp(Starlette):
-    """Starlette, plus a note of each connection so a scenario can drop it."""
+    """Starlette with an indexed router, and a note of each connection so a scenario can drop it."""
+
+    def __init__(self, *, routes: list[Route], lifespan: Any, **options: Any) -> None:
+        super().__init__(routes=routes, lifespan=lifespan, **options)
+        self.router = IndexedRouter(routes, lifespan=lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -159,7 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     routes = build_routes(ctx)
     recorder = Recorder(ctx.journal, ctx.rules, spec, clock, settings.max_body_bytes)
-    recorder.routes = routes
+    recorder.know_routes(routes)
     app = MockApp(
         routes=routes,
         # Oversized headers are refused first; then the recorder, so the journal

@@ -1,10 +1,11 @@
 """Recording every exchange in the journal, as plain ASGI middleware.
 
 Plain ASGI (not Starlette's BaseHTTPMiddleware) so streams pass through
-untouched and the cost per request stays a few dictionary operations: the
-request body is copied as the app reads it, the response's status, headers
-and (small, JSON) body are copied as they are sent, and the rules run once
-the answer is complete.
+untouched and the cost per request stays a few copies: the request body is
+copied as the app reads it, the response's status, headers and (small, JSON)
+body as they are sent. The rules and the summaries run when the journal is
+read (see :class:`~mockserver.journal.Journal`), in the order the exchanges
+happened, so a mock nobody asks about spends nothing on judging.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.client_rules import ClientRules, Exchange
@@ -28,6 +30,8 @@ log = logging.getLogger("mockserver")
 TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
 _MAX_RESPONSE_COPY = 256 * 1024
+# Exchanges bigger than this are judged at once instead of held, bytes and all, until a read.
+_KEEP_UNJUDGED_BYTES = 64 * 1024
 
 
 class Recorder:
@@ -38,16 +42,43 @@ class Recorder:
         self.rules = rules
         self.clock = clock
         self.max_body = max_body
-        self.routes: Sequence[BaseRoute] = ()
         self._operations = {op.operation_id: op for op in spec.operations}
+        self._routes_by_endpoint: dict[Any, BaseRoute] = {}
 
-    def match(self, scope: Scope) -> tuple[Operation | None, Mapping[str, str]]:
-        for route in self.routes:
-            kind, child = route.matches(scope)
-            if kind is Match.FULL:
-                name = getattr(route, "name", None)
-                return self._operations.get(str(name)), child.get("path_params", {})
-        return None, {}
+    def know_routes(self, routes: Sequence[BaseRoute]) -> None:
+        # Starlette before 1.8 puts only the endpoint, not the route, in the scope.
+        self._routes_by_endpoint = {getattr(r, "endpoint", None): r for r in routes}
+
+    def route_of(self, scope: Scope) -> BaseRoute | None:
+        """The route Starlette's router chose for this request, if it chose one."""
+        route: BaseRoute | None = scope.get("route")
+        return route if route is not None else self._routes_by_endpoint.get(scope.get("endpoint"))
+
+    def operation_of(self, seen: _Seen) -> tuple[Operation | None, Mapping[str, str]]:
+        """The operation a request was routed to, with its path parameters (None: no route took it)."""
+        route = seen.route
+        if route is None or not isinstance(route, Route) or (route.methods and seen.method not in route.methods):
+            return None, {}  # not routed, or routed only to answer 405
+        return self._operations.get(route.name), seen.path_params
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """One exchange as it passed: copies only, judged later (see :class:`Journal`)."""
+
+    at: float
+    method: str
+    path: str
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    route: BaseRoute | None
+    path_params: Mapping[str, str]
+    status: int
+    response_headers: list[tuple[bytes, bytes]]
+    response_body: bytes
+    finished: bool
+    duration_ms: float
 
 
 class RecorderMiddleware:
@@ -96,51 +127,69 @@ class RecorderMiddleware:
 
     def _record(self, scope: Scope, at: float, started: float, body: bytes, answer: dict[str, Any]) -> None:
         answer["recorded"] = True
-        try:
-            self._write(scope, at, started, body, answer)
-        except Exception:  # the journal must never break an answer
-            log.exception("could not journal %s %s", scope.get("method"), scope.get("path"))
-
-    def _write(self, scope: Scope, at: float, started: float, body: bytes, answer: dict[str, Any]) -> None:
-        rec = self.recorder
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-        request_headers = {k.lower(): v for k, v in headers}
-        response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in answer["headers"]}
-        operation, path_params = rec.match(scope)
-        kept = b"" if answer.get("overflow") else bytes(answer["body"])
-        response_json = _json_or_none(kept, response_headers.get("content-type", ""))
-        exchange = Exchange(
+        seen = _Seen(
             at=at,
-            test_id=request_headers.get(TEST_ID_HEADER),
             method=scope["method"],
             path=scope["path"],
+            query=scope.get("query_string", b""),
+            headers=scope.get("headers", []),
+            body=body,
+            route=self.recorder.route_of(scope),
+            path_params=scope.get("path_params", {}),
+            status=int(answer["status"]),
+            response_headers=answer["headers"],
+            response_body=b"" if answer.get("overflow") else bytes(answer["body"]),
+            finished=bool(answer["finished"]),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.recorder.journal.add_later(lambda seq: self._entry(seq, seen))
+        if len(seen.body) + len(seen.response_body) > _KEEP_UNJUDGED_BYTES:
+            self.recorder.journal.settle()  # judge big exchanges now rather than hold their bytes
+
+    def _entry(self, seq: int, seen: _Seen) -> Entry | None:
+        try:
+            return self._judge(seq, seen)
+        except Exception:  # the journal must never break an answer, or a read of it
+            log.exception("could not journal %s %s", seen.method, seen.path)
+            return None
+
+    def _judge(self, seq: int, seen: _Seen) -> Entry:
+        rec = self.recorder
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in seen.headers]
+        request_headers = {k.lower(): v for k, v in headers}
+        response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in seen.response_headers}
+        operation, path_params = rec.operation_of(seen)
+        response_json = _json_or_none(seen.response_body, response_headers.get("content-type", ""))
+        exchange = Exchange(
+            at=seen.at,
+            test_id=request_headers.get(TEST_ID_HEADER),
+            method=seen.method,
+            path=seen.path,
             operation=operation,
             path_params=path_params,
             content_type=request_headers.get("content-type", ""),
-            body=body,
-            status=int(answer["status"]),
+            body=seen.body,
+            status=seen.status,
             response_headers=response_headers,
             response_json=response_json,
-            finished=bool(answer["finished"]),
+            finished=seen.finished,
         )
         violations = rec.rules.check(exchange)
-        request_json = _json_or_none(body, "application/json") if body else None
-        rec.journal.add(
-            Entry(
-                seq=rec.journal.next_seq(),
-                at=at,
-                test_id=exchange.test_id,
-                method=exchange.method,
-                path=exchange.path,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                operation=operation.operation_id if operation else None,
-                headers=redact_headers(headers),
-                body=summarize(request_json) if request_json is not None else _raw_summary(body),
-                status=exchange.status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                request_id=response_headers.get("x-fal-request-id"),
-                violations=violations,
-            )
+        request_json = _json_or_none(seen.body, "application/json") if seen.body else None
+        return Entry(
+            seq=seq,
+            at=seen.at,
+            test_id=exchange.test_id,
+            method=exchange.method,
+            path=exchange.path,
+            query=seen.query.decode("latin-1"),
+            operation=operation.operation_id if operation else None,
+            headers=redact_headers(headers),
+            body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
+            status=exchange.status,
+            duration_ms=seen.duration_ms,
+            request_id=response_headers.get("x-fal-request-id"),
+            violations=violations,
         )
 
 

@@ -1,0 +1,85 @@
+"""The indexed router asks only the routes a path could fit, and routes exactly as Starlette would."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+import pytest
+from starlette.routing import BaseRoute, Match, Route
+
+from mockserver.http.app import create_app
+from mockserver.http.routing import IndexedRouter, RouteIndex, depth
+from mockserver.testing import MockServer
+
+APP = create_app()
+ROUTES: list[BaseRoute] = list(APP.routes)
+SEGMENTS = ["fal-ai", "flux-pro", "requests", "abc", "status", "stream", "cancel", "kontext", "max", "multi",
+            "text-to-image", "_mock", "scenarios", "journal", "v1", "models", "run", "files", "upload", "api", "fal",
+            "proxy", "x%2Fy", ""]
+
+
+def _scope(path: str, method: str = "GET", root_path: str = "") -> dict[str, object]:
+    return {"type": "http", "method": method, "path": path, "root_path": root_path, "headers": []}
+
+
+def _hits(routes: list[BaseRoute], scope: dict[str, object]) -> list[tuple[int, Match]]:
+    """Every route that answers FULL or PARTIAL, in order: what Starlette's router acts on."""
+    found = []
+    for route in routes:
+        kind, _ = route.matches(scope)
+        if kind is not Match.NONE:
+            found.append((ROUTES.index(route), kind))
+    return found
+
+
+def _paths() -> list[str]:
+    paths = {"/", "//", "/x/"}
+    for n in range(1, 6):
+        for combo in itertools.islice(itertools.product(SEGMENTS, repeat=n), 4000):
+            paths.add("/" + "/".join(combo))
+    for route in ROUTES:  # each route's own path, filled in, with and without a trailing slash
+        assert isinstance(route, Route)
+        filled = route.path.replace("{", "").replace("}", "").replace(":path", "")
+        paths |= {filled, filled + "/", filled + "/deeper/still"}
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+def test_candidates_keep_every_route_that_could_answer(method: str) -> None:
+    index = RouteIndex(ROUTES)
+    paths = _paths()
+    assert len(paths) > 5000
+    for path in paths:
+        for variant in (path, path.rstrip("/") + "/" if path != "/" else path):  # what slash redirects try
+            scope = _scope(variant, method)
+            assert _hits(index.candidates(scope), scope) == _hits(ROUTES, scope), variant
+
+
+def test_groups_are_short_and_keep_the_route_order() -> None:
+    index = RouteIndex(ROUTES)
+    status = _scope("/fal-ai/flux-pro/requests/abc/status")
+    assert len(index.candidates(status)) < len(ROUTES) / 3
+    for group in index.groups:
+        positions = [ROUTES.index(r) for r in group]
+        assert positions == sorted(positions)
+    assert index.candidates(_scope("/a/b", root_path="/prefix")) == ROUTES  # no shortcut under a root path
+    assert depth("/a/b/") == depth("/a/b") == 2
+
+
+def test_app_uses_the_indexed_router() -> None:
+    assert isinstance(APP.router, IndexedRouter)
+
+
+def test_routing_through_the_index_over_http(instant: MockServer) -> None:
+    with httpx.Client(base_url=instant.url, timeout=10) as http:
+        ticket = http.post("/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"}).json()
+        assert http.get(ticket["status_url"]).status_code == 200
+        assert http.head(ticket["status_url"]).status_code == 200
+        wrong = http.post(ticket["status_url"])
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
+        slashed = http.get(ticket["status_url"] + "/", follow_redirects=False)
+        assert slashed.status_code == 307 and slashed.headers["location"] == ticket["status_url"]
+        assert http.get("/a/b/c/d/e/f/g/h/i").status_code == 404
+        assert http.get("/v1/models/black-forest-labs/flux-kontext-max").status_code == 200
+        assert http.post("/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"}).status_code == 200
