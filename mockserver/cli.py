@@ -26,6 +26,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Local mock of the FLUX.1 Kontext image APIs.")
     parser.add_argument("--version", action="version", version=f"flux-mock {__version__}")
@@ -117,6 +124,10 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--max-files-mb", type=_positive_float, default=defaults.max_file_bytes / MB,
         help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
     )
+    parser.add_argument(
+        "--journal-max-entries", type=_positive_int, default=defaults.journal_max_entries,
+        help="requests the journal keeps, newest first (default %(default)s)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a local CA kept in the state directory")
     _add_state_dir(parser)
@@ -146,6 +157,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_jobs=args.max_jobs,
         max_body_bytes=int(args.max_body_mb * MB),
         max_file_bytes=int(args.max_files_mb * MB),
+        journal_max_entries=args.journal_max_entries,
         spec_paths=tuple(args.spec) if args.spec else None,
         fetch_hosts=tuple(args.fetch_inputs_from),
         scenarios_path=args.scenarios,

@@ -56,8 +56,8 @@ class OffsetClock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        with self._lock:
-            return self.base.now() + self._offset
+        # Read on every request; reading one float needs no lock (advance holds it to add).
+        return self.base.now() + self._offset
 
     @property
     def offset(self) -> float:

@@ -269,6 +269,10 @@ class ScenarioBook:
         with self._lock:
             return [rule.as_json(rule.counters.get(scope)) for rule in self._visible(scope)]
 
+    def has_rules(self) -> bool:
+        """Whether any rule, for any test, is loaded."""
+        return any(self._rules.values())
+
     def active(self, scope: str | None) -> bool:
         return bool(self._rules.get(None)) or (scope is not None and bool(self._rules.get(scope)))
 

@@ -230,12 +230,16 @@ class Spec:
 
     def document_for_path(self, path: str) -> SpecDocument:
         """The document whose path prefix is the longest match for a URL path."""
-        best = self.documents[0]
-        for doc in self.documents:
-            prefix = doc.path_prefix
-            if prefix and path.startswith(prefix) and len(prefix) > len(best.path_prefix):
-                best = doc
-        return best
+        for prefix, doc in self._by_prefix:
+            if path.startswith(prefix):
+                return doc
+        return self.documents[0]
+
+    @functools.cached_property
+    def _by_prefix(self) -> list[tuple[str, SpecDocument]]:
+        # Longest first, so the first that fits is the longest match; asked on every request.
+        prefixed = [(doc.path_prefix, doc) for doc in self.documents if doc.path_prefix]
+        return sorted(prefixed, key=lambda pair: -len(pair[0]))
 
     def resolve(self, node: Any, document: SpecDocument | None = None) -> Any:
         """Follow local ``$ref``s, merging sibling keywords over the target."""

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from mockserver.cli import build_parser, settings_from
+from mockserver.config import Settings
+
 
 def _url(line: str) -> str:
     match = re.search(r"http://\S+", line)
@@ -65,12 +68,19 @@ def test_options_without_a_command_mean_serve() -> None:
         (["serve", "--concurrency", "0"], "concurrency"),
         (["serve", "--spec", "/no/such/spec.yaml"], "cannot read spec"),
         (["serve", "--port", "not-a-port"], "invalid int value"),
+        (["serve", "--journal-max-entries", "0"], "must be >= 1"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_journal_size_option_reaches_the_settings() -> None:
+    args = build_parser().parse_args(["serve", "--journal-max-entries", "7"])
+    assert settings_from(args).journal_max_entries == 7
+    assert settings_from(build_parser().parse_args(["serve"])).journal_max_entries == Settings().journal_max_entries
 
 
 def test_a_port_in_use_is_reported(served: tuple[subprocess.Popen[str], str]) -> None:

@@ -34,7 +34,7 @@ from mockserver.http import (
     storage,
     webhooks,
 )
-from mockserver.http.context import AppContext, HandlerFactory, checking_headers
+from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
 from mockserver.http.limits import HeaderLimit
 from mockserver.http.recorder import Recorder, RecorderMiddleware
@@ -75,10 +75,28 @@ def build_routes(ctx: AppContext) -> list[Route]:
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
         endpoint = checking_headers(operation, scenario_check.wrap(factory(operation, ctx), operation, ctx))
-        routes.append(Route(_route_path(operation), endpoint, methods=[operation.method], name=operation.operation_id))
+        routes.append(
+            Route(_route_path(operation), _Asgi(endpoint), methods=[operation.method], name=operation.operation_id)
+        )
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
+
+
+class _Asgi:
+    """An endpoint as a bare ASGI app.
+
+    Starlette would wrap a plain function in a second exception-handling
+    layer; the app-wide one already answers every error the same way, so
+    each request is spared the inner one.
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
