@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -250,3 +251,16 @@ def test_big_exchanges_are_judged_at_once(server: MockServer) -> None:
     [big, small] = entries(server, test_id="big")
     assert big["status"] == 200 and small["status"] == 200
     assert str(big["body"]["prompt"]).endswith("(100000 chars)")  # type: ignore[index]
+
+
+def test_images_sent_are_not_held_for_the_rules(instant: MockServer) -> None:
+    with httpx.Client(base_url=instant.url, timeout=30) as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": "x"}).json()
+        image = http.get(ticket["response_url"]).json()["images"][0]
+        instant.context.journal.settle()
+        picture = http.get(image["url"])
+    assert picture.status_code == 200 and len(picture.content) > 16 * 1024
+    # Had its bytes been copied, the download would have been judged at once, not left waiting.
+    assert instant.context.journal.waiting == 1
+    [download] = entries(instant, path=urlsplit(image["url"]).path)
+    assert download["status"] == 200 and download["violations"] == []

@@ -31,7 +31,7 @@ TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
 _MAX_RESPONSE_COPY = 256 * 1024
 # Exchanges bigger than this are judged at once instead of held, bytes and all, until a read.
-_KEEP_UNJUDGED_BYTES = 64 * 1024
+_KEEP_UNJUDGED_BYTES = 16 * 1024
 
 
 class Recorder:
@@ -106,9 +106,13 @@ class RecorderMiddleware:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
                 answer["headers"] = message.get("headers", [])
+                # Only JSON answers are read by the rules: images and streams are not copied.
+                answer["copy"] = any(k.lower() == b"content-type" and b"json" in v for k, v in answer["headers"])
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
-                if len(answer["body"]) + len(chunk) <= _MAX_RESPONSE_COPY:
+                if not answer.get("copy"):
+                    pass
+                elif len(answer["body"]) + len(chunk) <= _MAX_RESPONSE_COPY:
                     answer["body"].extend(chunk)
                 else:  # too big to keep: keep nothing rather than a corrupt prefix
                     answer["body"] = bytearray()
