@@ -110,13 +110,12 @@ class RecorderMiddleware:
                 answer["copy"] = any(k.lower() == b"content-type" and b"json" in v for k, v in answer["headers"])
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
-                if not answer.get("copy"):
-                    pass
-                elif len(answer["body"]) + len(chunk) <= _MAX_RESPONSE_COPY:
-                    answer["body"].extend(chunk)
-                else:  # too big to keep: keep nothing rather than a corrupt prefix
-                    answer["body"] = bytearray()
-                    answer["overflow"] = True
+                if answer.get("copy") and not answer.get("overflow"):
+                    if len(answer["body"]) + len(chunk) <= _MAX_RESPONSE_COPY:
+                        answer["body"].extend(chunk)
+                    else:  # too big to keep: keep nothing rather than a corrupt prefix
+                        answer["body"] = bytearray()
+                        answer["overflow"] = True
                 if not message.get("more_body", False):
                     answer["finished"] = True
                     # Journal first, so a client that reads the journal after its answer finds the entry.
