@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mockserver import generation, scenarios
+from mockserver import decisions, generation
 from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.fetch import Fetched, prefetch
@@ -77,7 +77,7 @@ class JobQueue:
         """Create a job. The scenario rules of the request being served (if any) may
         put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail."""
         now = self.clock.now()
-        tags = scenarios.current()
+        tags = decisions.current()
         directives = tags.decision.job
         size = _approx_bytes(body)
         if not self.jobs.has_room(size):

@@ -15,20 +15,19 @@ and evaluated. Nothing in this module knows HTTP.
 
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import itertools
 import random
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mockserver.decisions import Decision
 from mockserver.jobs import JobFailure
 from mockserver.spec import Spec
 from mockserver.validation import Issue, validate
@@ -66,53 +65,6 @@ class Facts:
     creates_job: bool = False
     streams: bool = False
     cancels: bool = False
-
-
-@dataclass
-class JobDirectives:
-    """What the rules ask of a job created by the current request."""
-
-    step: bool = False
-    hold_seconds: float = 0.0  # extra simulated time IN_QUEUE
-    stall_seconds: float = 0.0  # extra simulated time IN_PROGRESS
-    failure: JobFailure | None = None
-
-
-@dataclass
-class Decision:
-    response: Mapping[str, Any] | None = None  # an effect from RESPONSE_EFFECTS
-    latency_ms: float = 0.0
-    corrupt: str | None = None  # "truncated" | "malformed"
-    stream_interval_ms: float = 0.0
-    cancel_race: bool = False
-    job: JobDirectives = field(default_factory=JobDirectives)
-    fired: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RequestTags:
-    """The test a request belongs to and what its rules decided, for the code serving it."""
-
-    test_id: str | None = None
-    decision: Decision = field(default_factory=Decision)
-
-
-_CURRENT: contextvars.ContextVar[RequestTags | None] = contextvars.ContextVar("flux_mock_request", default=None)
-_NONE = RequestTags()
-
-
-def current() -> RequestTags:
-    """The tags of the request being served (empty outside one)."""
-    return _CURRENT.get() or _NONE
-
-
-@contextmanager
-def serving(tags: RequestTags) -> Iterator[None]:
-    token = _CURRENT.set(tags)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from mockserver import scenarios
+from mockserver import decisions
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
 from mockserver.http.urls import base_url
@@ -132,7 +132,7 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
         base = base_url(request)
         # A scenario may slow the stream down: a pause before every event.
-        pause = scenarios.current().decision.stream_interval_ms / 1000
+        pause = decisions.current().decision.stream_interval_ms / 1000
 
         async def events() -> AsyncIterator[str]:
             loop = asyncio.get_running_loop()
@@ -195,7 +195,7 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
             return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
-        if scenarios.current().decision.cancel_race and not ctx.queue.is_done(job):
+        if decisions.current().decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:

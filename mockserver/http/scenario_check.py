@@ -6,7 +6,7 @@ dialect, so APIs added later get it too). It gathers what rules look at
 :class:`~mockserver.scenarios.ScenarioBook`, and then either answers for the
 endpoint (an error in the API's own shape, an ingress error page, a dropped
 connection), delays it, corrupts its answer, or lets it run with the decision
-in :func:`mockserver.scenarios.current` so the queue can shape the job.
+in :func:`mockserver.decisions.current` so the queue can shape the job.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from mockserver import scenarios
+from mockserver import decisions
+from mockserver.decisions import Decision, RequestTags
 from mockserver.http.bodies import read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
 from mockserver.jobs import Job
-from mockserver.scenarios import Decision, Facts, RequestTags
+from mockserver.scenarios import Facts
 from mockserver.spec import Operation, Spec
 
 TEST_ID_HEADER = "x-mock-test-id"
@@ -60,7 +61,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     async def checked(request: Request) -> Response:
         header_id = test_id_of(request)
         if not ctx.scenarios.has_rules():  # the usual case: nothing to decide, no job to look up
-            with scenarios.serving(RequestTags(header_id)):
+            with decisions.serving(RequestTags(header_id)):
                 return await endpoint(request)
         job = _job_of(ctx, request)
         test_id = header_id or (job.test_id if job else None)
@@ -91,7 +92,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
                 return Response(status_code=499)  # nobody is listening any more
             if decision.response is not None:
                 return _answer(decision.response, operation.dialect)
-        with scenarios.serving(RequestTags(test_id, decision)):
+        with decisions.serving(RequestTags(test_id, decision)):
             if decision.corrupt is None:
                 return await endpoint(request)
             try:
