@@ -55,6 +55,11 @@ def current() -> RequestTags:
     return _CURRENT.get() or _NONE
 
 
+def untagged() -> bool:
+    """Whether no request's tags are set here (an in-app re-dispatch runs inside its caller's)."""
+    return _CURRENT.get() is None
+
+
 @contextmanager
 def serving(tags: RequestTags) -> Iterator[None]:
     token = _CURRENT.set(tags)

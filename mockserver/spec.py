@@ -165,6 +165,12 @@ class SpecDocument:
     def path_prefix(self) -> str:
         return str(self.raw.get("x-mock-path-prefix", ""))
 
+    @functools.cached_property
+    def request_id_header(self) -> bytes | None:
+        """The header (lower-case, as ASGI spells it) every answer carries a request id in, if any."""
+        name = self.raw.get("x-mock-request-id-header")
+        return str(name).lower().encode("latin-1") if name else None
+
     def timing(self, overrides: Mapping[str, Any]) -> Timing:
         merged = {**self.raw.get("x-mock-timing", {}), **overrides}
         try:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import scenarios
 from mockserver.clock import Clock, OffsetClock, SystemClock
@@ -36,9 +35,8 @@ from mockserver.http import (
 )
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
-from mockserver.http.limits import HeaderLimit
-from mockserver.http.recorder import Recorder, RecorderMiddleware
-from mockserver.http.request_ids import RequestIdMiddleware
+from mockserver.http.front import ExceptionHandler, Front
+from mockserver.http.recorder import Recorder
 from mockserver.http.routing import IndexedRouter
 from mockserver.jobs import Job
 from mockserver.queue import JobQueue, QueueFull
@@ -108,16 +106,23 @@ def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
 
 
 class MockApp(Starlette):
-    """Starlette with an indexed router, and a note of each connection so a scenario can drop it."""
+    """Starlette for the lifespan and the route list; HTTP requests go through :class:`Front`.
 
-    def __init__(self, *, routes: list[Route], lifespan: Any, **options: Any) -> None:
-        super().__init__(routes=routes, lifespan=lifespan, **options)
+    Each connection is noted so that a scenario can drop it.
+    """
+
+    def __init__(self, *, routes: list[Route], lifespan: Any, front: Callable[[ASGIApp], Front]) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
         self.router = IndexedRouter(routes, lifespan=lifespan)
+        self.front = front(self.router)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scenario_check.remember_connection(scope, send)
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self  # Starlette's router raises 404/405 for the front to answer when it sees this
+        scenario_check.remember_connection(scope, send)
+        await self.front(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
@@ -183,25 +188,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     routes = build_routes(ctx)
     recorder = Recorder(ctx.journal, ctx.rules, spec, clock, settings.max_body_bytes)
     recorder.know_routes(routes)
+    handlers: dict[type[Exception], ExceptionHandler] = {
+        ApiError: on_api_error,
+        HTTPException: on_http_error,
+        QueueFull: on_queue_full,
+        Exception: on_crash,
+    }
     app = MockApp(
         routes=routes,
-        # Oversized headers are refused first; then the recorder, so the journal
-        # sees each answer as the client does.
-        middleware=[
-            Middleware(
-                HeaderLimit, max_bytes=settings.max_header_bytes,
-                dialect=lambda path: spec.document_for_path(path).dialect,
-            ),
-            Middleware(RecorderMiddleware, recorder=recorder),
-            Middleware(RequestIdMiddleware, spec=spec),
-        ],
-        exception_handlers={
-            ApiError: on_api_error,
-            HTTPException: on_http_error,
-            QueueFull: on_queue_full,
-            Exception: on_crash,
-        },
         lifespan=lifespan,
+        front=lambda router: Front(
+            router, spec=spec, recorder=recorder, max_header_bytes=settings.max_header_bytes, handlers=handlers
+        ),
     )
     app.state.ctx = ctx
     return app

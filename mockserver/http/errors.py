@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from starlette.responses import JSONResponse
-
 from mockserver.http import request_ids
+from mockserver.http.responses import JsonAnswer
 from mockserver.validation import Issue
 
-ErrorRenderer = Callable[["ApiError"], JSONResponse]
+ErrorRenderer = Callable[["ApiError"], JsonAnswer]
 
 
 class ApiError(Exception):
@@ -43,7 +42,7 @@ def validation_failed(issues: Sequence[Issue]) -> ApiError:
     return ApiError(422, f"{first.field_path}: {first.msg}", "validation_error", issues=issues)
 
 
-def render_fal(error: ApiError) -> JSONResponse:
+def render_fal(error: ApiError) -> JsonAnswer:
     if error.body is not None:
         body: dict[str, Any] = dict(error.body)
     elif error.issues:
@@ -51,7 +50,7 @@ def render_fal(error: ApiError) -> JSONResponse:
     else:
         body = {"detail": error.message, "error_type": error.error_type}
     headers = {"X-Fal-Error-Type": error.error_type, **error.headers}
-    return JSONResponse(body, status_code=error.status_code, headers=headers)
+    return JsonAnswer(body, status_code=error.status_code, headers=headers)
 
 
 # The OpenAI-compatible provider's table: HTTP status -> (error.type, error.code).
@@ -65,7 +64,7 @@ OPENAI_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def render_openai(error: ApiError) -> JSONResponse:
+def render_openai(error: ApiError) -> JsonAnswer:
     """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
     # The provider knows no 422: every invalid body is a 400 that names the fields.
     status = 400 if error.status_code == 422 else error.status_code
@@ -80,11 +79,11 @@ def render_openai(error: ApiError) -> JSONResponse:
     headers = dict(error.headers)
     if request_id:
         headers["x-request-id"] = request_id
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JsonAnswer(body, status_code=status, headers=headers)
 
 
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
-def render(dialect: str, error: ApiError) -> JSONResponse:
+def render(dialect: str, error: ApiError) -> JsonAnswer:
     return RENDERERS.get(dialect, render_fal)(error)

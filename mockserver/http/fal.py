@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from mockserver import decisions
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
+from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
 from mockserver.queue import CancelOutcome, JobQueue, StatusView
@@ -100,7 +101,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
             "metrics": {},
             "queue_position": view.queue_position or 0,
         }
-        return JSONResponse(answer, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 
@@ -116,7 +117,7 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
-        return JSONResponse(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 
@@ -172,7 +173,7 @@ async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Respo
     code, body = await finished_result(ctx.queue, job, base_url(request))
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
-    return JSONResponse(body, status_code=code, headers=headers)
+    return JsonAnswer(body, status_code=code, headers=headers)
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -194,14 +195,14 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         params = request.path_params
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
-            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+            return JsonAnswer({"status": "NOT_FOUND"}, status_code=404)
         if decisions.current().decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:
             outcome = ctx.queue.cancel(job)
         code = 202 if outcome is CancelOutcome.REQUESTED else 400
-        return JSONResponse({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 

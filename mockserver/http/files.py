@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mockserver import __version__
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
+from mockserver.http.responses import JsonAnswer
 from mockserver.spec import Operation
 
 
@@ -34,7 +35,7 @@ def get_file(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def health(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JsonAnswer({"status": "ok", "version": __version__})
 
     return endpoint
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
+from mockserver.http.responses import JsonAnswer
 from mockserver.journal import Query
 from mockserver.spec import Operation
 
@@ -35,7 +36,7 @@ def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:
         )
         entries, total = ctx.journal.read(wanted)
         end = wanted.offset + len(entries)
-        return JSONResponse(
+        return JsonAnswer(
             {
                 "entries": [e.as_json() for e in entries],
                 "total": total,
@@ -56,7 +57,7 @@ def clear_entries(operation: Operation, ctx: AppContext) -> Endpoint:
         test_id = request.query_params.get("test_id")
         deleted = ctx.journal.clear(test_id)
         ctx.rules.forget(test_id)
-        return JSONResponse({"deleted": deleted})
+        return JsonAnswer({"deleted": deleted})
 
     return endpoint
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mockserver.generation import data_uri
 from mockserver.http.bodies import read_json
@@ -21,6 +21,7 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
+from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job
 from mockserver.spec import NamedModel, Operation, SpecDocument
@@ -74,7 +75,7 @@ async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Map
             raise ApiError(400, failure.error, failure.error_type, issues=failure.issues)
         # A model that fails (a scenario rule): its own status, in this API's error shape.
         raise ApiError(failure.status_code, failure.error, failure.error_type)
-    return JSONResponse(await _images_body(ctx, request, named, job))
+    return JsonAnswer(await _images_body(ctx, request, named, job))
 
 
 async def _images_body(ctx: AppContext, request: Request, named: NamedModel, job: Job) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def _model_json(named: NamedModel) -> dict[str, Any]:
 def list_models(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        return JSONResponse({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
+        return JsonAnswer({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
 
     return endpoint
 
@@ -222,7 +223,7 @@ def get_model(operation: Operation, ctx: AppContext) -> Endpoint:
         named = ctx.spec.named_models.get(name)
         if named is None:
             raise ApiError(404, f"The model {name} does not exist", "model_not_found")
-        return JSONResponse(_model_json(named))
+        return JsonAnswer(_model_json(named))
 
     return endpoint
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
+from mockserver.http.responses import JsonAnswer
 from mockserver.spec import Operation
 
 
 def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return JSONResponse(ctx.webhooks.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return JsonAnswer(ctx.webhooks.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     return endpoint
 
@@ -21,7 +22,7 @@ def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
 def deliveries(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         dispatcher = ctx.webhooks
-        return JSONResponse(
+        return JsonAnswer(
             {"pending": dispatcher.pending, "deliveries": [asdict(r) for r in list(dispatcher.records.values())]}
         )
 

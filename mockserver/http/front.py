@@ -1,0 +1,108 @@
+"""The way in for every HTTP request: one ASGI callable in front of the router.
+
+Starlette would stack a middleware per concern (server errors, header limit,
+journal, request id, exception handlers), each wrapping ``send`` again and
+each adding its frames to every request. The mock's concerns are fixed, so
+they are done here in order, with one wrapper around ``send``:
+
+1. headers over the limit are refused with a 431 (not journalled: nothing
+   past this point has seen them);
+2. a request id is made when the path's API hands them out
+   (``x-mock-request-id-header``);
+3. the exchange is copied for the journal (not ``/_mock/*``);
+4. the router picks the route; whatever a handler or the router raises is
+   turned into an answer by the exception handlers, in the dialect's shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.http import request_ids
+from mockserver.http.errors import ApiError, render
+from mockserver.http.recorder import ADMIN_PREFIX, Recorder
+from mockserver.spec import Spec
+
+log = logging.getLogger("mockserver")
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class Front:
+    def __init__(
+        self,
+        router: ASGIApp,
+        *,
+        spec: Spec,
+        recorder: Recorder,
+        max_header_bytes: int,
+        handlers: Mapping[type[Exception], ExceptionHandler],
+    ) -> None:
+        self.router = router
+        self.spec = spec
+        self.recorder = recorder
+        self.max_header_bytes = max_header_bytes
+        self.handlers = dict(handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if size > self.max_header_bytes:
+            error = ApiError(
+                431,
+                f"Request headers total {size} bytes, over the {self.max_header_bytes}-byte limit",
+                "request_header_fields_too_large",
+            )
+            await render(self.spec.document_for_path(path).dialect, error)(scope, receive, send)
+            return
+        id_header = self.spec.document_for_path(path).request_id_header
+        id_value = b""
+        if id_header is not None:
+            request_id = f"req_{uuid.uuid4().hex}"
+            id_value = request_id.encode("latin-1")
+            # Set without resetting: each request runs in its own task and context.
+            request_ids.set_current(request_id)
+        recording = None if path.startswith(ADMIN_PREFIX) else self.recorder.begin(scope)
+        started = False
+
+        async def answer(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if id_header is not None:
+                    headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != id_header]
+                    headers.append((id_header, id_value))
+                    message["headers"] = headers
+            if recording is not None:
+                recording.sent(message)
+            await send(message)
+
+        async def read() -> Message:
+            message = await receive()
+            if recording is not None:
+                recording.received(message)
+            return message
+
+        try:
+            await self.router(scope, read if recording is not None else receive, answer)
+        except Exception as exc:
+            if started:
+                raise  # nothing can be said any more: the server closes the connection
+            response = await self._handle(scope, exc)
+            await response(scope, receive, answer)
+        finally:
+            if recording is not None:
+                recording.done()
+
+    async def _handle(self, scope: Scope, exc: Exception) -> Response:
+        for kind in type(exc).__mro__:
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                return await handler(Request(scope), exc)
+        raise exc

@@ -1,0 +1,113 @@
+"""The way in (http/front.py) and the JSON answer (http/responses.py), over real HTTP where it matters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.responses import JSONResponse, StreamingResponse
+
+from mockserver.http import app as app_module
+from mockserver.http.responses import JsonAnswer
+from mockserver.testing import MockServer
+
+
+def _broken_list_models(failure: str) -> Any:
+    def factory(operation: Any, ctx: Any) -> Any:
+        async def endpoint(request: Any) -> Any:
+            if failure == "before":
+                raise RuntimeError("boom")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                yield b'{"object": "list", "data": ['
+                raise RuntimeError("boom mid-answer")
+
+            return StreamingResponse(chunks(), media_type="application/json")
+
+        return endpoint
+
+    return factory
+
+
+def _journal(server: MockServer) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = httpx.get(f"{server.url}/_mock/journal").json()["entries"]
+    return entries
+
+
+def test_a_crash_is_journalled_and_carries_the_request_id_it_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app_module.HANDLERS, "openai.list_models", _broken_list_models("before"))
+    with MockServer(time_scale=0) as server:
+        answer = httpx.get(f"{server.url}/v1/models")
+        entries = _journal(server)
+    assert answer.status_code == 500
+    [request_id] = answer.headers.get_list("x-request-id")
+    assert request_id.startswith("req_") and answer.json()["error"]["param"] == request_id
+    assert [(e["path"], e["status"]) for e in entries] == [("/v1/models", 500)]
+
+
+def test_a_crash_after_the_answer_started_closes_that_connection_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app_module.HANDLERS, "openai.list_models", _broken_list_models("during"))
+    with MockServer(time_scale=0) as server:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{server.url}/v1/models").json()
+        health = httpx.get(f"{server.url}/_mock/health")
+        entries = _journal(server)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    # The client saw a 200 start and a cut-off body; the journal says so.
+    assert [(e["path"], e["status"]) for e in entries] == [("/v1/models", 200)]
+
+
+def test_an_error_that_names_the_request_id_itself_carries_it_once() -> None:
+    with MockServer(time_scale=0) as server:
+        answer = httpx.post(f"{server.url}/v1/images/generations", json={"prompt": "x", "model": "no-such-model"})
+    assert answer.status_code >= 400
+    ids = answer.headers.get_list("x-request-id")
+    assert len(ids) == 1 and answer.json()["error"]["param"] == ids[0]
+
+
+def test_fal_answers_carry_no_openai_request_id() -> None:
+    with MockServer(time_scale=0) as server:
+        answer = httpx.get(f"{server.url}/fal-ai/flux-pro/requests/nope/status")
+    assert answer.status_code == 404 and "x-request-id" not in answer.headers
+
+
+def test_oversized_headers_are_refused_before_the_journal_sees_them() -> None:
+    with MockServer(time_scale=0, max_header_bytes=2048) as server:
+        refused = httpx.get(f"{server.url}/v1/models", headers={"x-padding": "p" * 4096})
+        fine = httpx.get(f"{server.url}/v1/models")
+        entries = _journal(server)
+    assert refused.status_code == 431 and refused.json()["error"]["code"] == "request_header_fields_too_large"
+    assert fine.status_code == 200
+    assert [(e["path"], e["status"]) for e in entries] == [("/v1/models", 200)]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+header_maps = st.dictionaries(
+    st.sampled_from(["X-Fal-Request-Id", "Retry-After", "Allow", "x-fal-error-type", "Content-Type"]),
+    st.text(alphabet="abcdefghij0123456789-/ ", min_size=1, max_size=12),
+    max_size=3,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=json_values, headers=header_maps, status=st.sampled_from([200, 202, 404, 422]))
+def test_json_answer_sends_what_starlette_would(content: Any, headers: dict[str, str], status: int) -> None:
+    ours = JsonAnswer(content, status_code=status, headers=headers)
+    theirs = JSONResponse(content, status_code=status, headers=headers)
+    assert ours.body == theirs.body and json.loads(ours.body) == content
+    assert ours.status_code == theirs.status_code
+    assert sorted(ours.raw_headers) == sorted(theirs.raw_headers)
+
+
+def test_json_answer_refuses_what_json_cannot_say() -> None:
+    with pytest.raises(ValueError):
+        JsonAnswer({"x": float("nan")})
