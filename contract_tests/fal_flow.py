@@ -253,9 +253,9 @@ class FalFlow:
         if isinstance(count, int) and len(images) != count:
             found.add("result.image-count", f"{len(images)} images for num_images {count}")
         fmt = requested("output_format")
-        wanted_type = model.content_types().get(fmt) if isinstance(fmt, str) else None
+        wanted_type = model.content_types.get(fmt) if isinstance(fmt, str) else None
         ratio = requested("aspect_ratio")
-        wanted_size = model.sizes().get(ratio) if isinstance(ratio, str) else None
+        wanted_size = model.sizes.get(ratio) if isinstance(ratio, str) else None
         for i, image in enumerate(images):
             if not isinstance(image, Mapping):
                 continue

@@ -8,6 +8,7 @@ the event loop.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import secrets
 from collections.abc import Callable, Mapping
@@ -127,7 +128,7 @@ def image_inputs(model: ModelInfo, payload: Mapping[str, Any]) -> list[tuple[str
 def make_plan(
     model: ModelInfo, payload: Mapping[str, Any], seed: int, inputs: tuple[ResolvedInput, ...]
 ) -> Plan:
-    sizes = model.sizes()
+    sizes = model.sizes
     ratio_field = model.name_of("aspect_ratio")
     ratio = payload.get(ratio_field) if ratio_field else None
     if isinstance(ratio, str) and ratio in sizes:
@@ -136,7 +137,7 @@ def make_plan(
         width, height = _follow_input(sizes, inputs)
     format_field = model.name_of("output_format")
     image_format = str(payload.get(format_field, model.image_format)) if format_field else model.image_format
-    content_type = model.content_types().get(image_format, f"image/{image_format}")
+    content_type = model.content_types.get(image_format, f"image/{image_format}")
     sync_field = model.name_of("sync_mode")
     prompt_field = model.name_of("prompt")
     return Plan(
@@ -157,10 +158,14 @@ def _follow_input(sizes: Mapping[str, tuple[int, int]], inputs: tuple[ResolvedIn
     first = next((i.size for i in inputs if i.size), None)
     if not sizes:
         return first or (1024, 1024)
-    if first is None:
-        return min(sizes.values(), key=lambda wh: abs(math.log(wh[0] / wh[1])))
-    target = math.log(first[0] / first[1])
-    return min(sizes.values(), key=lambda wh: abs(math.log(wh[0] / wh[1]) - target))
+    return _closest_shape(tuple(sizes.values()), first[0] / first[1] if first else 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _closest_shape(sizes: tuple[tuple[int, int], ...], ratio: float) -> tuple[int, int]:
+    # Asked on every submit without an aspect ratio; the answer depends only on these two.
+    target = math.log(ratio)
+    return min(sizes, key=lambda wh: abs(math.log(wh[0] / wh[1]) - target))
 
 
 def render_images(plan: Plan, inputs: tuple[ResolvedInput, ...]) -> list[bytes]:

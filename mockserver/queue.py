@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mockserver import decisions, generation
+from mockserver import decisions, generation, ids
 from mockserver.clock import Clock
 from mockserver.config import Settings
 from mockserver.fetch import Fetched, prefetch
@@ -94,7 +93,7 @@ class JobQueue:
         run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.count)
         step = self.settings.step_mode or directives.step
         job = Job(
-            id=str(uuid.uuid4()),
+            id=ids.uuid4(),
             endpoint_id=model.endpoint_id,
             app_path="/".join(model.endpoint_id.split("/")[:2]),
             title=model.title,

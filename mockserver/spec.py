@@ -13,6 +13,7 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -84,21 +85,17 @@ class ModelInfo:
         return info.name if info else None
 
     @functools.cached_property
-    def _sizes(self) -> dict[str, tuple[int, int]]:
+    def sizes(self) -> Mapping[str, tuple[int, int]]:
+        """Output size by aspect ratio (``x-mock-sizes``); read on every submit, so built once, read-only."""
         info = self.fields.get("aspect_ratio")
         table = info.schema.get("x-mock-sizes", {}) if info else {}
-        return {ratio: (int(w), int(h)) for ratio, (w, h) in table.items()}
-
-    def sizes(self) -> dict[str, tuple[int, int]]:
-        return dict(self._sizes)  # read on every submit: built once, copied out
+        return MappingProxyType({ratio: (int(w), int(h)) for ratio, (w, h) in table.items()})
 
     @functools.cached_property
-    def _content_types(self) -> dict[str, str]:
+    def content_types(self) -> Mapping[str, str]:
+        """Media type by output format (``x-mock-content-types``)."""
         info = self.fields.get("output_format")
-        return dict(info.schema.get("x-mock-content-types", {})) if info else {}
-
-    def content_types(self) -> dict[str, str]:
-        return dict(self._content_types)
+        return MappingProxyType(dict(info.schema.get("x-mock-content-types", {})) if info else {})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tests.helpers import EDIT, MULTI, TEXT, data_uri, decode, share_of_color
 
 MODEL = Spec.load().model(TEXT)
 assert MODEL is not None and MODEL.model is not None
-SIZES = MODEL.model.sizes()
+SIZES = MODEL.model.sizes
 MAGENTA = (255, 0, 255)
 
 

@@ -89,7 +89,7 @@ def test_models_share_the_fal_size_table_through_a_cross_document_ref() -> None:
     table = {ratio: tuple(size) for ratio, size in sizes.items()}
     assert len(spec.named_models) == 3
     for named in spec.named_models.values():
-        assert named.info.sizes() == table
+        assert named.info.sizes == table
         assert named.info.defaults["aspect_ratio"] == "1:1"
         assert named.info.image_format == "png"
         entry = _raw(OPENAI)["x-mock-models"][named.name]

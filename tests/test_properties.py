@@ -150,7 +150,7 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
     output = asyncio.run(queue.output(job))
 
     payload = {**model.defaults, **body}
-    sizes = model.sizes()
+    sizes = model.sizes
     ratio = payload.get(model.name_of("aspect_ratio") or "")
     fmt = payload.get(model.name_of("output_format") or "", "jpeg")
     count = payload.get(model.name_of("num_images") or "", 1)
@@ -169,7 +169,7 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
         decoded = Image.open(io.BytesIO(data))
         assert decoded.format == FORMATS[fmt]
         assert decoded.size == (image.width, image.height)
-        assert image.content_type == model.content_types()[fmt]
+        assert image.content_type == model.content_types[fmt]
         if ratio is not None:
             assert decoded.size == sizes[ratio]
         else:  # an edit without a ratio takes the table size nearest its input's shape

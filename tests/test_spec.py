@@ -94,7 +94,7 @@ def test_model_roles_cover_what_the_mock_needs(op: Any) -> None:
     edits = "text-to-image" not in op.model.endpoint_id
     assert ("image_input" in roles) is edits
     # every size in the table is a real aspect ratio of the enum it decorates
-    sizes = op.model.sizes()
+    sizes = op.model.sizes
     assert set(sizes) == set(op.model.field("aspect_ratio").schema["enum"])
     for ratio, (width, height) in sizes.items():
         w, h = (int(x) for x in ratio.split(":"))

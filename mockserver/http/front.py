@@ -17,13 +17,13 @@ they are done here in order, with one wrapper around ``send``:
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockserver import ids
 from mockserver.http import request_ids
 from mockserver.http.errors import ApiError, render
 from mockserver.http.recorder import ADMIN_PREFIX, Recorder
@@ -64,7 +64,7 @@ class Front:
         id_header = self.spec.document_for_path(path).request_id_header
         id_value = b""
         if id_header is not None:
-            request_id = f"req_{uuid.uuid4().hex}"
+            request_id = f"req_{ids.token_hex()}"
             id_value = request_id.encode("latin-1")
             # Set without resetting: each request runs in its own task and context.
             request_ids.set_current(request_id)
