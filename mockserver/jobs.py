@@ -48,13 +48,13 @@ class JobFailure:
 CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: a stored job is ~100 bytes smaller, and 100,000 may be kept
 class Job:
     id: str
     endpoint_id: str
     app_path: str  # owner/app: status, result and cancel URLs drop the subpath
     title: str
-    payload: dict[str, Any]  # validated body with the spec's defaults applied
+    payload: dict[str, Any]  # the validated body as sent; the plan holds what its defaults decided
     plan: Plan  # sizes, seed and count, fixed at submit
     submitted_at: float
     ready_at: float  # when a free worker may pick it up

@@ -95,9 +95,9 @@ class JobQueue:
         job = Job(
             id=ids.uuid4(),
             endpoint_id=model.endpoint_id,
-            app_path="/".join(model.endpoint_id.split("/")[:2]),
+            app_path=model.app_path,
             title=model.title,
-            payload=payload,
+            payload=generation.stored_body(model, body),
             plan=plan,
             submitted_at=now,
             ready_at=now + (0.0 if step else model.timing.dispatch_seconds * scale),

@@ -76,6 +76,8 @@ class ModelInfo:
     fields: Mapping[str, FieldInfo]  # by role
     defaults: Mapping[str, Any]  # by field name
     image_format: str = "jpeg"  # encoding when no field plays role output_format
+    # Each property name mapped to itself: stored jobs share these strings instead of keeping their own.
+    names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def field(self, role: str) -> FieldInfo | None:
         return self.fields.get(role)
@@ -83,6 +85,11 @@ class ModelInfo:
     def name_of(self, role: str) -> str | None:
         info = self.fields.get(role)
         return info.name if info else None
+
+    @functools.cached_property
+    def app_path(self) -> str:
+        """``owner/app``: the part of the endpoint id that queue URLs keep (one string, shared by its jobs)."""
+        return "/".join(self.endpoint_id.split("/")[:2])
 
     @functools.cached_property
     def sizes(self) -> Mapping[str, tuple[int, int]]:
@@ -372,6 +379,7 @@ class Spec:
             fields=fields,
             defaults=defaults,
             image_format=str(settings.get("output_format", "jpeg")),
+            names={name: name for name in schema.get("properties", {})},
         )
 
     def _compile_named(self, doc: SpecDocument) -> Iterator[NamedModel]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from mockserver.clock import ManualClock
 from mockserver.config import Settings
-from mockserver.jobs import JobState
+from mockserver.jobs import Job, JobState
 from mockserver.queue import CancelOutcome, JobQueue
 from mockserver.spec import ModelInfo, Spec
 
@@ -162,3 +164,19 @@ def test_the_job_cap_evicts_the_oldest_finished(clock: ManualClock) -> None:
     assert len(queue.jobs) == 3
     assert queue.find(jobs[0].app_path, jobs[0].id) is None
     assert queue.find(jobs[4].app_path, jobs[4].id) is jobs[4]
+
+
+def test_jobs_dropped_behind_an_unfinished_one_are_not_kept(clock: ManualClock) -> None:
+    queue = _queue(clock, step_mode=True, retention_seconds=1.0)
+    stuck = queue.submit(_model(), {"prompt": "never polled"})  # stays IN_QUEUE: nothing moves it on
+    for n in range(3000):
+        job = queue.submit(_model(), {"prompt": str(n)})
+        while queue.view(job, with_logs=False, step=True).state is not JobState.COMPLETED:
+            pass
+        clock.advance(2.0)
+        assert queue.find(job.app_path, job.id) is None  # expired, dropped on lookup
+    del job
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, Job)]
+    assert stuck in alive and len(queue.jobs) == 1
+    assert len(alive) < 200, f"{len(alive)} jobs still referenced"
