@@ -180,7 +180,10 @@ class Recording:
             self.status = message["status"]
             self.headers = message.get("headers", [])
             # Only JSON answers are read by the rules: images and streams are not copied.
-            self.copy = any(k.lower() == b"content-type" and b"json" in v for k, v in self.headers)
+            for name, value in self.headers:
+                if name.lower() == b"content-type":
+                    self.copy = b"json" in value
+                    break
         elif message["type"] == "http.response.body":
             chunk = message.get("body", b"")
             if self.copy and self.answer is not None:
