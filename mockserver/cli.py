@@ -12,11 +12,18 @@ from pathlib import Path
 
 from mockserver import __version__
 from mockserver.config import MB, Settings
-from mockserver.environment import RunInfo, client_url, read_run_file, remove_run_file, shell_exports, write_run_file
+from mockserver.environment import (
+    RunInfo,
+    client_url,
+    default_state_dir,
+    read_run_file,
+    remove_run_file,
+    shell_exports,
+    write_run_file,
+)
 from mockserver.http.app import create_app
 from mockserver.server import bind, fast_stack, make_server, tune_gc
 from mockserver.spec import SpecError
-from mockserver.tls import default_state_dir, ensure_tls
 
 
 def _positive_float(text: str) -> float:
@@ -188,6 +195,8 @@ def serve(args: argparse.Namespace) -> int:
     ca: str | None = None
     if args.tls:
         try:
+            from mockserver.tls import ensure_tls  # cryptography, only when serving TLS
+
             files = ensure_tls(state_dir)
         except OSError as exc:
             print(f"flux-mock: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)

@@ -20,6 +20,15 @@ RUN_FILE = "server.json"
 DEFAULT_KEY = "flux-mock"  # any key works unless the mock was started with --api-key
 
 
+def default_state_dir() -> Path:
+    """Where the mock keeps its CA and its run file, per user."""
+    configured = os.environ.get("FLUX_MOCK_STATE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "flux-mock"
+
+
 @dataclass(frozen=True)
 class RunInfo:
     url: str  # the base URL clients should use

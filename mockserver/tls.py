@@ -36,15 +36,6 @@ class TlsFiles:
     bundle: Path  # CA + system roots: what SSL_CERT_FILE should point at
 
 
-def default_state_dir() -> Path:
-    """Where the mock keeps its CA and its run file, per user."""
-    configured = os.environ.get("FLUX_MOCK_STATE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "flux-mock"
-
-
 def ensure_tls(state_dir: Path) -> TlsFiles:
     """Create the CA and server certificate in ``state_dir``, or reuse valid ones."""
     tls_dir = state_dir / "tls"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -48,3 +50,16 @@ def test_each_stack_serves_the_api(stack: Stack) -> None:
         server.should_exit = True
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_serving_without_webhooks_or_tls_loads_neither_httpx_nor_cryptography() -> None:
+    # Together they are ~12 MB of a serving process; they load when a webhook, the JWKS or TLS needs them.
+    probe = (
+        "import sys\n"
+        "from mockserver.cli import main\n"
+        "from mockserver.http.app import create_app\n"
+        "create_app()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'cryptography'}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
