@@ -23,7 +23,8 @@ from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.responses import check_response, json_body
 from contract_tests.stream import check_stream
-from mockserver.spec import ModelInfo, Operation, Spec
+from mockserver.model_info import ModelInfo
+from mockserver.spec import Operation, Spec
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 

@@ -21,8 +21,8 @@ from mockserver.fetch import Fetched, prefetch
 from mockserver.generation import Output, RenderedImage
 from mockserver.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.jobs import CANCELLED, Job, JobFailure, JobState
+from mockserver.model_info import ModelInfo
 from mockserver.scheduler import Scheduler
-from mockserver.spec import ModelInfo
 from mockserver.storage import FileStore, JobStore
 from mockserver.validation import Issue
 

@@ -13,7 +13,6 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -23,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockserver.formats import FORMAT_CHECKER
+from mockserver.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.refs import NotInlinable, inline
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
@@ -42,67 +42,6 @@ def default_spec_paths() -> list[Path]:
 
 def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Simulated seconds, before --time-scale is applied."""
-
-    dispatch_seconds: float
-    inference_seconds: float
-    per_extra_image_seconds: float
-
-    def inference_for(self, count: int) -> float:
-        return self.inference_seconds + self.per_extra_image_seconds * max(0, count - 1)
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    name: str
-    schema: Mapping[str, Any]  # resolved, with sibling keywords merged
-
-    @property
-    def is_array(self) -> bool:
-        return self.schema.get("type") == "array"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model operation's body means, read from the roles in its schema."""
-
-    endpoint_id: str
-    title: str
-    timing: Timing
-    fields: Mapping[str, FieldInfo]  # by role
-    defaults: Mapping[str, Any]  # by field name
-    image_format: str = "jpeg"  # encoding when no field plays role output_format
-    # Each property name mapped to itself: stored jobs share these strings instead of keeping their own.
-    names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    def field(self, role: str) -> FieldInfo | None:
-        return self.fields.get(role)
-
-    def name_of(self, role: str) -> str | None:
-        info = self.fields.get(role)
-        return info.name if info else None
-
-    @functools.cached_property
-    def app_path(self) -> str:
-        """``owner/app``: the part of the endpoint id that queue URLs keep (one string, shared by its jobs)."""
-        return "/".join(self.endpoint_id.split("/")[:2])
-
-    @functools.cached_property
-    def sizes(self) -> Mapping[str, tuple[int, int]]:
-        """Output size by aspect ratio (``x-mock-sizes``); read on every submit, so built once, read-only."""
-        info = self.fields.get("aspect_ratio")
-        table = info.schema.get("x-mock-sizes", {}) if info else {}
-        return MappingProxyType({ratio: (int(w), int(h)) for ratio, (w, h) in table.items()})
-
-    @functools.cached_property
-    def content_types(self) -> Mapping[str, str]:
-        """Media type by output format (``x-mock-content-types``)."""
-        info = self.fields.get("output_format")
-        return MappingProxyType(dict(info.schema.get("x-mock-content-types", {})) if info else {})
 
 
 @dataclass(frozen=True)

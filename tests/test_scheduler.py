@@ -9,8 +9,9 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.config import Settings
 from mockserver.jobs import Job, JobState
+from mockserver.model_info import ModelInfo
 from mockserver.queue import CancelOutcome, JobQueue
-from mockserver.spec import ModelInfo, Spec
+from mockserver.spec import Spec
 
 SPEC = Spec.load()
 

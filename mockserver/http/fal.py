@@ -16,8 +16,9 @@ from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
+from mockserver.model_info import ModelInfo
 from mockserver.queue import CancelOutcome, JobQueue, StatusView
-from mockserver.spec import ModelInfo, Operation
+from mockserver.spec import Operation
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased

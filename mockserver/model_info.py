@@ -1,0 +1,75 @@
+"""What a model endpoint's body means, read from the roles in its schema.
+
+:class:`~mockserver.spec.Spec` builds one :class:`ModelInfo` per model
+operation at start-up; the queue, the generator and the contract tests read
+field names, defaults, sizes and timing from it, never from Python literals.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Simulated seconds, before --time-scale is applied."""
+
+    dispatch_seconds: float
+    inference_seconds: float
+    per_extra_image_seconds: float
+
+    def inference_for(self, count: int) -> float:
+        return self.inference_seconds + self.per_extra_image_seconds * max(0, count - 1)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    schema: Mapping[str, Any]  # resolved, with sibling keywords merged
+
+    @property
+    def is_array(self) -> bool:
+        return self.schema.get("type") == "array"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model operation's body means, read from the roles in its schema."""
+
+    endpoint_id: str
+    title: str
+    timing: Timing
+    fields: Mapping[str, FieldInfo]  # by role
+    defaults: Mapping[str, Any]  # by field name
+    image_format: str = "jpeg"  # encoding when no field plays role output_format
+    # Each property name mapped to itself: stored jobs share these strings instead of keeping their own.
+    names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def field(self, role: str) -> FieldInfo | None:
+        return self.fields.get(role)
+
+    def name_of(self, role: str) -> str | None:
+        info = self.fields.get(role)
+        return info.name if info else None
+
+    @functools.cached_property
+    def app_path(self) -> str:
+        """``owner/app``: the part of the endpoint id that queue URLs keep (one string, shared by its jobs)."""
+        return "/".join(self.endpoint_id.split("/")[:2])
+
+    @functools.cached_property
+    def sizes(self) -> Mapping[str, tuple[int, int]]:
+        """Output size by aspect ratio (``x-mock-sizes``); read on every submit, so built once, read-only."""
+        info = self.fields.get("aspect_ratio")
+        table = info.schema.get("x-mock-sizes", {}) if info else {}
+        return MappingProxyType({ratio: (int(w), int(h)) for ratio, (w, h) in table.items()})
+
+    @functools.cached_property
+    def content_types(self) -> Mapping[str, str]:
+        """Media type by output format (``x-mock-content-types``)."""
+        info = self.fields.get("output_format")
+        return MappingProxyType(dict(info.schema.get("x-mock-content-types", {})) if info else {})
