@@ -8,26 +8,33 @@ at a time: the ids are just as unpredictable, 256 to a call.
 from __future__ import annotations
 
 import os
+import threading
 
 _POOL_BYTES = 4096
 
 
 class _Pool:
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self._bytes = b""
         self._at = 0
-        self._pid = 0
+        # Mocks serving from several threads of one process (test suites) share the pool.
+        self._lock = threading.Lock()
 
     def take(self, count: int) -> bytes:
-        # A forked child must not hand out its parent's ids.
-        if self._at + count > len(self._bytes) or self._pid != os.getpid():
-            self._bytes, self._at, self._pid = os.urandom(_POOL_BYTES), 0, os.getpid()
-        start = self._at
-        self._at = start + count
-        return self._bytes[start : start + count]
+        with self._lock:
+            if self._at + count > len(self._bytes):
+                self._bytes, self._at = os.urandom(_POOL_BYTES), 0
+            start = self._at
+            self._at = start + count
+            return self._bytes[start : start + count]
 
 
 _POOL = _Pool()
+# A forked child must not hand out its parent's ids, nor inherit a lock held by another thread.
+os.register_at_fork(after_in_child=_POOL.reset)
 
 
 def uuid4() -> str:

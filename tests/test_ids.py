@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
 import uuid
 
 from mockserver import ids
@@ -41,3 +43,26 @@ def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
     os.close(read)
     parent = [ids.uuid4() for _ in range(300)]
     assert UUID4.match(child) and child not in parent
+
+
+def test_threads_drawing_at_once_never_get_the_same_id() -> None:
+    # Each mock in a test process serves from its own thread; they share one pool.
+    drawn: list[list[str]] = [[] for _ in range(8)]
+
+    def draw(into: list[str]) -> None:
+        for _ in range(20_000):
+            into.append(ids.uuid4())
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        workers = [threading.Thread(target=draw, args=(d,)) for d in drawn]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    every = [i for d in drawn for i in d]
+    assert len(every) == 8 * 20_000 and all(UUID4.match(i) for i in every)  # no thread died on a short draw
+    assert len(set(every)) == len(every)

@@ -21,8 +21,12 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _header(request: Request, name: bytes) -> str | None:
-    # Straight from the scope: a Headers object for two lookups costs more than they do.
+def header_of(request: Request, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes, as ASGI spells it).
+
+    Read straight from the scope: building Starlette's Headers for a lookup or
+    two on every request costs more than the lookups.
+    """
     headers: list[tuple[bytes, bytes]] = request.scope["headers"]
     for key, value in headers:
         if key == name:
@@ -31,7 +35,7 @@ def _header(request: Request, name: bytes) -> str | None:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = _header(request, b"content-length")
+    declared = header_of(request, b"content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, "Content-Length is not a number", "bad_request")
@@ -52,7 +56,7 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    content_type = _header(request, b"content-type") or ""
+    content_type = header_of(request, b"content-type") or ""
     media_type = content_type.split(";")[0].strip().lower()
     if media_type and media_type not in JSON_TYPES and not media_type.endswith("+json"):
         raise ApiError(

@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver import decisions
 from mockserver.decisions import Decision, RequestTags
-from mockserver.http.bodies import read_body
+from mockserver.http.bodies import header_of, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
 from mockserver.jobs import Job
@@ -48,11 +48,8 @@ def remember_connection(scope: Scope, send: Send) -> None:
 
 
 def test_id_of(request: Request) -> str | None:
-    # Straight from the scope: asked on every request, and most carry no such header.
-    for name, value in request.scope["headers"]:
-        if name == _TEST_ID_NAME:
-            return value.decode("latin-1").strip() or None
-    return None
+    value = (header_of(request, _TEST_ID_NAME) or "").strip()
+    return value or None
 
 
 def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
