@@ -6,7 +6,7 @@ import itertools
 
 import httpx
 import pytest
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from mockserver.http.app import create_app
 from mockserver.http.routing import IndexedRouter, RouteIndex, depth
@@ -54,6 +54,36 @@ def test_candidates_keep_every_route_that_could_answer(method: str) -> None:
         for variant in (path, path.rstrip("/") + "/" if path != "/" else path):  # what slash redirects try
             scope = _scope(variant, method)
             assert _hits(index.candidates(scope), scope) == _hits(ROUTES, scope), variant
+
+
+def _taker(scope: dict[str, object]) -> tuple[int, dict[str, object]] | None:
+    """The first route that takes the request outright, as Starlette's router picks it."""
+    for position, route in enumerate(ROUTES):
+        kind, child = route.matches(scope)
+        if kind is Match.FULL:
+            return position, child["path_params"]
+    return None
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "DELETE"])
+def test_find_picks_the_route_and_params_starlette_would(method: str) -> None:
+    index = RouteIndex(ROUTES)
+    taken = 0
+    for path in _paths():
+        scope = _scope(path, method)
+        found = index.find(scope)
+        expected = _taker(scope)
+        assert (None if found is None else (ROUTES.index(found[0]), found[1])) == expected, path
+        taken += found is not None
+    assert taken > 0  # some requests were routed, not just all sent on to Starlette
+
+
+def test_find_leaves_root_paths_and_unknown_route_kinds_to_starlette() -> None:
+    index = RouteIndex(ROUTES)
+    assert index.find(_scope("/fal-ai/flux-pro/requests/abc/status", root_path="/prefix")) is None
+    mixed = RouteIndex([Mount("/fal-ai", routes=[]), *ROUTES])
+    assert mixed.find(_scope("/fal-ai/flux-pro/requests/abc/status")) is None
+    assert mixed.find(_scope("/a/b/c/d/e/f/g/h")) is None
 
 
 def test_groups_are_short_and_keep_the_route_order() -> None:

@@ -5,14 +5,20 @@ Starlette's router tries every route in turn. The mock has a few dozen routes
 status and result templates, sit near the end because literal paths must be
 tried first; a status poll spent more time being routed than answered. A
 route without a ``path`` converter matches only paths with its number of
-segments, so the routes are sorted once into one Starlette router per depth,
-each keeping the original order. Matching, 405s and slash redirects are still
-Starlette's, on a shorter list.
+segments, so the routes are sorted once into groups by depth, each keeping
+the original order.
+
+A request that a route takes outright (path and method) is handed to it
+straight from its group: literal paths by dictionary, templates by their
+regular expression, the first in route order winning as in Starlette. All
+else (405s, slash redirects, 404s, a root path) goes to one Starlette router
+per depth, so those answers stay Starlette's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.convertors import PathConvertor
@@ -34,6 +40,46 @@ def _fixed_depth(route: BaseRoute) -> int | None:
     return depth(route.path)
 
 
+@dataclass
+class _Lookup:
+    """One group's routes, for finding the one that takes a request outright."""
+
+    literal: dict[str, list[tuple[int, Route]]] = field(default_factory=dict)  # path -> routes, in order
+    templated: list[tuple[int, Route]] = field(default_factory=list)
+    total: int = 0
+
+    @classmethod
+    def of(cls, group: Sequence[BaseRoute]) -> _Lookup | None:
+        """None when the group holds a route that only Starlette's own matching can judge."""
+        lookup = cls(total=len(group))
+        for position, route in enumerate(group):
+            if not isinstance(route, Route):
+                return None
+            if route.param_convertors:
+                lookup.templated.append((position, route))
+            else:
+                lookup.literal.setdefault(route.path, []).append((position, route))
+        return lookup
+
+    def find(self, path: str, method: str) -> tuple[Route, dict[str, Any]] | None:
+        first = self.total
+        taker = None
+        for position, route in self.literal.get(path, ()):
+            if not route.methods or method in route.methods:
+                first, taker = position, route
+                break
+        for position, route in self.templated:
+            if position >= first:
+                break
+            if route.methods and method not in route.methods:
+                continue  # at best a PARTIAL match, which never wins over a FULL one
+            match = route.path_regex.match(path)
+            if match is not None:
+                convert = route.param_convertors
+                return route, {name: convert[name].convert(value) for name, value in match.groupdict().items()}
+        return (taker, {}) if taker is not None else None
+
+
 class RouteIndex:
     """The routes grouped by the depth of the paths they can match, order kept."""
 
@@ -46,6 +92,7 @@ class RouteIndex:
             [r for r, d in zip(self.routes, fixed, strict=True) if d is None or d == n]
             for n in range(self._deepest + 1)
         ]
+        self._lookups = [_Lookup.of(group) for group in self.groups]
 
     def group_of(self, scope: Scope) -> int | None:
         """Which group may hold this request's route; None: any route may (a root path is set)."""
@@ -57,6 +104,14 @@ class RouteIndex:
         """Routes that may match this request, in the order they must be tried."""
         group = self.group_of(scope)
         return self.routes if group is None else self.groups[group]
+
+    def find(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
+        """The route that takes this request outright and its path parameters, as
+        Starlette's router would pick them; None when it would answer otherwise
+        (405, redirect, 404) or when only it can tell."""
+        group = self.group_of(scope)
+        lookup = None if group is None else self._lookups[group]
+        return None if lookup is None else lookup.find(scope["path"], scope["method"])
 
 
 class IndexedRouter(Router):
@@ -71,6 +126,15 @@ class IndexedRouter(Router):
         ]
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.index.find(scope) if scope["type"] == "http" else None
+        if found is not None:
+            route, params = found
+            scope.setdefault("router", self)
+            scope["route"] = route
+            scope["endpoint"] = route.endpoint
+            scope["path_params"] = params
+            await route.app(scope, receive, send)
+            return
         group = self.index.group_of(scope) if scope["type"] == "http" else None
         if group is None:
             await super().app(scope, receive, send)
