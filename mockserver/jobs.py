@@ -107,7 +107,7 @@ class Job:
             if self.failure is not None:
                 lines.append((end, "ERROR", self.failure.error))
             else:
-                count = self.plan.count
+                count = self.plan.image_count
                 noun = "image" if count == 1 else "images"
                 lines.append((end, "INFO", f"Generated {count} {noun} in {span:.2f} s"))
         return [_log(ts, level, msg) for ts, level, msg in lines if ts <= now]

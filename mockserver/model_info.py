@@ -8,6 +8,7 @@ field names, defaults, sizes and timing from it, never from Python literals.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -68,8 +69,28 @@ class ModelInfo:
         table = info.schema.get("x-mock-sizes", {}) if info else {}
         return MappingProxyType({ratio: (int(w), int(h)) for ratio, (w, h) in table.items()})
 
+    def size_like(self, width: int, height: int) -> tuple[int, int]:
+        """The table size closest in shape to ``width``×``height``; that size itself without a table."""
+        if not self.sizes:
+            return width, height
+        if width == height:
+            return self._square_most
+        return _closest_shape(tuple(self.sizes.values()), width / height)
+
+    @functools.cached_property
+    def _square_most(self) -> tuple[int, int]:
+        # What a body without an aspect ratio or an input image gets: asked on most submits.
+        return _closest_shape(tuple(self.sizes.values()), 1.0)
+
     @functools.cached_property
     def content_types(self) -> Mapping[str, str]:
         """Media type by output format (``x-mock-content-types``)."""
         info = self.fields.get("output_format")
         return MappingProxyType(dict(info.schema.get("x-mock-content-types", {})) if info else {})
+
+
+@functools.lru_cache(maxsize=256)
+def _closest_shape(sizes: tuple[tuple[int, int], ...], ratio: float) -> tuple[int, int]:
+    # The answer depends only on these two; inputs come in few shapes.
+    target = math.log(ratio)
+    return min(sizes, key=lambda wh: abs(math.log(wh[0] / wh[1]) - target))

@@ -11,8 +11,8 @@ import asyncio
 import enum
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from mockserver import decisions, generation, ids
 from mockserver.clock import Clock
@@ -43,8 +43,9 @@ class CancelOutcome(enum.Enum):
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
 
 
-@dataclass(frozen=True)
-class StatusView:
+class StatusView(NamedTuple):
+    """A job's status at one moment (a named tuple: one is made per poll)."""
+
     state: JobState
     queue_position: int | None
     logs: list[dict[str, Any]] | None
@@ -90,7 +91,7 @@ class JobQueue:
         failure = _input_failure(inputs) or directives.failure
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
         scale = self.settings.time_scale
-        run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.count)
+        run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.image_count)
         step = self.settings.step_mode or directives.step
         job = Job(
             id=ids.uuid4(),
@@ -148,18 +149,24 @@ class JobQueue:
             return None
         return job
 
+    def queue_position(self, job: Job) -> int | None:
+        """How many jobs are ahead of this one, or None once it has left the queue."""
+        return self._position(job, job.state(self.advance()))
+
+    def _position(self, job: Job, state: JobState) -> int | None:
+        if state is not JobState.IN_QUEUE:
+            return None
+        return 0 if job.step_mode else self._scheduler.position(job)
+
     def view(self, job: Job, *, with_logs: bool, step: bool = False) -> StatusView:
         """The job's status now. ``step``: this is a client's poll, which moves a
         step-mode job on by one state *after* it is reported."""
         now = self.advance()
         state = job.state(now)
         done = state is JobState.COMPLETED
-        position = None
-        if state is JobState.IN_QUEUE:
-            position = 0 if job.step_mode else self._scheduler.position(job)
         view = StatusView(
             state=state,
-            queue_position=position,
+            queue_position=self._position(job, state),
             logs=job.logs(now) if with_logs else None,
             inference_time=job.inference_time() if done else None,
             failure=job.failure if done else None,

@@ -89,6 +89,7 @@ class Operation:
         params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
         return [self.document.spec.resolve(p, self.document) for p in params]
 
+    @functools.cached_property
     def security_required(self) -> bool:
         security = self.raw.get("security", self.document.raw.get("security"))
         return bool(security)

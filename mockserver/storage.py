@@ -95,10 +95,10 @@ class JobStore:
         self._bytes = 0
 
     def add(self, job: Job) -> None:
+        """Keep a job that :meth:`has_room` has just made room for (it swept already)."""
         self._jobs[job.id] = job
         self._order.append(job)
         self._bytes += job.size_bytes
-        self.sweep()
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)

@@ -41,13 +41,15 @@ class AppContext:
     journal: Journal = field(init=False)
     rules: ClientRules = field(init=False)
     scenarios: ScenarioBook = field(default_factory=ScenarioBook)
+    # Body validators by operation id: found once, asked on every submit.
+    _body_validators: dict[str, Draft202012Validator] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_max_entries)
         self.rules = ClientRules(self.spec, self.settings.min_poll_interval)
 
     def authorize(self, request: Request, operation: Operation) -> None:
-        if operation.security_required():
+        if operation.security_required:
             auth.authorize(request, self.settings.api_key)
 
     async def read_valid_body(self, request: Request, operation: Operation) -> Any:
@@ -59,10 +61,13 @@ class AppContext:
         return body
 
     def body_validator(self, operation: Operation) -> Draft202012Validator:
-        pointer = operation.body_schema_pointer()
-        if pointer is None:
-            raise LookupError(f"{operation.operation_id} has no JSON body schema")
-        return self.spec.validator(operation.document, pointer)
+        validator = self._body_validators.get(operation.operation_id)
+        if validator is None:
+            pointer = operation.body_schema_pointer()
+            if pointer is None:
+                raise LookupError(f"{operation.operation_id} has no JSON body schema")
+            validator = self._body_validators[operation.operation_id] = self.spec.validator(operation.document, pointer)
+        return validator
 
 
 class QueryChecker:
@@ -75,6 +80,7 @@ class QueryChecker:
             for p in operation.parameters()
             if p.get("in") == location and "schema" in p
         ]
+        self._any_required = any(required for _, required, _ in self._params)
         self._types = {
             name: schema.get("type") if isinstance(schema := validator.schema, Mapping) else None
             for name, _, validator in self._params
@@ -84,7 +90,7 @@ class QueryChecker:
         return bool(self._params)
 
     def check(self, values: Mapping[str, Any]) -> None:
-        if not values and not any(required for _, required, _ in self._params):
+        if not values and not self._any_required:
             return
         where = self.location
         issues: list[Issue] = []

@@ -94,13 +94,12 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         job = await _submit(ctx, model, body, webhook_url=webhook)
         if webhook is not None:
             ctx.webhooks.schedule(job, base_url(request))
-        view = ctx.queue.view(job, with_logs=False)
         answer: dict[str, Any] = {
             "status": JobState.IN_QUEUE.value,
             **_links(base_url(request), job),
             "logs": None,
             "metrics": {},
-            "queue_position": view.queue_position or 0,
+            "queue_position": ctx.queue.queue_position(job) or 0,
         }
         return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
 

@@ -11,12 +11,10 @@ so a mock nobody asks about spends nothing on judging.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
@@ -56,10 +54,7 @@ class Recorder:
         route: BaseRoute | None = scope.get("route")
         return route if route is not None else self._routes_by_endpoint.get(scope.get("endpoint"))
 
-    def judging(self, seen: _Seen) -> Callable[[int], Entry | None]:
-        return functools.partial(self._entry, seen=seen)
-
-    def operation_of(self, seen: _Seen) -> tuple[Operation | None, Mapping[str, str]]:
+    def operation_of(self, seen: Recording) -> tuple[Operation | None, Mapping[str, str]]:
         """The operation a request was routed to, with its path parameters (None: no route took it)."""
         route = seen.route
         if route is None or not isinstance(route, Route) or (route.methods and seen.method not in route.methods):
@@ -70,14 +65,14 @@ class Recorder:
         """Start copying one exchange (see :class:`~mockserver.http.front.Front`)."""
         return Recording(self, scope)
 
-    def _entry(self, seq: int, seen: _Seen) -> Entry | None:
+    def entry(self, seq: int, seen: Recording) -> Entry | None:
         try:
             return self._judge(seq, seen)
         except Exception:  # the journal must never break an answer, or a read of it
             log.exception("could not journal %s %s", seen.method, seen.path)
             return None
 
-    def _judge(self, seq: int, seen: _Seen) -> Entry:
+    def _judge(self, seq: int, seen: Recording) -> Entry:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in seen.headers]
         request_headers = {k.lower(): v for k, v in headers}
         response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in seen.response_headers}
@@ -116,77 +111,69 @@ class Recorder:
         )
 
 
-@dataclass(slots=True)
-class _Seen:
-    """One exchange as it passed: copies only, judged later (see :class:`Journal`)."""
-
-    at: float
-    method: str
-    path: str
-    query: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    route: BaseRoute | None
-    path_params: Mapping[str, str]
-    status: int
-    response_headers: list[tuple[bytes, bytes]]
-    response_body: bytes
-    finished: bool
-    duration_ms: float
-
-
 class Recording:
-    """One exchange being copied: the request body as the app reads it, the answer as it is sent."""
+    """One exchange being copied: the request body as the app reads it, the answer as it is sent.
+
+    Once the answer is out it is its own journal record: a callable the journal
+    turns into an entry when it is next read. It keeps what the rules read from
+    the scope, not the scope (which holds the connection).
+    """
 
     __slots__ = (
         "answer",
         "answer_size",
         "at",
         "body",
-        "copy",
+        "chunks",
+        "duration_ms",
         "finished",
         "headers",
-        "recorded",
+        "method",
+        "path",
+        "path_params",
+        "query",
         "recorder",
+        "response_body",
+        "response_headers",
+        "route",
         "scope",
         "size",
-        "started",
         "status",
     )
 
     def __init__(self, recorder: Recorder, scope: Scope) -> None:
         self.recorder = recorder
-        self.scope = scope
-        self.started = time.perf_counter()
+        self.scope: Scope | None = scope  # None once recorded
         self.at = recorder.clock.now()
-        self.body: list[bytes] = []
+        self.duration_ms = time.perf_counter()  # the start, until the answer is out
+        self.chunks: list[bytes] = []
+        self.body = b""
         self.size = 0
         self.status = 500
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.answer: list[bytes] | None = []  # None once too big to keep
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self.answer: list[bytes] | None = None  # JSON answers only, and None once too big to keep
         self.answer_size = 0
-        self.copy = False
         self.finished = False
-        self.recorded = False
 
     def received(self, message: Message) -> None:
         if message["type"] == "http.request" and self.size <= self.recorder.max_body:
             chunk = message.get("body", b"")
-            self.body.append(chunk)
+            self.chunks.append(chunk)
             self.size += len(chunk)
 
     def sent(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            self.headers = message.get("headers", [])
+            self.response_headers = message.get("headers", [])
             # Only JSON answers are read by the rules: images and streams are not copied.
-            for name, value in self.headers:
+            for name, value in self.response_headers:
                 if name.lower() == b"content-type":
-                    self.copy = b"json" in value
+                    if b"json" in value:
+                        self.answer = []
                     break
         elif message["type"] == "http.response.body":
             chunk = message.get("body", b"")
-            if self.copy and self.answer is not None:
+            if self.answer is not None:
                 self.answer_size += len(chunk)
                 if self.answer_size <= _MAX_RESPONSE_COPY:
                     self.answer.append(chunk)
@@ -198,29 +185,28 @@ class Recording:
                 self.done()
 
     def done(self) -> None:
-        if self.recorded:
-            return
-        self.recorded = True
         scope = self.scope
-        rec = self.recorder
-        seen = _Seen(
-            self.at,
-            scope["method"],
-            scope["path"],
-            scope.get("query_string", b""),
-            scope.get("headers", []),
-            b"".join(self.body),
-            rec.route_of(scope),
-            scope.get("path_params", {}),
-            int(self.status),
-            self.headers,
-            b"".join(self.answer) if self.answer else b"",
-            self.finished,
-            (time.perf_counter() - self.started) * 1000,
-        )
-        rec.journal.add_later(rec.judging(seen))
-        if len(seen.body) + len(seen.response_body) > _KEEP_UNJUDGED_BYTES:
-            rec.journal.settle()  # judge big exchanges now rather than hold their bytes
+        if scope is None:
+            return
+        self.scope = None
+        self.duration_ms = (time.perf_counter() - self.duration_ms) * 1000
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope.get("query_string", b"")
+        self.headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        self.route = self.recorder.route_of(scope)
+        self.path_params: Mapping[str, str] = scope.get("path_params", {})
+        self.body = b"".join(self.chunks)
+        self.response_body = b"".join(self.answer) if self.answer else b""
+        self.answer = None
+        journal = self.recorder.journal
+        journal.add_later(self)
+        if len(self.body) + len(self.response_body) > _KEEP_UNJUDGED_BYTES:
+            journal.settle()  # judge big exchanges now rather than hold their bytes
+
+    def __call__(self, seq: int) -> Entry | None:
+        """The journal entry for this exchange (called by the journal, once)."""
+        return self.recorder.entry(seq, self)
 
 
 def _json_or_none(data: bytes, content_type: str) -> Any:
