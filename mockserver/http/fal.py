@@ -25,9 +25,11 @@ TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
 
 
-def _links(base: str, job: Job) -> dict[str, str]:
+def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
+    """The start every queue answer shares: the status, then where to find the request."""
     root = f"{base}/{job.app_path}/requests/{job.id}"
     return {
+        "status": status,
         "request_id": job.id,
         "response_url": root,
         "status_url": f"{root}/status",
@@ -40,7 +42,9 @@ def _file_url(base: str) -> Any:
 
 
 def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": view.state.value, **_links(base, job), "logs": view.logs, "metrics": {}}
+    body = _with_links(view.state.value, base, job)
+    body["logs"] = view.logs
+    body["metrics"] = {}
     if view.queue_position is not None:
         body["queue_position"] = view.queue_position
     if view.inference_time is not None:
@@ -94,13 +98,10 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         job = await _submit(ctx, model, body, webhook_url=webhook)
         if webhook is not None:
             ctx.webhooks.schedule(job, base_url(request))
-        answer: dict[str, Any] = {
-            "status": JobState.IN_QUEUE.value,
-            **_links(base_url(request), job),
-            "logs": None,
-            "metrics": {},
-            "queue_position": ctx.queue.queue_position(job) or 0,
-        }
+        answer = _with_links(JobState.IN_QUEUE.value, base_url(request), job)
+        answer["logs"] = None
+        answer["metrics"] = {}
+        answer["queue_position"] = ctx.queue.queue_position(job) or 0
         return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint

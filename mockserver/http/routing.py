@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.convertors import PathConvertor
+from starlette.convertors import PathConvertor, StringConvertor
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
@@ -45,7 +45,8 @@ class _Lookup:
     """One group's routes, for finding the one that takes a request outright."""
 
     literal: dict[str, list[tuple[int, Route]]] = field(default_factory=dict)  # path -> routes, in order
-    templated: list[tuple[int, Route]] = field(default_factory=list)
+    # (position, route, whether its parameters are plain strings that converting would return as they are)
+    templated: list[tuple[int, Route, bool]] = field(default_factory=list)
     total: int = 0
 
     @classmethod
@@ -56,7 +57,8 @@ class _Lookup:
             if not isinstance(route, Route):
                 return None
             if route.param_convertors:
-                lookup.templated.append((position, route))
+                plain = all(type(c) is StringConvertor for c in route.param_convertors.values())
+                lookup.templated.append((position, route, plain))
             else:
                 lookup.literal.setdefault(route.path, []).append((position, route))
         return lookup
@@ -68,15 +70,18 @@ class _Lookup:
             if not route.methods or method in route.methods:
                 first, taker = position, route
                 break
-        for position, route in self.templated:
+        for position, route, plain in self.templated:
             if position >= first:
                 break
             if route.methods and method not in route.methods:
                 continue  # at best a PARTIAL match, which never wins over a FULL one
             match = route.path_regex.match(path)
             if match is not None:
-                convert = route.param_convertors
-                return route, {name: convert[name].convert(value) for name, value in match.groupdict().items()}
+                params = match.groupdict()
+                if not plain:
+                    convert = route.param_convertors
+                    params = {name: convert[name].convert(value) for name, value in params.items()}
+                return route, params
         return (taker, {}) if taker is not None else None
 
 
