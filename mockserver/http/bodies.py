@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from mockserver.http.errors import ApiError
 from mockserver.validation import Issue, Loc
@@ -41,14 +41,28 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(400, "Content-Length is not a number", "bad_request")
         if int(declared) > limit:
             raise _too_large(limit)
+    if hasattr(request, "_body"):
+        return request._body  # read already, through Starlette's body()
+    # The messages straight from ``receive``: Starlette's stream() is an async
+    # generator whose machinery cost as much as the rest of reading a small body.
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = b"".join(chunks)
+    request._body = body  # where Starlette's own readers (body(), form()) look before reading a spent stream
+    return body
 
 
 def _too_large(limit: int) -> ApiError:

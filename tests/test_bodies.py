@@ -1,0 +1,62 @@
+"""Reading a request body straight from ASGI ``receive``: chunks, limits, disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
+
+from mockserver.http.bodies import read_body
+from mockserver.http.errors import ApiError
+
+
+def _request(messages: Iterator[Message], headers: list[tuple[bytes, bytes]] | None = None) -> Request:
+    async def receive() -> Message:
+        try:
+            return next(messages)
+        except StopIteration:
+            raise AssertionError("read past the end of the body") from None
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers or []}
+    return Request(scope, receive)
+
+
+def _chunks(*parts: bytes) -> Iterator[Message]:
+    for n, part in enumerate(parts):
+        yield {"type": "http.request", "body": part, "more_body": n < len(parts) - 1}
+
+
+def test_every_chunk_is_read_and_starlette_finds_the_body_afterwards() -> None:
+    request = _request(_chunks(b'{"prompt":', b"", b' "x"}'))
+    assert asyncio.run(read_body(request, 100)) == b'{"prompt": "x"}'
+    # Reading the spent stream again would fail (see _request); Starlette's readers must not.
+    assert asyncio.run(request.body()) == b'{"prompt": "x"}'
+    assert asyncio.run(read_body(request, 100)) == b'{"prompt": "x"}'
+
+
+def test_a_body_over_the_limit_stops_the_read_at_the_chunk_that_crosses_it() -> None:
+    def endless() -> Iterator[Message]:
+        while True:
+            yield {"type": "http.request", "body": b"x" * 40, "more_body": True}
+
+    messages = endless()
+    with pytest.raises(ApiError) as raised:
+        asyncio.run(read_body(_request(messages), 100))
+    assert raised.value.status_code == 413
+    assert next(messages)["body"] == b"x" * 40  # the rest was left unread
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    request = _request(iter(()), headers=[(b"content-length", b"101")])
+    with pytest.raises(ApiError) as raised:
+        asyncio.run(read_body(request, 100))
+    assert raised.value.status_code == 413
+
+
+def test_a_client_that_goes_away_mid_body_is_a_disconnect() -> None:
+    messages = iter([{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}])
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_body(_request(messages), 100))
