@@ -162,8 +162,10 @@ def make_plan(
 
 def _follow_input(model: ModelInfo, inputs: tuple[ResolvedInput, ...]) -> tuple[int, int]:
     """The table size closest in shape to the first decodable input; square without one."""
-    first = next((i.size for i in inputs if i.size), None)
-    return model.size_like(*first) if first else model.size_like(1024, 1024)
+    for given in inputs:
+        if given.size:
+            return model.size_like(*given.size)
+    return model.size_like(1024, 1024)
 
 
 def render_images(plan: Plan, inputs: tuple[ResolvedInput, ...]) -> list[bytes]:

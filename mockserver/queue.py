@@ -83,10 +83,10 @@ class JobQueue:
         if not self.jobs.has_room(size):
             raise QueueFull(len(self.jobs))
         payload = generation.with_defaults(model, body)
+        refs = generation.image_inputs(model, payload)
         inputs = tuple(
-            self._resolve(label, url, fetched, decode=n < DECODED_INPUTS)
-            for n, (label, url) in enumerate(generation.image_inputs(model, payload))
-        )
+            self._resolve(label, url, fetched, decode=n < DECODED_INPUTS) for n, (label, url) in enumerate(refs)
+        ) if refs else ()
         size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
         failure = _input_failure(inputs) or directives.failure
         plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
