@@ -138,6 +138,7 @@ class Recording:
         "route",
         "scope",
         "size",
+        "started",
         "status",
     )
 
@@ -145,7 +146,7 @@ class Recording:
         self.recorder = recorder
         self.scope: Scope | None = scope  # None once recorded
         self.at = recorder.clock.now()
-        self.duration_ms = time.perf_counter()  # the start, until the answer is out
+        self.started = time.perf_counter()
         self.chunks: list[bytes] = []
         self.body = b""
         self.size = 0
@@ -189,7 +190,7 @@ class Recording:
         if scope is None:
             return
         self.scope = None
-        self.duration_ms = (time.perf_counter() - self.duration_ms) * 1000
+        self.duration_ms = (time.perf_counter() - self.started) * 1000
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.query: bytes = scope.get("query_string", b"")
