@@ -12,13 +12,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 ERROR = "error"
 WARNING = "warning"
 # Header names whose values are secrets; their values are masked in the journal.
 _SECRET_WORDS = ("authorization", "cookie", "key", "token", "secret", "password")
 _MAX_STRING = 120
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,14 +104,19 @@ class Journal:
     """
 
     def __init__(self, max_entries: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max(1, max_entries))
-        self._pending: deque[tuple[int, Callable[[int], Entry | None]]] = deque(maxlen=max(1, max_entries))
+        bound = max(1, max_entries)
+        self._entries: deque[Entry] = deque(maxlen=bound)
+        # A waiting record is its maker and its data, kept in two deques that drop in step:
+        # one object of its own per record, rather than a tuple and a number more.
+        self._makers: deque[Callable[[int, Any], Entry | None]] = deque(maxlen=bound)
+        self._data: deque[Any] = deque(maxlen=bound)
         self._seq = itertools.count(1)
         self._last = 0
         self._lock = threading.Lock()
 
     def next_seq(self) -> int:
         with self._lock:
+            self._settle()  # waiting records are numbered by position, so they must end at the last number
             self._last = next(self._seq)
             return self._last
 
@@ -124,18 +130,19 @@ class Journal:
             self._settle()
             self._entries.append(entry)
 
-    def add_later(self, make: Callable[[int], Entry | None]) -> int:
-        """Number a record now; ``make(seq)`` builds its entry when the journal is next read."""
+    def add_later(self, make: Callable[[int, T], Entry | None], data: T) -> int:
+        """Number a record now; ``make(seq, data)`` builds its entry when the journal is next read."""
         with self._lock:
             self._last = next(self._seq)
-            self._pending.append((self._last, make))
+            self._makers.append(make)
+            self._data.append(data)
             return self._last
 
     @property
     def waiting(self) -> int:
         """Records not yet made into entries."""
         with self._lock:
-            return len(self._pending)
+            return len(self._data)
 
     def settle(self) -> None:
         """Make the entries of every record still pending (so they cost nothing more later)."""
@@ -143,9 +150,11 @@ class Journal:
             self._settle()
 
     def _settle(self) -> None:
-        while self._pending:
-            seq, make = self._pending.popleft()
-            entry = make(seq)
+        # Waiting records carry consecutive numbers ending at the last one handed out.
+        seq = self._last - len(self._data)
+        while self._data:
+            seq += 1
+            entry = self._makers.popleft()(seq, self._data.popleft())
             if entry is not None:
                 self._entries.append(entry)
 

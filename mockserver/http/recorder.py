@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import marshal
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Scope
@@ -23,7 +24,7 @@ from starlette.types import Message, Scope
 from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import Clock
 from mockserver.journal import Entry, Journal, redact_headers, summarize
-from mockserver.spec import Operation, Spec
+from mockserver.spec import Spec
 
 log = logging.getLogger("mockserver")
 
@@ -32,6 +33,8 @@ ADMIN_PREFIX = "/_mock"
 _MAX_RESPONSE_COPY = 256 * 1024
 # Exchanges bigger than this are judged at once instead of held, bytes and all, until a read.
 _KEEP_UNJUDGED_BYTES = 16 * 1024
+# Version 2: no back-references, the fastest to write; records are read back by the same process.
+_MARSHAL_VERSION = 2
 
 
 class Recorder:
@@ -44,6 +47,7 @@ class Recorder:
         self.max_body = max_body
         self._operations = {op.operation_id: op for op in spec.operations}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
+        self._entry = self.entry  # one bound method for every record, not one each
 
     def know_routes(self, routes: Sequence[BaseRoute]) -> None:
         # Starlette before 1.8 puts only the endpoint, not the route, in the scope.
@@ -54,29 +58,50 @@ class Recorder:
         route: BaseRoute | None = scope.get("route")
         return route if route is not None else self._routes_by_endpoint.get(scope.get("endpoint"))
 
-    def operation_of(self, seen: Recording) -> tuple[Operation | None, Mapping[str, str]]:
-        """The operation a request was routed to, with its path parameters (None: no route took it)."""
-        route = seen.route
-        if route is None or not isinstance(route, Route) or (route.methods and seen.method not in route.methods):
-            return None, {}  # not routed, or routed only to answer 405
-        return self._operations.get(route.name), seen.path_params
+    def operation_id(self, route: BaseRoute | None, method: str) -> str | None:
+        """The operation a request was routed to (None: no route took it, or only to answer 405)."""
+        if route is None or not isinstance(route, Route) or (route.methods and method not in route.methods):
+            return None
+        return route.name if route.name in self._operations else None
 
     def begin(self, scope: Scope) -> Recording:
         """Start copying one exchange (see :class:`~mockserver.http.front.Front`)."""
         return Recording(self, scope)
 
-    def entry(self, seq: int, seen: Recording) -> Entry | None:
+    def keep(self, fields: tuple[Any, ...]) -> None:
+        """Hand a finished exchange to the journal, to be judged when the journal is read.
+
+        Small exchanges are held packed into one bytes object: thousands of
+        records waiting as a single object each cost the allocator (and the
+        requests that come after them) far less than as the dozens of small
+        objects a request's headers, bodies and parameters are made of.
+        ``fields`` are those of a :class:`Seen`, as a plain tuple (which is
+        cheaper to build, and the only kind marshal takes).
+        """
+        journal = self.journal
+        if len(fields[_BODY]) + len(fields[_RESPONSE_BODY]) > _KEEP_UNJUDGED_BYTES:
+            journal.add_later(self._entry, fields)
+            journal.settle()  # judge big exchanges now rather than hold their bytes
+            return
+        try:
+            packed: tuple[Any, ...] | bytes = marshal.dumps(fields, _MARSHAL_VERSION)
+        except ValueError:  # a path parameter of a type marshal does not know: keep it as it is
+            packed = fields
+        journal.add_later(self._entry, packed)
+
+    def entry(self, seq: int, record: tuple[Any, ...] | bytes) -> Entry | None:
+        seen = Seen._make(marshal.loads(record) if isinstance(record, bytes) else record)
         try:
             return self._judge(seq, seen)
         except Exception:  # the journal must never break an answer, or a read of it
             log.exception("could not journal %s %s", seen.method, seen.path)
             return None
 
-    def _judge(self, seq: int, seen: Recording) -> Entry:
+    def _judge(self, seq: int, seen: Seen) -> Entry:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in seen.headers]
         request_headers = {k.lower(): v for k, v in headers}
         response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in seen.response_headers}
-        operation, path_params = self.operation_of(seen)
+        operation = self._operations.get(seen.operation_id) if seen.operation_id else None
         response_json = _json_or_none(seen.response_body, response_headers.get("content-type", ""))
         exchange = Exchange(
             at=seen.at,
@@ -84,7 +109,7 @@ class Recorder:
             method=seen.method,
             path=seen.path,
             operation=operation,
-            path_params=path_params,
+            path_params=seen.path_params if operation else {},
             content_type=request_headers.get("content-type", ""),
             body=seen.body,
             status=seen.status,
@@ -101,7 +126,7 @@ class Recorder:
             method=exchange.method,
             path=exchange.path,
             query=seen.query.decode("latin-1"),
-            operation=operation.operation_id if operation else None,
+            operation=seen.operation_id if operation else None,
             headers=redact_headers(headers),
             body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
             status=exchange.status,
@@ -111,31 +136,43 @@ class Recorder:
         )
 
 
+class Seen(NamedTuple):
+    """One finished exchange as the journal holds it until it is read (plain data, so it packs)."""
+
+    at: float
+    duration_ms: float
+    method: str
+    path: str
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    operation_id: str | None
+    path_params: dict[str, Any]
+    body: bytes
+    status: int
+    response_headers: list[tuple[bytes, bytes]]
+    response_body: bytes
+    finished: bool
+
+
+_BODY = Seen._fields.index("body")
+_RESPONSE_BODY = Seen._fields.index("response_body")
+
+
 class Recording:
     """One exchange being copied: the request body as the app reads it, the answer as it is sent.
 
-    Once the answer is out it is its own journal record: a callable the journal
-    turns into an entry when it is next read. It keeps what the rules read from
-    the scope, not the scope (which holds the connection).
+    Once the answer is out, what the rules read is taken from it and from the
+    scope (not the scope itself, which holds the connection) and handed to
+    the journal as a :class:`Seen`.
     """
 
     __slots__ = (
         "answer",
         "answer_size",
         "at",
-        "body",
         "chunks",
-        "duration_ms",
-        "finished",
-        "headers",
-        "method",
-        "path",
-        "path_params",
-        "query",
         "recorder",
-        "response_body",
         "response_headers",
-        "route",
         "scope",
         "size",
         "started",
@@ -148,13 +185,11 @@ class Recording:
         self.at = recorder.clock.now()
         self.started = time.perf_counter()
         self.chunks: list[bytes] = []
-        self.body = b""
         self.size = 0
         self.status = 500
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.answer: list[bytes] | None = None  # JSON answers only, and None once too big to keep
         self.answer_size = 0
-        self.finished = False
 
     def received(self, message: Message) -> None:
         if message["type"] == "http.request" and self.size <= self.recorder.max_body:
@@ -181,33 +216,34 @@ class Recording:
                 else:  # too big to keep: keep nothing rather than a corrupt prefix
                     self.answer = None
             if not message.get("more_body", False):
-                self.finished = True
                 # Journal first, so a client that reads the journal after its answer finds the entry.
-                self.done()
+                self.done(finished=True)
 
-    def done(self) -> None:
+    def done(self, finished: bool = False) -> None:
         scope = self.scope
         if scope is None:
             return
         self.scope = None
-        self.duration_ms = (time.perf_counter() - self.started) * 1000
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.query: bytes = scope.get("query_string", b"")
-        self.headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        self.route = self.recorder.route_of(scope)
-        self.path_params: Mapping[str, str] = scope.get("path_params", {})
-        self.body = b"".join(self.chunks)
-        self.response_body = b"".join(self.answer) if self.answer else b""
+        recorder = self.recorder
+        method: str = scope["method"]
+        recorder.keep(
+            (  # the fields of a Seen
+                self.at,
+                (time.perf_counter() - self.started) * 1000,
+                method,
+                scope["path"],
+                scope.get("query_string", b""),
+                scope.get("headers", []),
+                recorder.operation_id(recorder.route_of(scope), method),
+                scope.get("path_params", {}),
+                b"".join(self.chunks),
+                self.status,
+                self.response_headers,
+                b"".join(self.answer) if self.answer else b"",
+                finished,
+            )
+        )
         self.answer = None
-        journal = self.recorder.journal
-        journal.add_later(self)
-        if len(self.body) + len(self.response_body) > _KEEP_UNJUDGED_BYTES:
-            journal.settle()  # judge big exchanges now rather than hold their bytes
-
-    def __call__(self, seq: int) -> Entry | None:
-        """The journal entry for this exchange (called by the journal, once)."""
-        return self.recorder.entry(seq, self)
 
 
 def _json_or_none(data: bytes, content_type: str) -> Any:
