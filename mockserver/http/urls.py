@@ -7,8 +7,8 @@ echoed into links.
 
 from __future__ import annotations
 
-import functools
 import re
+from typing import Any
 
 from starlette.requests import Request
 
@@ -16,34 +16,41 @@ _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*/?$")
 
 
-_WANTED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix")
-
-
-def _first(value: str | None) -> str:
-    return (value or "").split(",")[0].strip()
+# Where each header's first value goes in the cache key.
+_SLOTS = {b"host": 0, b"x-forwarded-proto": 1, b"x-forwarded-host": 2, b"x-forwarded-prefix": 3}
 
 
 def base_url(request: Request) -> str:
     # Read the four headers straight from the ASGI scope: building Starlette's
     # Headers and URL objects for them cost more than the rest of a status poll.
     scope = request.scope
-    found: dict[bytes, str] = {}
+    found: list[bytes | None] = [None, None, None, None]
     for name, value in scope["headers"]:
-        if name in _WANTED and name not in found:
-            found[name] = value.decode("latin-1")
-    server = scope.get("server") or ("127.0.0.1", 80)
-    # Cached by the header values; long (hostile) values bypass the cache so
-    # it cannot be filled with them.
-    compute = _cached if sum(map(len, found.values())) <= _CACHEABLE else _base_url
-    return compute(
-        str(scope.get("scheme", "http")),
-        found.get(b"host", ""),
-        found.get(b"x-forwarded-proto"),
-        found.get(b"x-forwarded-host"),
-        found.get(b"x-forwarded-prefix"),
-        f"{server[0]}:{server[1]}",
-        str(scope.get("root_path", "")),
-    )
+        slot = _SLOTS.get(name)
+        if slot is not None and found[slot] is None:
+            found[slot] = value
+    server = scope.get("server")
+    if isinstance(server, list):  # ASGI allows a list; a key must be hashable
+        server = tuple(server)
+    key = (scope.get("scheme", "http"), server, scope.get("root_path", ""), *found)
+    url = _CACHE.get(key)
+    if url is None:
+        server = server or ("127.0.0.1", 80)
+        host, fwd_proto, fwd_host, fwd_prefix = (None if v is None else v.decode("latin-1") for v in found)
+        url = _base_url(
+            str(key[0]), host or "", fwd_proto, fwd_host, fwd_prefix, f"{server[0]}:{server[1]}", str(key[2])
+        )
+        # Long (hostile) values are not kept, and a cache that fills up starts again, so
+        # clients cannot grow it without bound.
+        if sum(len(v) for v in found if v is not None) <= _CACHEABLE:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()
+            _CACHE[key] = url
+    return url
+
+
+def _first(value: str | None) -> str:
+    return (value or "").split(",")[0].strip()
 
 
 def _base_url(
@@ -62,4 +69,5 @@ def _base_url(
 
 
 _CACHEABLE = 512
-_cached = functools.lru_cache(maxsize=256)(_base_url)
+_CACHE_SIZE = 256
+_CACHE: dict[tuple[Any, ...], str] = {}
