@@ -52,7 +52,10 @@ class Front:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        headers = scope["headers"]
+        size = 4 * len(headers)  # ": " and CRLF
+        for name, value in headers:
+            size += len(name) + len(value)
         if size > self.max_header_bytes:
             error = ApiError(
                 431,

@@ -23,9 +23,11 @@ class JsonAnswer(JSONResponse):
         return _ENCODE(content).encode("utf-8")
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        if headers and any(name.lower() in _OWN_HEADERS for name in headers):
-            super().init_headers(headers)  # the caller sets its own: Starlette's rules decide
-            return
+        if headers:
+            for name in headers:
+                if name.lower() in _OWN_HEADERS:
+                    super().init_headers(headers)  # the caller sets its own: Starlette's rules decide
+                    return
         raw = [(b"content-length", str(len(self.body)).encode("latin-1")), (b"content-type", b"application/json")]
         if headers:
             raw.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())
