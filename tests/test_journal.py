@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Iterator
-from decimal import Decimal
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import httpx
@@ -72,6 +72,15 @@ def test_unknown_field_is_a_warning_not_a_rejection(server: MockServer) -> None:
         assert http.post(f"/{TEXT}", json={"prompt": "x", "style": "noir"}).status_code == 200
     [entry] = entries(server, violations="1")
     assert [v["severity"] for v in entry["violations"]] == ["warning"]  # type: ignore[attr-defined]
+
+
+def test_a_run_call_is_judged_by_the_model_its_path_names(instant: MockServer) -> None:
+    # The run host takes any model's body: the rules find which from the path's endpoint_id.
+    with client(instant, "run-1") as http:
+        http.post(f"/run/{TEXT}", json={"prompt": "x", "extra": True})
+    [entry] = entries(instant, test_id="run-1")
+    rules = [(v["rule"], v["field"]) for v in entry["violations"]]  # type: ignore[attr-defined]
+    assert entry["status"] == 200 and rules == [("schema.unknown-field", "extra")]
 
 
 def test_filters_and_paging(server: MockServer) -> None:
@@ -243,7 +252,7 @@ def test_a_number_handed_out_while_records_wait_keeps_them_in_order() -> None:
     assert [(e.seq, e.path) for e in store.read(Query())[0]] == [(1, "/a"), (2, "/b"), (3, "/c")]
 
 
-def _seen(path_params: dict[str, object]) -> Seen:
+def _seen(status: int = 200) -> Seen:
     return Seen(
         at=5.0,
         duration_ms=1.5,
@@ -252,20 +261,20 @@ def _seen(path_params: dict[str, object]) -> Seen:
         query=b"fal_webhook=x",
         headers=[(b"Content-Type", b"application/json"), (b"x-mock-test-id", b"t-9"), (b"x-api-key", b"s3cret")],
         operation_id="submitKontextMaxTextToImage",
-        path_params=path_params,
+        root_path="",
         body=b'{"prompt": "a \xc3\xa9t\xc3\xa9", "extra": 1}',
-        status=200,
+        status=status,
         response_headers=[(b"content-type", b"application/json"), (b"x-fal-request-id", b"r-1")],
         response_body=b'{"status": "IN_QUEUE"}',
         finished=True,
     )
 
 
-@pytest.mark.parametrize("path_params", [{}, {"n": Decimal(1)}], ids=["packed", "kept-as-is"])
-def test_a_waiting_record_reads_back_whole(path_params: dict[str, object]) -> None:
+@pytest.mark.parametrize("status", [200, HTTPStatus.OK], ids=["packed", "kept-as-is"])
+def test_a_waiting_record_reads_back_whole(status: int) -> None:
     # Records wait packed; one that cannot be packed waits as it is. Either way nothing is lost.
     recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
-    recorder.keep(tuple(_seen(path_params)))
+    recorder.keep(tuple(_seen(status)))
     assert recorder.journal.waiting == 1
     [entry] = recorder.journal.read(Query())[0]
     assert (entry.seq, entry.at, entry.duration_ms, entry.method, entry.path) == (1, 5.0, 1.5, "POST", f"/{TEXT}")
@@ -283,7 +292,7 @@ def test_waiting_records_are_held_one_object_each() -> None:
     try:
         before = tracemalloc.take_snapshot()
         for _ in range(2000):
-            recorder.keep(tuple(_seen({"request_id": "r-1"})))
+            recorder.keep(tuple(_seen()))
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()

@@ -15,10 +15,10 @@ import json
 import logging
 import marshal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Scope
 
 from mockserver.client_rules import ClientRules, Exchange
@@ -47,11 +47,16 @@ class Recorder:
         self.max_body = max_body
         self._operations = {op.operation_id: op for op in spec.operations}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
+        self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
 
     def know_routes(self, routes: Sequence[BaseRoute]) -> None:
         # Starlette before 1.8 puts only the endpoint, not the route, in the scope.
         self._routes_by_endpoint = {getattr(r, "endpoint", None): r for r in routes}
+        self._routes_by_name = {}
+        for route in routes:
+            if isinstance(route, Route):
+                self._routes_by_name.setdefault(route.name, route)
 
     def route_of(self, scope: Scope) -> BaseRoute | None:
         """The route Starlette's router chose for this request, if it chose one."""
@@ -97,6 +102,16 @@ class Recorder:
             log.exception("could not journal %s %s", seen.method, seen.path)
             return None
 
+    def _path_params(self, seen: Seen) -> Mapping[str, Any]:
+        # Matched again rather than recorded: the same route takes the same path the same way,
+        # and a record without them packs smaller and faster.
+        route = self._routes_by_name.get(seen.operation_id or "")
+        if route is None:
+            return {}
+        scope = {"type": "http", "path": seen.path, "root_path": seen.root_path, "method": seen.method}
+        match, child = route.matches(scope)
+        return child.get("path_params", {}) if match is not Match.NONE else {}
+
     def _judge(self, seq: int, seen: Seen) -> Entry:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in seen.headers]
         request_headers = {k.lower(): v for k, v in headers}
@@ -109,7 +124,7 @@ class Recorder:
             method=seen.method,
             path=seen.path,
             operation=operation,
-            path_params=seen.path_params if operation else {},
+            path_params=self._path_params(seen) if operation else {},
             content_type=request_headers.get("content-type", ""),
             body=seen.body,
             status=seen.status,
@@ -146,7 +161,7 @@ class Seen(NamedTuple):
     query: bytes
     headers: list[tuple[bytes, bytes]]
     operation_id: str | None
-    path_params: dict[str, Any]
+    root_path: str  # with the path and the operation's route, gives the path parameters
     body: bytes
     status: int
     response_headers: list[tuple[bytes, bytes]]
@@ -235,7 +250,7 @@ class Recording:
                 scope.get("query_string", b""),
                 scope.get("headers", []),
                 recorder.operation_id(recorder.route_of(scope), method),
-                scope.get("path_params", {}),
+                scope.get("root_path", ""),
                 b"".join(self.chunks),
                 self.status,
                 self.response_headers,
