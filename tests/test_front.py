@@ -109,5 +109,8 @@ def test_json_answer_sends_what_starlette_would(content: Any, headers: dict[str,
 
 
 def test_json_answer_refuses_what_json_cannot_say() -> None:
-    with pytest.raises(ValueError):
-        JsonAnswer({"x": float("nan")})
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            JsonAnswer({"x": [value]})
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
+        JsonAnswer({"x": {1}})
