@@ -90,7 +90,7 @@ class Recorder:
             return
         try:
             packed: tuple[Any, ...] | bytes = marshal.dumps(fields, _MARSHAL_VERSION)
-        except ValueError:  # a path parameter of a type marshal does not know: keep it as it is
+        except ValueError:  # a value of a type marshal does not know (an int subclass as status): keep it as is
             packed = fields
         journal.add_later(self._entry, packed)
 
