@@ -50,6 +50,7 @@ CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 
 @dataclass(eq=False, slots=True)  # slots: a stored job is ~100 bytes smaller, and 100,000 may be kept
 class Job:
+    # What submit decides, in the order JobQueue.submit passes it (positionally: it runs on every submit).
     id: str
     endpoint_id: str
     app_path: str  # owner/app: status, result and cancel URLs drop the subpath
@@ -63,15 +64,16 @@ class Job:
     inputs: tuple[ResolvedInput, ...] = ()
     failure: JobFailure | None = None
     webhook_url: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    worker: int | None = None
-    output: Output | None = field(default=None, repr=False)  # once rendered
     test_id: str | None = None  # the X-Mock-Test-Id it was submitted with: later calls inherit its scenarios
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS
     size_bytes: int = 0  # roughly what the job holds (body, input thumbnails), for the store's budget
+    # The timeline, written as the job runs.
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker: int | None = None
+    output: Output | None = field(default=None, repr=False)  # once rendered
 
     def state(self, now: float) -> JobState:
         if self.finished_at is not None and self.finished_at <= now:

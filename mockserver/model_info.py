@@ -12,7 +12,20 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class SubmitRoles(NamedTuple):
+    """The field names every submit reads, looked up once per model (None: no such field)."""
+
+    prompt: str | None
+    aspect_ratio: str | None
+    output_format: str | None
+    sync_mode: str | None
+    num_images: str | None
+    seed: str | None
+    random_seed: Any  # the seed value that asks for a random one (``x-mock-random-seed``), if any
+    image_input: str | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,20 @@ class ModelInfo:
     def name_of(self, role: str) -> str | None:
         info = self.fields.get(role)
         return info.name if info else None
+
+    @functools.cached_property
+    def roles(self) -> SubmitRoles:
+        seed = self.fields.get("seed")
+        return SubmitRoles(
+            prompt=self.name_of("prompt"),
+            aspect_ratio=self.name_of("aspect_ratio"),
+            output_format=self.name_of("output_format"),
+            sync_mode=self.name_of("sync_mode"),
+            num_images=self.name_of("num_images"),
+            seed=seed.name if seed else None,
+            random_seed=seed.schema.get("x-mock-random-seed") if seed else None,
+            image_input=self.name_of("image_input"),
+        )
 
     @functools.cached_property
     def app_path(self) -> str:

@@ -30,7 +30,8 @@ class Scheduler:
         self._tickets = itertools.count()  # queue order; a held job gets a new one on release
 
     def enqueue(self, job: Job, now: float) -> None:
-        self._release(now)
+        if self._held:
+            self._release(now)
         self._append(job)
 
     def hold(self, job: Job, until: float, now: float) -> None:
@@ -54,21 +55,26 @@ class Scheduler:
                 self._append(job)
 
     def advance(self, now: float) -> None:
-        self._release(now)
-        while self._head < len(self._seqs):
-            job = self._waiting[self._seqs[self._head]]
-            free_at, worker = self._free[0]
-            start = max(free_at, job.ready_at)
+        if self._held:
+            self._release(now)
+        seqs, waiting, free = self._seqs, self._waiting, self._free
+        head = self._head
+        while head < len(seqs):
+            job = waiting[seqs[head]]
+            free_at, worker = free[0]
+            start = free_at if free_at > job.ready_at else job.ready_at
             if start > now:
                 break
-            heapq.heapreplace(self._free, (start + job.run_seconds, worker))
-            job.started_at, job.worker = start, worker
-            job.finished_at = start + job.run_seconds
-            del self._waiting[job.seq]
-            self._head += 1
-        if self._head > 1024 and self._head * 2 > len(self._seqs):
-            del self._seqs[: self._head]
-            self._head = 0
+            # A job that takes no time (time-scale 0) shares its start's float rather than keep its own.
+            end = start + job.run_seconds if job.run_seconds else start
+            heapq.heapreplace(free, (end, worker))
+            job.started_at, job.finished_at, job.worker = start, end, worker
+            del waiting[job.seq]
+            head += 1
+        if head > 1024 and head * 2 > len(seqs):
+            del seqs[:head]
+            head = 0
+        self._head = head
 
     def position(self, job: Job) -> int:
         """How many jobs are ahead of a waiting job (a held one is behind all of them)."""
