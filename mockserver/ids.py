@@ -11,25 +11,28 @@ import os
 import threading
 
 _POOL_BYTES = 4096
+_VARIANT = "89ab" * 4  # RFC 4122 variant digit, indexed by any hex digit's value
 
 
 class _Pool:
+    """Random bytes kept as hex text: ids are hex, so a draw is a slice."""
+
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self._bytes = b""
+        self._hex = ""
         self._at = 0
         # Mocks serving from several threads of one process (test suites) share the pool.
         self._lock = threading.Lock()
 
-    def take(self, count: int) -> bytes:
+    def take_hex(self, digits: int) -> str:
         with self._lock:
-            if self._at + count > len(self._bytes):
-                self._bytes, self._at = os.urandom(_POOL_BYTES), 0
-            start = self._at
-            self._at = start + count
-            return self._bytes[start : start + count]
+            at = self._at
+            if at + digits > len(self._hex):
+                self._hex, at = os.urandom(_POOL_BYTES).hex(), 0
+            self._at = at + digits
+            return self._hex[at : at + digits]
 
 
 _POOL = _Pool()
@@ -39,13 +42,11 @@ os.register_at_fork(after_in_child=_POOL.reset)
 
 def uuid4() -> str:
     """A random (version 4) UUID in its usual 36-character form."""
-    raw = bytearray(_POOL.take(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = _POOL.take_hex(32)
+    # Digit 12 becomes the version (4); digit 16 keeps two random bits under the variant's two.
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
 
 
 def token_hex(nbytes: int = 16) -> str:
     """``nbytes`` random bytes as hex."""
-    return _POOL.take(nbytes).hex()
+    return _POOL.take_hex(2 * nbytes)

@@ -156,9 +156,10 @@ class JobQueue:
             return None
         return job
 
-    def queue_position(self, job: Job) -> int | None:
-        """How many jobs are ahead of this one, or None once it has left the queue."""
-        return self._position(job, job.state(self.advance()))
+    def submitted_position(self, job: Job) -> int:
+        """How many jobs are ahead of a job just submitted (0 if it left the queue at once).
+        Asked right after :meth:`submit`, which has just replayed the queue to that moment."""
+        return self._position(job, job.state(job.submitted_at)) or 0
 
     def _position(self, job: Job, state: JobState) -> int | None:
         if state is not JobState.IN_QUEUE:
@@ -226,6 +227,11 @@ class JobQueue:
         return await asyncio.shield(pending)
 
     # ---- internals ---------------------------------------------------------
+
+    @property
+    def fetches(self) -> bool:
+        """Whether :meth:`prefetch` may fetch anything: callers skip it (a coroutine per submit) when not."""
+        return bool(self.settings.fetch_hosts)
 
     async def prefetch(self, model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Fetched]:
         """Fetch the request's remote inputs from allowed hosts (none by default)."""

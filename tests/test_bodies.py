@@ -60,3 +60,21 @@ def test_a_client_that_goes_away_mid_body_is_a_disconnect() -> None:
     messages = iter([{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}])
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(_request(messages), 100))
+
+
+def test_a_body_in_one_message_is_read_and_kept_for_starlette() -> None:
+    request = _request(_chunks(b'{"prompt": "x"}'))
+    assert asyncio.run(read_body(request, 100)) == b'{"prompt": "x"}'
+    assert asyncio.run(request.body()) == b'{"prompt": "x"}'
+
+
+def test_a_body_in_one_message_over_the_limit_is_refused_without_a_declared_length() -> None:
+    with pytest.raises(ApiError) as raised:
+        asyncio.run(read_body(_request(_chunks(b"x" * 101)), 100))
+    assert raised.value.status_code == 413
+    assert asyncio.run(read_body(_request(_chunks(b"x" * 100)), 100)) == b"x" * 100
+
+
+def test_a_client_that_goes_away_before_any_body_is_a_disconnect() -> None:
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_body(_request(iter([{"type": "http.disconnect"}])), 100))

@@ -76,6 +76,17 @@ def test_queue_position_counts_jobs_ahead_and_only_decreases(clock: ManualClock)
     assert queue.view(last, with_logs=False).state is JobState.IN_PROGRESS
 
 
+def test_a_submit_reports_the_jobs_ahead_of_it_then(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=1)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(3)]
+    assert [queue.submitted_position(j) for j in jobs] == [0, 1, 2]
+    while queue.view(jobs[0], with_logs=False).state is JobState.IN_QUEUE:
+        clock.advance(0.25)
+    late = queue.submit(_model(), {"prompt": "late"})
+    assert queue.submitted_position(late) == 2  # the first has left the queue; two wait ahead
+    assert queue.view(late, with_logs=False).queue_position == 2
+
+
 def test_concurrency_lets_that_many_run_at_once(clock: ManualClock) -> None:
     queue = _queue(clock, concurrency=3)
     jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(5)]

@@ -46,10 +46,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     # The messages straight from ``receive``: Starlette's stream() is an async
     # generator whose machinery cost as much as the rest of reading a small body.
     receive = request.receive
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # The usual small body: all of it in one message.
+        body: bytes = message.get("body", b"")
+        if len(body) > limit:
+            raise _too_large(limit)
+        request._body = body
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.request":
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -60,6 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
                 break
         elif message["type"] == "http.disconnect":
             raise ClientDisconnect()
+        message = await receive()
     body = b"".join(chunks)
     request._body = body  # where Starlette's own readers (body(), form()) look before reading a spent stream
     return body
@@ -79,7 +87,7 @@ async def read_json(request: Request, limit: int) -> Any:
             "unsupported_media_type",
         )
     raw = await read_body(request, limit)
-    if not raw.strip():
+    if not raw or raw.isspace():  # (strip() would copy every body to learn this)
         raise _json_error("request body is empty", 0)
     try:
         text = raw.decode("utf-8")

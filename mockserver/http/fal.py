@@ -57,7 +57,7 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
 
 async def _submit(ctx: AppContext, model: ModelInfo, body: Any, webhook_url: str | None = None) -> Job:
     # A full store raises QueueFull, which the app answers with a 429 in every dialect.
-    fetched = await ctx.queue.prefetch(model, body)
+    fetched = await ctx.queue.prefetch(model, body) if ctx.queue.fetches else None
     return ctx.queue.submit(model, body, webhook_url=webhook_url, fetched=fetched)
 
 
@@ -101,7 +101,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         answer = _with_links(JobState.IN_QUEUE.value, base_url(request), job)
         answer["logs"] = None
         answer["metrics"] = {}
-        answer["queue_position"] = ctx.queue.queue_position(job) or 0
+        answer["queue_position"] = ctx.queue.submitted_position(job)
         return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint

@@ -65,7 +65,7 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
-    fetched = await ctx.queue.prefetch(named.info, body)
+    fetched = await ctx.queue.prefetch(named.info, body) if ctx.queue.fetches else None
     job = ctx.queue.submit(named.info, body, fetched=fetched)
     await ctx.queue.wait(job)
     failure = job.failure
