@@ -97,13 +97,6 @@ def with_defaults(model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
     return {**model.defaults, **body}
 
 
-def stored_body(model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body as a job keeps it: as sent (the plan holds what the defaults decided),
-    its field names the spec's own strings rather than one copy per job."""
-    names = model.names
-    return {names.get(key, key): value for key, value in body.items()}
-
-
 def choose_seed(model: ModelInfo, payload: Mapping[str, Any]) -> int:
     roles = model.roles
     value = payload.get(roles.seed) if roles.seed else None

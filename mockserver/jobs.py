@@ -55,12 +55,11 @@ class Job:
     endpoint_id: str
     app_path: str  # owner/app: status, result and cancel URLs drop the subpath
     title: str
-    payload: dict[str, Any]  # the validated body as sent; the plan holds what its defaults decided
-    plan: Plan  # sizes, seed and count, fixed at submit
+    plan: Plan  # what the body and its defaults decided: prompt, sizes, seed, count, format
     submitted_at: float
     ready_at: float  # when a free worker may pick it up
     run_seconds: float
-    seq: int
+    seq: int  # its place in the scheduler's queue while it waits (-1: not waiting)
     inputs: tuple[ResolvedInput, ...] = ()
     failure: JobFailure | None = None
     webhook_url: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -60,8 +60,6 @@ class ModelInfo:
     fields: Mapping[str, FieldInfo]  # by role
     defaults: Mapping[str, Any]  # by field name
     image_format: str = "jpeg"  # encoding when no field plays role output_format
-    # Each property name mapped to itself: stored jobs share these strings instead of keeping their own.
-    names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def field(self, role: str) -> FieldInfo | None:
         return self.fields.get(role)

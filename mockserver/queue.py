@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import itertools
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
@@ -60,7 +59,6 @@ class JobQueue:
         self.files = FileStore(clock, settings.max_file_bytes, settings.retention_seconds)
         self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
-        self._seq = itertools.count()
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
         self._rendering: dict[str, asyncio.Future[Output]] = {}
 
@@ -105,12 +103,11 @@ class JobQueue:
             model.endpoint_id,
             model.app_path,
             model.title,
-            generation.stored_body(model, body),
             plan,
             now,  # submitted_at
             now + delay if delay else now,  # ready_at
             run_seconds or 0.0,  # run_seconds
-            next(self._seq),
+            -1,  # seq: the scheduler's ticket, if it has to wait
             inputs,
             failure,
             webhook_url,

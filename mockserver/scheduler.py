@@ -32,6 +32,13 @@ class Scheduler:
     def enqueue(self, job: Job, now: float) -> None:
         if self._held:
             self._release(now)
+        if self._head == len(self._seqs):  # nobody waits: a free worker takes it without a ticket
+            free_at, worker = self._free[0]
+            start = free_at if free_at > job.ready_at else job.ready_at
+            if start <= now:
+                job.seq = -1
+                self._start(job, start, worker)
+                return
         self._append(job)
 
     def hold(self, job: Job, until: float, now: float) -> None:
@@ -65,16 +72,20 @@ class Scheduler:
             start = free_at if free_at > job.ready_at else job.ready_at
             if start > now:
                 break
-            # A job that takes no time (time-scale 0) shares its start's float rather than keep its own.
-            end = start + job.run_seconds if job.run_seconds else start
-            heapq.heapreplace(free, (end, worker))
-            job.started_at, job.finished_at, job.worker = start, end, worker
             del waiting[job.seq]
+            self._start(job, start, worker)
             head += 1
         if head > 1024 and head * 2 > len(seqs):
             del seqs[:head]
             head = 0
         self._head = head
+
+    def _start(self, job: Job, start: float, worker: int) -> None:
+        """Hand a job to the worker that is free first."""
+        # A job that takes no time (time-scale 0) shares its start's float rather than keep its own.
+        end = start + job.run_seconds if job.run_seconds else start
+        heapq.heapreplace(self._free, (end, worker))
+        job.started_at, job.finished_at, job.worker = start, end, worker
 
     def position(self, job: Job) -> int:
         """How many jobs are ahead of a waiting job (a held one is behind all of them)."""

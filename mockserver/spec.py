@@ -319,7 +319,6 @@ class Spec:
             fields=fields,
             defaults=defaults,
             image_format=str(settings.get("output_format", "jpeg")),
-            names={name: name for name in schema.get("properties", {})},
         )
 
     def _compile_named(self, doc: SpecDocument) -> Iterator[NamedModel]:

@@ -93,6 +93,11 @@ class JobStore:
         # ~6 MB less than an OrderedDict; a job dropped early stays here until swept past.
         self._order: deque[Job] = deque()
         self._bytes = 0
+        # The oldest job's expiry as the last sweep saw it: a sweep before then stops at that
+        # job, so submits under the cap skip it (a look at the oldest job is a cache miss or
+        # two, on every submit). A cancel may bring a running job's end forward: it is then
+        # freed up to its run time late, while lookups still expire it on time.
+        self._quiet_until = float("-inf")
 
     def add(self, job: Job) -> None:
         """Keep a job that :meth:`has_room` has just made room for (it swept already)."""
@@ -109,7 +114,12 @@ class JobStore:
 
     def has_room(self, size_bytes: int = 0) -> bool:
         """Whether a job of this size fits once expired and evictable jobs are gone."""
-        self.sweep(slots=1, incoming=size_bytes)
+        if (
+            len(self._jobs) >= self._max_jobs
+            or (self._max_bytes is not None and self._bytes + size_bytes > self._max_bytes)
+            or self._clock.now() >= self._quiet_until
+        ):
+            self.sweep(slots=1, incoming=size_bytes)
         if len(self._jobs) >= self._max_jobs:
             return False
         return self._max_bytes is None or not self._jobs or self._bytes + size_bytes <= self._max_bytes
@@ -133,6 +143,8 @@ class JobStore:
         """
         now = self._clock.now()
         order, jobs = self._order, self._jobs
+        # A job not finished yet cannot finish before now, so cannot expire before now + retention.
+        self._quiet_until = now + self._retention
         while order:
             job = order[0]
             if jobs.get(job.id) is not job:  # dropped already (expired on lookup)
@@ -142,6 +154,8 @@ class JobStore:
                 self._max_bytes is not None and self._bytes + incoming > self._max_bytes
             )
             if not ((over_cap and job.state(now) == "COMPLETED") or self._expired(job, now)):
+                if job.finished_at is not None:
+                    self._quiet_until = job.finished_at + self._retention
                 break
             order.popleft()
             self._drop(job.id)

@@ -155,6 +155,22 @@ def test_finished_jobs_expire_after_retention(clock: ManualClock) -> None:
     assert queue.find(job.app_path, job.id) is None
 
 
+def test_expired_jobs_leave_memory_with_the_first_submit_after_their_expiry(clock: ManualClock) -> None:
+    queue = _queue(clock, time_scale=0.0, retention_seconds=60.0)
+    first = queue.submit(_model(), {"prompt": "first"})
+    clock.advance(30.0)
+    queue.submit(_model(), {"prompt": "second"})
+    clock.advance(29.5)
+    queue.submit(_model(), {"prompt": "third"})
+    assert len(queue.jobs) == 3  # nothing is due yet
+    clock.advance(1.0)  # the first is due; nothing has looked it up
+    queue.submit(_model(), {"prompt": "fourth"})
+    assert len(queue.jobs) == 3 and queue.jobs.get(first.id) is None
+    clock.advance(30.0)  # the second is due
+    queue.submit(_model(), {"prompt": "fifth"})
+    assert len(queue.jobs) == 3
+
+
 def test_running_jobs_do_not_expire(clock: ManualClock) -> None:
     queue = _queue(clock, retention_seconds=1.0, concurrency=1)
     jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(3)]

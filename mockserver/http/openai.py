@@ -75,16 +75,18 @@ async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Map
             raise ApiError(400, failure.error, failure.error_type, issues=failure.issues)
         # A model that fails (a scenario rule): its own status, in this API's error shape.
         raise ApiError(failure.status_code, failure.error, failure.error_type)
-    return JsonAnswer(await _images_body(ctx, request, named, job))
+    return JsonAnswer(await _images_body(ctx, request, named, job, body))
 
 
-async def _images_body(ctx: AppContext, request: Request, named: NamedModel, job: Job) -> dict[str, Any]:
+async def _images_body(
+    ctx: AppContext, request: Request, named: NamedModel, job: Job, body: Mapping[str, Any]
+) -> dict[str, Any]:
     output = await ctx.queue.output(job)
     info = named.info.field("response_format")
     if info is None:
         raise LookupError(f"model {named.name} has no field with role response_format")
     # The chosen format names the key of each data item ("url", "b64_json").
-    key = str(job.payload.get(info.name, info.schema.get("default")))
+    key = str(body.get(info.name, info.schema.get("default")))
     inline = key == info.schema.get("x-mock-inline-format")
     base = base_url(request)
     data: list[dict[str, str]] = []

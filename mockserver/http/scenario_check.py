@@ -139,9 +139,8 @@ def _subject(
     """The model endpoint a request concerns, and its prompt."""
     if job is not None:
         model_op = ctx.spec.model(job.endpoint_id)
-        name = model_op.model.name_of("prompt") if model_op and model_op.model else None
-        prompt = job.payload.get(name) if name else None
-        return job.endpoint_id, prompt if isinstance(prompt, str) else None
+        has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of("prompt")
+        return job.endpoint_id, job.plan.prompt if has_prompt else None
     endpoint_id: str | None = None
     if operation.model is not None:
         endpoint_id = operation.model.endpoint_id
