@@ -93,55 +93,49 @@ class Output:
         }
 
 
-def with_defaults(model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
-    return {**model.defaults, **body}
-
-
-def choose_seed(model: ModelInfo, payload: Mapping[str, Any]) -> int:
+def choose_seed(model: ModelInfo, body: Mapping[str, Any]) -> int:
     roles = model.roles
-    value = payload.get(roles.seed) if roles.seed else None
+    value = body.get(*roles.seed) if roles.seed else None
     # Some APIs reserve a value (e.g. -1) that asks for a random seed.
     if type(value) is int and (roles.random_seed is None or value != roles.random_seed):
         return value
     return secrets.randbelow(SEED_RANGE)
 
 
-def image_count(model: ModelInfo, payload: Mapping[str, Any]) -> int:
-    name = model.roles.num_images
-    value = payload.get(name, 1) if name else 1
+def image_count(model: ModelInfo, body: Mapping[str, Any]) -> int:
+    role = model.roles.num_images
+    value = body.get(*role) if role else 1
     return int(value) if isinstance(value, int) and value > 0 else 1
 
 
-def image_inputs(model: ModelInfo, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+def image_inputs(model: ModelInfo, body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, url) for every input image the request names."""
-    name = model.roles.image_input
-    if name is None or name not in payload:
+    role = model.roles.image_input
+    value = body.get(*role) if role else None
+    if value is None:
         return []
-    value = payload[name]
+    name = role[0] if role else ""
     if isinstance(value, list):
         return [(f"{name}[{i}]", str(v)) for i, v in enumerate(value)]
     return [(name, str(value))]
 
 
-def make_plan(
-    model: ModelInfo, payload: Mapping[str, Any], seed: int, inputs: tuple[ResolvedInput, ...]
-) -> Plan:
-    # Read on every submit: role names come resolved once per model, and the Plan is
-    # built positionally (half the cost of keywords), in its fields' order.
+def make_plan(model: ModelInfo, body: Mapping[str, Any], seed: int, inputs: tuple[ResolvedInput, ...]) -> Plan:
+    """What the body (as sent: the model's defaults fill what it leaves out) will draw."""
+    # Read on every submit, so it reads the body and the model's resolved roles and
+    # nothing else it can avoid; the Plan is built positionally (half the cost of keywords).
     roles = model.roles
-    ratio = payload.get(roles.aspect_ratio) if roles.aspect_ratio else None
+    ratio = body.get(*roles.aspect_ratio) if roles.aspect_ratio else None
     sizes = model.sizes
     if isinstance(ratio, str) and ratio in sizes:
         width, height = sizes[ratio]
     else:
         width, height = _follow_input(model, inputs)
-    image_format = model.image_format
-    if roles.output_format:
-        image_format = str(payload.get(roles.output_format, image_format))
+    image_format = str(body.get(*roles.output_format)) if roles.output_format else model.image_format
     content_type = model.content_types.get(image_format) or f"image/{image_format}"
-    prompt = str(payload.get(roles.prompt, "")) if roles.prompt else ""
-    data_uris = bool(payload.get(roles.sync_mode, False)) if roles.sync_mode else False
-    count = image_count(model, payload)
+    prompt = str(body.get(*roles.prompt)) if roles.prompt else ""
+    data_uris = bool(body.get(*roles.sync_mode)) if roles.sync_mode else False
+    count = image_count(model, body)
     return Plan(model.endpoint_id, prompt, seed, count, width, height, image_format, content_type, data_uris)
 
 

@@ -36,15 +36,40 @@ class _Pool:
 
 
 _POOL = _Pool()
+_BATCH = 128  # uuids made at a time
+
+
+def _uuids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs in their usual 36-character form."""
+    digits = _POOL.take_hex(32 * count)
+    # Digit 12 becomes the version (4); digit 16 keeps two random bits under the variant's two.
+    return [
+        f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:32]}"
+        for h in (digits[at : at + 32] for at in range(0, 32 * count, 32))
+    ]
+
+
+_UUIDS: list[str] = []
+
+
+def _reset() -> None:
+    _POOL.reset()
+    _UUIDS.clear()
+
+
 # A forked child must not hand out its parent's ids, nor inherit a lock held by another thread.
-os.register_at_fork(after_in_child=_POOL.reset)
+os.register_at_fork(after_in_child=_reset)
 
 
 def uuid4() -> str:
     """A random (version 4) UUID in its usual 36-character form."""
-    h = _POOL.take_hex(32)
-    # Digit 12 becomes the version (4); digit 16 keeps two random bits under the variant's two.
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
+    # Made in batches and handed out by list.pop, which is atomic: no lock per id. Threads
+    # that find the list empty at once each add a batch of fresh ones, which is harmless.
+    while True:
+        try:
+            return _UUIDS.pop()
+        except IndexError:
+            _UUIDS.extend(_uuids(_BATCH))
 
 
 def token_hex(nbytes: int = 16) -> str:

@@ -14,18 +14,24 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+Role = tuple[str, Any]  # the name of the field that plays a role, and what a body that leaves it out gets
+
 
 class SubmitRoles(NamedTuple):
-    """The field names every submit reads, looked up once per model (None: no such field)."""
+    """The fields every submit reads, resolved once per model (None: no field plays the role).
 
-    prompt: str | None
-    aspect_ratio: str | None
-    output_format: str | None
-    sync_mode: str | None
-    num_images: str | None
-    seed: str | None
+    A submit reads these and the body, and nothing else of the model's schema: no
+    merged copy of the defaults, no lookups by role, on every request.
+    """
+
+    prompt: Role | None
+    aspect_ratio: Role | None
+    output_format: Role | None
+    sync_mode: Role | None
+    num_images: Role | None
+    seed: Role | None
+    image_input: Role | None
     random_seed: Any  # the seed value that asks for a random one (``x-mock-random-seed``), if any
-    image_input: str | None
 
 
 @dataclass(frozen=True)
@@ -70,16 +76,20 @@ class ModelInfo:
 
     @functools.cached_property
     def roles(self) -> SubmitRoles:
+        def role(name: str, fallback: Any = None) -> Role | None:
+            info = self.fields.get(name)
+            return (info.name, self.defaults.get(info.name, fallback)) if info else None
+
         seed = self.fields.get("seed")
         return SubmitRoles(
-            prompt=self.name_of("prompt"),
-            aspect_ratio=self.name_of("aspect_ratio"),
-            output_format=self.name_of("output_format"),
-            sync_mode=self.name_of("sync_mode"),
-            num_images=self.name_of("num_images"),
-            seed=seed.name if seed else None,
+            prompt=role("prompt", ""),
+            aspect_ratio=role("aspect_ratio"),
+            output_format=role("output_format", self.image_format),
+            sync_mode=role("sync_mode", False),
+            num_images=role("num_images", 1),
+            seed=role("seed"),
+            image_input=role("image_input"),
             random_seed=seed.schema.get("x-mock-random-seed") if seed else None,
-            image_input=self.name_of("image_input"),
         )
 
     @functools.cached_property

@@ -80,8 +80,7 @@ class JobQueue:
         size = _approx_bytes(body)
         if not self.jobs.has_room(size):
             raise QueueFull(len(self.jobs))
-        payload = generation.with_defaults(model, body)
-        refs = generation.image_inputs(model, payload)
+        refs = generation.image_inputs(model, body)
         inputs: tuple[ResolvedInput, ...] = ()
         failure = directives.failure
         if refs:
@@ -90,7 +89,7 @@ class JobQueue:
             )
             size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
             failure = _input_failure(inputs) or failure
-        plan = generation.make_plan(model, payload, generation.choose_seed(model, payload), inputs)
+        plan = generation.make_plan(model, body, generation.choose_seed(model, body), inputs)
         scale = self.settings.time_scale
         run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.image_count)
         step = self.settings.step_mode or directives.step
@@ -117,13 +116,15 @@ class JobQueue:
             size,  # size_bytes
         )
         self.jobs.add(job)
+        # The queue first catches up to now, so the new job goes behind exactly the jobs
+        # still waiting then (and straight to a worker if there are none and one is free).
+        self._scheduler.advance(now)
         if step:
             job.ready_at += directives.hold_seconds  # polls move it on once the hold is over
         elif directives.hold_seconds > 0:
             self._scheduler.hold(job, job.ready_at + directives.hold_seconds, now)
         else:
             self._scheduler.enqueue(job, now)
-        self._scheduler.advance(now)
         return job
 
     def cancel(self, job: Job) -> CancelOutcome:

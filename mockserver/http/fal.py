@@ -16,13 +16,13 @@ from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
 from mockserver.jobs import Job, JobState
-from mockserver.model_info import ModelInfo
 from mockserver.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec import Operation
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
+IN_QUEUE = JobState.IN_QUEUE.value  # what every submit answers (an enum's .value is a property call)
 
 
 def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
@@ -53,12 +53,6 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
         body["error"] = view.failure.error
         body["error_type"] = view.failure.error_type
     return body
-
-
-async def _submit(ctx: AppContext, model: ModelInfo, body: Any, webhook_url: str | None = None) -> Job:
-    # A full store raises QueueFull, which the app answers with a 429 in every dialect.
-    fetched = await ctx.queue.prefetch(model, body) if ctx.queue.fetches else None
-    return ctx.queue.submit(model, body, webhook_url=webhook_url, fetched=fetched)
 
 
 def _query(request: Request) -> Mapping[str, str]:
@@ -95,10 +89,12 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
         body = await ctx.read_valid_body(request, operation)
-        job = await _submit(ctx, model, body, webhook_url=webhook)
+        fetched = await ctx.queue.prefetch(model, body) if ctx.queue.fetches else None
+        # A full store raises QueueFull, which the app answers with a 429 in every dialect.
+        job = ctx.queue.submit(model, body, webhook_url=webhook, fetched=fetched)
         if webhook is not None:
             ctx.webhooks.schedule(job, base_url(request))
-        answer = _with_links(JobState.IN_QUEUE.value, base_url(request), job)
+        answer = _with_links(IN_QUEUE, base_url(request), job)
         answer["logs"] = None
         answer["metrics"] = {}
         answer["queue_position"] = ctx.queue.submitted_position(job)
@@ -216,7 +212,8 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await ctx.read_valid_body(request, model_op)
-        job = await _submit(ctx, model_op.model, body)
+        fetched = await ctx.queue.prefetch(model_op.model, body) if ctx.queue.fetches else None
+        job = ctx.queue.submit(model_op.model, body, fetched=fetched)
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)
 
