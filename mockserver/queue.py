@@ -170,12 +170,12 @@ class JobQueue:
         now = self.advance()
         state = job.state(now)
         done = state is JobState.COMPLETED
-        view = StatusView(
-            state=state,
-            queue_position=self._position(job, state),
-            logs=job.logs(now) if with_logs else None,
-            inference_time=job.inference_time() if done else None,
-            failure=job.failure if done else None,
+        view = StatusView(  # positionally, in field order: made on every poll
+            state,
+            self._position(job, state),  # queue_position
+            job.logs(now) if with_logs else None,
+            job.inference_time() if done else None,
+            job.failure if done else None,
         )
         if step and job.step_mode:
             self._step(job, now)
