@@ -23,7 +23,7 @@ class Settings:
     # Caps that keep memory flat however long the mock runs: past them the
     # oldest finished requests and files go first (unfinished ones never).
     max_jobs: int = 100_000
-    max_job_bytes: int = 128 * MB  # bodies and input thumbnails held by jobs
+    max_job_bytes: int = 128 * MB  # what jobs hold: their records, prompts and input thumbnails
     max_file_bytes: int = 64 * MB  # generated images, ~500 at 1 MP
     max_body_bytes: int = 32 * MB
     max_header_bytes: int = 64 * 1024  # all request headers together; more gets 431

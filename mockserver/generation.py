@@ -111,10 +111,12 @@ def image_count(model: ModelInfo, body: Mapping[str, Any]) -> int:
 def image_inputs(model: ModelInfo, body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, url) for every input image the request names."""
     role = model.roles.image_input
-    value = body.get(*role) if role else None
+    if role is None:
+        return []
+    name, default = role
+    value = body.get(name, default)
     if value is None:
         return []
-    name = role[0] if role else ""
     if isinstance(value, list):
         return [(f"{name}[{i}]", str(v)) for i, v in enumerate(value)]
     return [(name, str(value))]

@@ -67,7 +67,7 @@ class Job:
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS
-    size_bytes: int = 0  # roughly what the job holds (body, input thumbnails), for the store's budget
+    size_bytes: int = 0  # roughly what the job holds (records, prompt, input thumbnails), for the store's budget
     # The timeline, written as the job runs.
     started_at: float | None = None
     finished_at: float | None = None

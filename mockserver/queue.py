@@ -77,7 +77,7 @@ class JobQueue:
         now = self.clock.now()
         tags = decisions.current()
         directives = tags.decision.job
-        size = _approx_bytes(body)
+        size = _approx_bytes(model, body)
         if not self.jobs.has_room(size):
             raise QueueFull(len(self.jobs))
         refs = generation.image_inputs(model, body)
@@ -280,17 +280,12 @@ def _label_loc(label: str) -> tuple[str | int, ...]:
     return (name, int(rest.rstrip("]"))) if rest else (name,)
 
 
-_JOB_OVERHEAD = 1024  # the Job, its plan and its dicts, measured at ~1 KB
+_JOB_OVERHEAD = 600  # the Job, its plan, id and store entries, measured at ~550 bytes
 
 
-def _approx_bytes(body: Mapping[str, Any]) -> int:
-    """What a job will hold for its body: dominated by strings (prompts, data URIs)."""
-    size = _JOB_OVERHEAD
-    for value in body.values():
-        if isinstance(value, str):
-            size += len(value)
-        elif isinstance(value, list):
-            size += sum(len(v) if isinstance(v, str) else 16 for v in value)
-        else:
-            size += 16
-    return size
+def _approx_bytes(model: ModelInfo, body: Mapping[str, Any]) -> int:
+    """What a job will hold before its input thumbnails: its records and its prompt (in
+    its plan). The rest of the body, data URIs included, is not kept."""
+    role = model.roles.prompt
+    prompt = body.get(*role) if role else None
+    return _JOB_OVERHEAD + (len(prompt) if isinstance(prompt, str) else 0)

@@ -10,7 +10,7 @@ from mockserver.clock import ManualClock
 from mockserver.config import Settings
 from mockserver.jobs import Job, JobState
 from mockserver.model_info import ModelInfo
-from mockserver.queue import CancelOutcome, JobQueue
+from mockserver.queue import CancelOutcome, JobQueue, QueueFull
 from mockserver.spec import Spec
 
 SPEC = Spec.load()
@@ -169,6 +169,19 @@ def test_expired_jobs_leave_memory_with_the_first_submit_after_their_expiry(cloc
     clock.advance(30.0)  # the second is due
     queue.submit(_model(), {"prompt": "fifth"})
     assert len(queue.jobs) == 3
+
+
+def test_the_byte_budget_counts_what_jobs_keep_and_refuses_past_it(clock: ManualClock) -> None:
+    queue = _queue(clock, concurrency=1, max_job_bytes=20_000)  # jobs wait: none can be evicted
+    prompt = "p" * 5_000
+    jobs = [queue.submit(_model(), {"prompt": prompt}) for _ in range(3)]
+    assert all(5_000 < j.size_bytes < 6_000 for j in jobs)
+    assert queue.jobs.total_bytes == sum(j.size_bytes for j in jobs)
+    with pytest.raises(QueueFull):
+        queue.submit(_model(), {"prompt": prompt})
+    assert len(queue.jobs) == 3  # the refused one left nothing behind
+    short = queue.submit(_model(), {"prompt": "short"})  # what is left of the budget still takes a small one
+    assert short.size_bytes < 1_000
 
 
 def test_running_jobs_do_not_expire(clock: ManualClock) -> None:
