@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gc
 
 import pytest
@@ -182,6 +183,15 @@ def test_the_byte_budget_counts_what_jobs_keep_and_refuses_past_it(clock: Manual
     assert len(queue.jobs) == 3  # the refused one left nothing behind
     short = queue.submit(_model(), {"prompt": "short"})  # what is left of the budget still takes a small one
     assert short.size_bytes < 1_000
+
+
+def test_the_byte_budget_leaves_out_what_a_job_does_not_keep(clock: ManualClock) -> None:
+    # An input's data URI is read at submit and not kept (only its thumbnail would be; this one
+    # is not an image, so there is none): it must not count against the budget.
+    uri = "data:image/png;base64," + base64.b64encode(b"not an image " * 8_000).decode()
+    job = _queue(clock).submit(_model("fal-ai/flux-pro/kontext/max"), {"prompt": "edit", "image_url": uri})
+    assert job.failure is not None and job.failure.error_type == "image_load_error"
+    assert job.size_bytes < 1_000 < len(uri)
 
 
 def test_running_jobs_do_not_expire(clock: ManualClock) -> None:
