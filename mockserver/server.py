@@ -8,6 +8,7 @@ back to asyncio and h11 with the same behaviour, only slower.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib.util
 import socket
@@ -79,6 +80,14 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+def _http_protocol(stack: Stack) -> str | type[asyncio.Protocol]:
+    if stack.http != "httptools":
+        return stack.http
+    from mockserver.joined_writes import JoiningHttpToolsProtocol  # imports httptools itself
+
+    return JoiningHttpToolsProtocol
+
+
 def make_server(
     app: Starlette | ASGIApp,
     *,
@@ -90,7 +99,7 @@ def make_server(
     """uvicorn on the fastest stack available; HTTPS when given a certificate and key."""
     chosen = stack or fast_stack()
     config = uvicorn.Config(
-        app, log_level=log_level, access_log=False, lifespan="on", loop=chosen.loop, http=chosen.http,
+        app, log_level=log_level, access_log=False, lifespan="on", loop=chosen.loop, http=_http_protocol(chosen),
         # Longer than uvicorn's 5 s, so a busy client's pooled connection is
         # rarely closed under it between two polls.
         timeout_keep_alive=30,

@@ -16,8 +16,10 @@ def test_fast_stack_is_chosen_when_installed() -> None:
     pytest.importorskip("uvloop")
     pytest.importorskip("httptools")
     assert fast_stack() == Stack("uvloop", "httptools")
+    from mockserver.joined_writes import JoiningHttpToolsProtocol
+
     server = make_server(create_app(Settings(port=0)))
-    assert (server.config.loop, server.config.http) == ("uvloop", "httptools")
+    assert (server.config.loop, server.config.http) == ("uvloop", JoiningHttpToolsProtocol)
 
 
 def test_missing_packages_fall_back_to_asyncio_and_h11(monkeypatch: pytest.MonkeyPatch) -> None:

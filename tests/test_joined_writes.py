@@ -1,0 +1,153 @@
+"""An answer's head and body go out in one write, and no head a client waits for is held."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from mockserver.testing import MockServer
+
+pytest.importorskip("httptools")
+
+from mockserver.joined_writes import JoiningHttpToolsProtocol, JoiningTransport
+
+HEAD = b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Wire(asyncio.Transport):
+    """The socket's side of the transport: each call is one system call's worth of bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent.append(bytes(data))
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.sent.append(b"".join(list_of_data))
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def wire() -> Wire:
+    return Wire()
+
+
+def test_a_head_with_a_length_waits_for_its_body(wire: Wire) -> None:
+    joined = JoiningTransport(wire)
+    joined.write(HEAD)
+    assert wire.sent == [] and joined.get_write_buffer_size() == len(HEAD)
+    joined.write(b"{}")
+    assert wire.sent == [HEAD + b"{}"]
+    joined.write(b"more")  # later writes of the same answer go straight out
+    assert wire.sent == [HEAD + b"{}", b"more"]
+
+
+@pytest.mark.parametrize("head", [STREAM_HEAD, CONTINUE], ids=["stream", "100-continue"])
+def test_heads_without_a_length_and_interim_answers_go_out_at_once(wire: Wire, head: bytes) -> None:
+    joined = JoiningTransport(wire)
+    joined.write(head)
+    assert wire.sent == [head]
+
+
+def test_a_held_head_is_sent_by_flush_and_close_and_dropped_by_abort(wire: Wire) -> None:
+    joined = JoiningTransport(wire)
+    joined.write(HEAD)
+    joined.flush()
+    joined.flush()
+    assert wire.sent == [HEAD]
+    joined.write(HEAD)
+    joined.close()
+    assert wire.sent == [HEAD, HEAD] and wire.closed
+    aborted = Wire()
+    joined = JoiningTransport(aborted)
+    joined.write(HEAD)
+    joined.abort()
+    assert aborted.sent == [] and aborted.closed
+
+
+def test_the_mock_serves_with_the_joining_protocol(instant: MockServer) -> None:
+    assert instant._server.config.http is JoiningHttpToolsProtocol
+
+
+def _answers(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
+    """Read ``count`` whole answers (head, body) off a keep-alive connection."""
+    data, out = b"", []
+    while len(out) < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(out)} answers"
+        data += chunk
+        while b"\r\n\r\n" in data and len(out) < count:
+            head, rest = data.split(b"\r\n\r\n", 1)
+            fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+            size = int(fields[b"content-length"])
+            if len(rest) < size:
+                break
+            out.append((head, rest[:size]))
+            data = rest[size:]
+    return out
+
+
+def _connect(server: MockServer) -> socket.socket:
+    host, port = server.url.split("://")[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def test_a_head_answer_is_not_held_back(instant: MockServer) -> None:
+    # A HEAD answer declares a length but has no body write: the end of the answer must send it.
+    with _connect(instant) as sock:
+        sock.sendall(b"HEAD /_mock/health HTTP/1.1\r\nhost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, "connection closed before the head"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200") and b"\r\ncontent-length: " in head
+        assert head.endswith(b"\r\n\r\n")  # and no body after it
+        sock.sendall(b"GET /_mock/health HTTP/1.1\r\nhost: x\r\n\r\n")  # the connection goes on
+        [(status, body)] = _answers(sock, 1)
+        assert status.startswith(b"HTTP/1.1 200") and json.loads(body)
+
+
+def test_expect_100_continue_is_answered_before_the_body(instant: MockServer) -> None:
+    body = json.dumps({"prompt": "a red kite"}).encode()
+    with _connect(instant) as sock:
+        sock.sendall(
+            b"POST /fal-ai/flux-pro/kontext/max/text-to-image HTTP/1.1\r\nhost: x\r\n"
+            b"content-type: application/json\r\nexpect: 100-continue\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)
+        )
+        interim = sock.recv(4096)  # the server reads the body only after this: a held one would hang
+        assert interim == CONTINUE
+        sock.sendall(body)
+        [(head, answer)] = _answers(sock, 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    ticket: dict[str, Any] = json.loads(answer)
+    assert ticket["status"] == "IN_QUEUE"
+
+
+def test_pipelined_answers_come_back_whole_and_in_order(instant: MockServer) -> None:
+    with _connect(instant) as sock:
+        sock.sendall(b"".join(
+            b"GET /fal-ai/flux-pro/requests/%d/status HTTP/1.1\r\nhost: x\r\n\r\n" % n for n in range(3)
+        ) + b"GET /_mock/health HTTP/1.1\r\nhost: x\r\n\r\n")
+        answers = _answers(sock, 4)
+    assert [head.split(b" ")[1] for head, _ in answers] == [b"404", b"404", b"404", b"200"]
+    assert all(json.loads(body) for _, body in answers)
