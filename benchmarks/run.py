@@ -222,7 +222,9 @@ def measure_all(targets: list[Target], args: argparse.Namespace) -> dict[str, di
     """Each phase on each server in turn, ``--rounds`` times; the median round counts.
 
     Interleaving spreads any background load on the machine over all servers
-    alike, so the ratios stay fair even when the absolute figures wobble.
+    alike, and each ratio is the median of the ratios within a round (see
+    :func:`report`), so a slow spell that hits one round does not pair one
+    server's good round with another's bad one.
     """
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {t.name: {} for t in targets}
     for n in range(args.rounds):
@@ -238,7 +240,7 @@ def measure_all(targets: list[Target], args: argparse.Namespace) -> dict[str, di
                       f"p50 {f['p50_ms']:6.2f} ms  p99 {f['p99_ms']:6.2f} ms  codes {f['codes']}")
     results: dict[str, dict[str, Any]] = {}
     for target in targets:
-        figures: dict[str, Any] = {}
+        figures: dict[str, Any] = {"rounds": runs[target.name]}
         for phase, rounds in runs[target.name].items():
             figures[phase] = sorted(rounds, key=lambda f: f["per_cpu_s"] or f["rps"])[len(rounds) // 2]
         figures["lifecycle_ms"] = lifecycle_ms(target, args.lifecycle_runs)
@@ -254,8 +256,20 @@ def _cell(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}×" if a is not None and b else "-"
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}×"
+
+
+def paired_ratio(results: dict[str, dict[str, Any]], name: str, other: str, phase: str, key: str) -> float | None:
+    """The median over rounds of ``name``'s figure over ``other``'s in the same round."""
+    if name not in results or other not in results:
+        return None
+    pairs = zip(results[name]["rounds"][phase], results[other]["rounds"][phase], strict=True)
+    ratios = sorted(float(a[key]) / float(b[key]) for a, b in pairs if a.get(key) is not None and b.get(key))
+    if not ratios:
+        return None
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
 def report(results: dict[str, dict[str, Any]], render: dict[str, float], markdown: bool) -> None:
@@ -274,10 +288,10 @@ def report(results: dict[str, dict[str, Any]], render: dict[str, float], markdow
                                 ("p50_ms", "p50 ms", ".2f"), ("p99_ms", "p99 ms", ".2f")):
             values = [get(n, phase, key) for n in names]
             rows.append([f"{phase} {label}", *(_cell(v, fmt) for v in values),
-                         _ratio(values[0], values[1]), _ratio(values[0], values[2])])
+                         *(_ratio(paired_ratio(results, "mock", other, phase, key)) for other in names[1:])])
     values = [get(n, "lifecycle_ms", "") for n in names]
     rows.append(["lifecycle ms (time-scale 0)", *(_cell(v, ".2f") for v in values),
-                 _ratio(values[0], values[1]), _ratio(values[0], values[2])])
+                 *(_ratio(values[0] / v if values[0] is not None and v else None) for v in values[1:])])
     for fmt, ms in render.items():
         rows.append([f"render 1024² {fmt} ms (median)", f"{ms:.1f}", "-", "-", "-", "-"])
     header = ["figure", *names, "mock/ceiling", "mock/aimock"]
@@ -293,8 +307,8 @@ def report(results: dict[str, dict[str, Any]], render: dict[str, float], markdow
     print()
 
     def at_least(phase: str, other: str, share: float) -> bool:
-        mine, theirs = get("mock", phase, "per_cpu_s"), get(other, phase, "per_cpu_s")
-        return mine is not None and theirs is not None and mine >= share * theirs
+        ratio = paired_ratio(results, "mock", other, phase, "per_cpu_s")
+        return ratio is not None and ratio >= share
 
     targets = [
         ("submit ≥ 60% of ceiling", at_least("submit", "ceiling", 0.6)),
@@ -310,7 +324,7 @@ def report(results: dict[str, dict[str, Any]], render: dict[str, float], markdow
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured per phase (default 3)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median counts (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the median counts (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
     parser.add_argument("--ids", type=int, default=300, help="jobs submitted before the status/result phases")
     parser.add_argument("--lifecycle-runs", type=int, default=50)
