@@ -29,11 +29,13 @@ def test_missing_packages_fall_back_to_asyncio_and_h11(monkeypatch: pytest.Monke
     assert fast_stack() == Stack("asyncio", "h11")
 
 
-@pytest.mark.parametrize("stack", [Stack("asyncio", "h11"), Stack("uvloop", "httptools")], ids=str)
+@pytest.mark.parametrize(
+    "stack", [Stack("asyncio", "h11"), Stack("asyncio", "httptools"), Stack("uvloop", "httptools")], ids=str
+)
 def test_each_stack_serves_the_api(stack: Stack) -> None:
-    if stack.loop == "uvloop":
-        pytest.importorskip("uvloop")
-        pytest.importorskip("httptools")
+    for module in (stack.loop, stack.http):
+        if module != "asyncio":
+            pytest.importorskip(module)
     server = make_server(create_app(Settings(port=0, time_scale=0)), stack=stack)
     sock = bind("127.0.0.1", 0)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
