@@ -25,11 +25,11 @@ from mockserver.decisions import Decision, RequestTags
 from mockserver.http.bodies import header_of, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
+from mockserver.http.recorder import TEST_ID_HEADER
 from mockserver.jobs import Job
 from mockserver.scenarios import Facts
 from mockserver.spec import Operation, Spec
 
-TEST_ID_HEADER = "x-mock-test-id"
 _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 _CONNECTION = "flux_mock.transport"
 # The load balancer's own pages: fal-client treats a 502/503/504 whose body names
