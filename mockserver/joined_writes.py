@@ -3,11 +3,18 @@
 uvicorn writes an answer's status line and headers as soon as the app starts
 the answer, and the body when it comes: two system calls, and on a loopback
 connection two wake-ups of the client, for every small JSON answer. Under
-load that cost the mock ~9 µs of CPU per request, so the head of an answer
-that declares its length is held until the body's first write (or the end of
-the answer, for HEAD) and both go out together. Heads without a length (event streams, chunked answers) and
-interim answers (``100 Continue``) are written at once, so nothing a client
-waits for is ever held back.
+load that cost the mock ~9 µs of CPU per request. So the head that starts an
+answer, when it declares a length, is held for the body's first write and
+both go out together (one ``writev`` on uvloop; over TLS, one socket write of
+two records).
+
+A head is held for one turn of the event loop at most: an app that awaits
+something between starting an answer and sending its body (a client's
+``Expect: 100-continue`` body, a slow file) has its head sent when the loop
+next runs, as stock uvicorn would have sent it. Heads without a length (event
+streams, chunked answers) and interim answers (``100 Continue``) are written
+at once, and only the first write of an answer is taken for its head, so a
+body that merely looks like one is never held.
 """
 
 from __future__ import annotations
@@ -26,33 +33,45 @@ _LENGTH = b"\r\ncontent-length: "
 class JoiningTransport(asyncio.Transport):
     """A transport that holds a length-declaring answer head for the write after it."""
 
-    __slots__ = ("_head", "_inner")
+    __slots__ = ("_head", "_inner", "_loop", "expect_head")
 
-    def __init__(self, inner: asyncio.Transport) -> None:
+    def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._inner = inner
+        self._loop = loop
         self._head: bytes | None = None
+        # True until an answer's head is written; the protocol sets it again when the answer ends.
+        self.expect_head = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         head = self._head
         if head is not None:
             self._head = None
-            self._inner.writelines((head, data))  # one writev, no copy of a large body
-        elif data[:9] == _FINAL_HEAD and data[9:10] != b"1" and _LENGTH in data:
-            self._head = bytes(data)
+            self._inner.writelines((head, data))
+        elif self.expect_head and data[:9] == _FINAL_HEAD and data[9:10] != b"1":
+            self.expect_head = False
+            if _LENGTH in data:
+                self._head = bytes(data)
+                self._loop.call_soon(self.flush)  # the body normally comes first, in the same turn
+            else:
+                self._inner.write(data)
         else:
             self._inner.write(data)
 
     def flush(self) -> None:
-        """Send a held head now: the answer ended without a body write."""
+        """Send a held head now (the body did not follow in the same turn, or there is none)."""
         head = self._head
         if head is not None:
             self._head = None
             self._inner.write(head)
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
-        self.flush()
-        self._inner.writelines(list_of_data)
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._inner.writelines((head, *list_of_data))
+        else:
+            self._inner.writelines(list_of_data)
 
     def close(self) -> None:
         self.flush()
@@ -104,9 +123,11 @@ class JoiningHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol over a :class:`JoiningTransport`."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn declares it
-        self.joining = JoiningTransport(transport)
+        self.joining = JoiningTransport(transport, self.loop)
         super().connection_made(self.joining)
 
     def on_response_complete(self) -> None:
-        self.joining.flush()  # a HEAD answer, or one whose body was empty, has no write of its own
+        joining = self.joining
+        joining.flush()  # a HEAD answer has no body write to carry its head
+        joining.expect_head = True  # the next answer's first write is its head
         super().on_response_complete()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.testing import MockServer
 
@@ -22,18 +23,18 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class Wire(asyncio.Transport):
-    """The socket's side of the transport: each call is one system call's worth of bytes."""
+    """The socket's side of the transport: each entry is one call, so one system call's buffers."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.sent: list[bytes] = []
+        self.sent: list[tuple[bytes, ...]] = []
         self.closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.sent.append(bytes(data))
+        self.sent.append((bytes(data),))
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
-        self.sent.append(b"".join(list_of_data))
+        self.sent.append(tuple(bytes(d) for d in list_of_data))
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -46,40 +47,77 @@ class Wire(asyncio.Transport):
 
 
 @pytest.fixture
-def wire() -> Wire:
-    return Wire()
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
 
 
-def test_a_head_with_a_length_waits_for_its_body(wire: Wire) -> None:
-    joined = JoiningTransport(wire)
+def next_turn(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_a_head_with_a_length_goes_out_with_its_body(loop: asyncio.AbstractEventLoop) -> None:
+    wire = Wire()
+    joined = JoiningTransport(wire, loop)
     joined.write(HEAD)
     assert wire.sent == [] and joined.get_write_buffer_size() == len(HEAD)
     joined.write(b"{}")
-    assert wire.sent == [HEAD + b"{}"]
+    assert wire.sent == [(HEAD, b"{}")]
     joined.write(b"more")  # later writes of the same answer go straight out
-    assert wire.sent == [HEAD + b"{}", b"more"]
+    next_turn(loop)
+    assert wire.sent == [(HEAD, b"{}"), (b"more",)]
+
+
+def test_a_head_waits_one_turn_of_the_loop_at_most(loop: asyncio.AbstractEventLoop) -> None:
+    wire = Wire()
+    joined = JoiningTransport(wire, loop)
+    joined.write(HEAD)
+    next_turn(loop)  # the app awaits something before its body: the head must not wait with it
+    assert wire.sent == [(HEAD,)]
+    joined.write(b"{}")
+    assert wire.sent == [(HEAD,), (b"{}",)]
 
 
 @pytest.mark.parametrize("head", [STREAM_HEAD, CONTINUE], ids=["stream", "100-continue"])
-def test_heads_without_a_length_and_interim_answers_go_out_at_once(wire: Wire, head: bytes) -> None:
-    joined = JoiningTransport(wire)
-    joined.write(head)
-    assert wire.sent == [head]
+def test_heads_without_a_length_and_interim_answers_go_out_at_once(
+    loop: asyncio.AbstractEventLoop, head: bytes
+) -> None:
+    wire = Wire()
+    JoiningTransport(wire, loop).write(head)
+    assert wire.sent == [(head,)]
 
 
-def test_a_held_head_is_sent_by_flush_and_close_and_dropped_by_abort(wire: Wire) -> None:
-    joined = JoiningTransport(wire)
+def test_only_an_answers_first_write_is_taken_for_its_head(loop: asyncio.AbstractEventLoop) -> None:
+    wire = Wire()
+    joined = JoiningTransport(wire, loop)
+    joined.write(CONTINUE)  # an interim answer comes before the head, and is not it
+    joined.write(HEAD)
+    joined.write(b"{")
+    joined.write(HEAD)  # a body chunk that looks like a head
+    assert wire.sent == [(CONTINUE,), (HEAD, b"{"), (HEAD,)]
+    joined.expect_head = True  # the protocol's word that the answer has ended
+    joined.write(HEAD)
+    joined.write(b"}")
+    assert wire.sent[-1] == (HEAD, b"}")
+
+
+def test_a_held_head_is_sent_by_flush_and_close_and_dropped_by_abort(loop: asyncio.AbstractEventLoop) -> None:
+    wire = Wire()
+    joined = JoiningTransport(wire, loop)
     joined.write(HEAD)
     joined.flush()
     joined.flush()
-    assert wire.sent == [HEAD]
+    assert wire.sent == [(HEAD,)]
+    joined.expect_head = True
     joined.write(HEAD)
     joined.close()
-    assert wire.sent == [HEAD, HEAD] and wire.closed
+    assert wire.sent == [(HEAD,), (HEAD,)] and wire.closed
     aborted = Wire()
-    joined = JoiningTransport(aborted)
+    joined = JoiningTransport(aborted, loop)
     joined.write(HEAD)
     joined.abort()
+    next_turn(loop)
     assert aborted.sent == [] and aborted.closed
 
 
@@ -89,7 +127,8 @@ def test_the_mock_serves_with_the_joining_protocol(instant: MockServer) -> None:
 
 def _answers(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
     """Read ``count`` whole answers (head, body) off a keep-alive connection."""
-    data, out = b"", []
+    data = b""
+    out: list[tuple[bytes, bytes]] = []
     while len(out) < count:
         chunk = sock.recv(65536)
         assert chunk, f"connection closed after {len(out)} answers"
@@ -151,3 +190,30 @@ def test_pipelined_answers_come_back_whole_and_in_order(instant: MockServer) -> 
         answers = _answers(sock, 4)
     assert [head.split(b" ")[1] for head, _ in answers] == [b"404", b"404", b"404", b"200"]
     assert all(json.loads(body) for _, body in answers)
+
+
+def _answer_after_the_clients_body(app: ASGIApp) -> ASGIApp:
+    """In front of the mock: /held starts its answer, then waits for a body the client sends only on seeing it."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/held":
+            await app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        message = await receive()
+        await send({"type": "http.response.body", "body": message.get("body", b"")[:2]})
+
+    return wrapped
+
+
+def test_a_head_is_sent_while_the_app_awaits_before_its_body() -> None:
+    with MockServer(time_scale=0, wrap=_answer_after_the_clients_body) as server, _connect(server) as sock:
+        sock.sendall(b"POST /held HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:  # times out (and fails) if the head waits for the body
+            chunk = sock.recv(4096)
+            assert chunk, "connection closed before the head"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+        sock.sendall(b"ok")
+        assert sock.recv(4096) == b"ok"
