@@ -3,7 +3,9 @@
 The mock serves on uvicorn's fast stack (uvloop's event loop, httptools'
 parser) when those packages are installed, as ``uvicorn[standard]`` brings
 them; where they are missing (an exotic platform, a trimmed install) it falls
-back to asyncio and h11 with the same behaviour, only slower.
+back to asyncio and h11 with the same behaviour, only slower. With httptools
+the protocol is :mod:`mockserver.joined_writes`' subclass, which sends each
+answer's head and body in one write.
 """
 
 from __future__ import annotations
