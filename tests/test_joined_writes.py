@@ -15,7 +15,7 @@ from mockserver.testing import MockServer
 
 pytest.importorskip("httptools")
 
-from mockserver.joined_writes import JoiningHttpToolsProtocol, JoiningTransport
+from mockserver.joined_writes import JoiningTransport
 
 HEAD = b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -119,10 +119,6 @@ def test_a_held_head_is_sent_by_flush_and_close_and_dropped_by_abort(loop: async
     joined.abort()
     next_turn(loop)
     assert aborted.sent == [] and aborted.closed
-
-
-def test_the_mock_serves_with_the_joining_protocol(instant: MockServer) -> None:
-    assert instant._server.config.http is JoiningHttpToolsProtocol
 
 
 def _answers(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]]:
