@@ -10,6 +10,7 @@ own, so "mock / ceiling" says how much of Starlette + uvicorn the mock keeps.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,9 +22,9 @@ from mockserver.server import bind, fast_stack, make_server, url_of
 RID = "551a32da-52b2-4be8-bf2f-bfb7cce2b324"
 ROOT = f"http://127.0.0.1:8000/fal-ai/flux-pro/requests/{RID}"
 LINKS = {"request_id": RID, "response_url": ROOT, "status_url": f"{ROOT}/status", "cancel_url": f"{ROOT}/cancel"}
-SUBMITTED = {"status": "IN_QUEUE", **LINKS, "logs": None, "metrics": {}, "queue_position": 0}
-STATUS = {"status": "COMPLETED", **LINKS, "logs": None, "metrics": {"inference_time": 5.0}}
-RESULT = {
+SUBMITTED: dict[str, Any] = {"status": "IN_QUEUE", **LINKS, "logs": None, "metrics": {}, "queue_position": 0}
+STATUS: dict[str, Any] = {"status": "COMPLETED", **LINKS, "logs": None, "metrics": {"inference_time": 5.0}}
+RESULT: dict[str, Any] = {
     "images": [
         {
             "url": f"http://127.0.0.1:8000/files/{'0' * 24}/kontext-42-0.jpg",

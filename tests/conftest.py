@@ -39,4 +39,5 @@ def http(mock: MockServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def test_id(request: pytest.FixtureRequest) -> str:
     """This test's scenario scope: its node id, sent as X-Mock-Test-Id."""
-    return request.node.nodeid
+    nodeid: str = request.node.nodeid
+    return nodeid

@@ -57,7 +57,8 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
 
 
 def test_a_client_that_goes_away_mid_body_is_a_disconnect() -> None:
-    messages = iter([{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[Message] = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+    messages = iter(sent)
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(_request(messages), 100))
 

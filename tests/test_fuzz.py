@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mockserver.testing import MockServer
@@ -31,8 +33,8 @@ def server() -> Iterator[MockServer]:
 
 @fal.parametrize()
 @FUZZ
-def test_fal_api_conforms(case: schemathesis.Case, server: MockServer) -> None:
-    excluded = []
+def test_fal_api_conforms(case: schemathesis.Case[Any], server: MockServer) -> None:
+    excluded: list[CheckFunction] = []
     if case.operation.definition.raw.get("operationId") == "runSync":
         # The run host's body schema depends on the endpoint in its path, which
         # OpenAPI cannot express: its document says "any object", so a body the
@@ -43,5 +45,5 @@ def test_fal_api_conforms(case: schemathesis.Case, server: MockServer) -> None:
 
 @admin.parametrize()
 @FUZZ
-def test_admin_api_conforms(case: schemathesis.Case, server: MockServer) -> None:
+def test_admin_api_conforms(case: schemathesis.Case[Any], server: MockServer) -> None:
     case.call_and_validate(base_url=server.url)

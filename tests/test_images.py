@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,10 +25,11 @@ def server() -> Iterator[MockServer]:
         yield mock
 
 
-def run(server: MockServer, endpoint: str, **body: object) -> dict[str, object]:
+def run(server: MockServer, endpoint: str, **body: object) -> dict[str, Any]:
     response = httpx.post(f"{server.url}/run/{endpoint}", json={"prompt": "test", **body}, timeout=30)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def truncated_png() -> str:
@@ -45,13 +47,13 @@ def fetch(url: str) -> bytes:
 
 @pytest.mark.parametrize("ratio", sorted(SIZES))
 def test_each_aspect_ratio_has_its_exact_size(server: MockServer, ratio: str) -> None:
-    image = run(server, TEXT, aspect_ratio=ratio)["images"][0]  # type: ignore[index]
+    image = run(server, TEXT, aspect_ratio=ratio)["images"][0]
     assert (image["width"], image["height"]) == SIZES[ratio]
     assert decode(fetch(image["url"])).size == SIZES[ratio]
 
 
 def test_text_to_image_defaults_to_square(server: MockServer) -> None:
-    image = run(server, TEXT)["images"][0]  # type: ignore[index]
+    image = run(server, TEXT)["images"][0]
     assert (image["width"], image["height"]) == (1024, 1024)
 
 
@@ -62,18 +64,18 @@ def test_text_to_image_defaults_to_square(server: MockServer) -> None:
 def test_an_edit_without_aspect_ratio_follows_its_input(
     server: MockServer, input_size: tuple[int, int], expected_ratio: str
 ) -> None:
-    image = run(server, EDIT, image_url=data_uri(input_size))["images"][0]  # type: ignore[index]
+    image = run(server, EDIT, image_url=data_uri(input_size))["images"][0]
     assert (image["width"], image["height"]) == SIZES[expected_ratio]
 
 
 def test_an_explicit_aspect_ratio_wins_over_the_input(server: MockServer) -> None:
-    image = run(server, EDIT, image_url=data_uri((800, 600)), aspect_ratio="9:16")["images"][0]  # type: ignore[index]
+    image = run(server, EDIT, image_url=data_uri((800, 600)), aspect_ratio="9:16")["images"][0]
     assert (image["width"], image["height"]) == SIZES["9:16"]
 
 
 @pytest.mark.parametrize(("fmt", "pil", "mime"), [("jpeg", "JPEG", "image/jpeg"), ("png", "PNG", "image/png")])
 def test_output_format_sets_the_encoding_and_content_type(server: MockServer, fmt: str, pil: str, mime: str) -> None:
-    image = run(server, TEXT, output_format=fmt)["images"][0]  # type: ignore[index]
+    image = run(server, TEXT, output_format=fmt)["images"][0]
     assert image["content_type"] == mime
     response = httpx.get(image["url"])
     assert response.headers["content-type"] == mime
@@ -83,7 +85,7 @@ def test_output_format_sets_the_encoding_and_content_type(server: MockServer, fm
 
 def test_num_images_gives_distinct_images(server: MockServer) -> None:
     images = run(server, TEXT, num_images=4, seed=1)["images"]
-    blobs = [fetch(i["url"]) for i in images]  # type: ignore[union-attr]
+    blobs = [fetch(i["url"]) for i in images]
     assert len(blobs) == 4 and len(set(blobs)) == 4
 
 
@@ -91,9 +93,9 @@ def test_the_same_seed_gives_byte_identical_files(server: MockServer) -> None:
     first = run(server, EDIT, image_url=data_uri(), seed=1234, num_images=2)
     second = run(server, EDIT, image_url=data_uri(), seed=1234, num_images=2)
     assert first["images"] != second["images"]  # different files (URLs) ...
-    assert [fetch(i["url"]) for i in first["images"]] == [fetch(i["url"]) for i in second["images"]]  # type: ignore[union-attr]
+    assert [fetch(i["url"]) for i in first["images"]] == [fetch(i["url"]) for i in second["images"]]
     other = run(server, EDIT, image_url=data_uri(), seed=1235)
-    assert fetch(other["images"][0]["url"]) != fetch(first["images"][0]["url"])  # type: ignore[index]
+    assert fetch(other["images"][0]["url"]) != fetch(first["images"][0]["url"])
 
 
 def test_without_a_seed_one_is_chosen_and_returned(server: MockServer) -> None:
@@ -104,12 +106,12 @@ def test_without_a_seed_one_is_chosen_and_returned(server: MockServer) -> None:
 def test_the_returned_seed_reproduces_the_image(server: MockServer) -> None:
     first = run(server, TEXT, prompt="again")
     second = run(server, TEXT, prompt="again", seed=first["seed"])
-    assert fetch(first["images"][0]["url"]) == fetch(second["images"][0]["url"])  # type: ignore[index]
+    assert fetch(first["images"][0]["url"]) == fetch(second["images"][0]["url"])
 
 
 def test_an_input_image_visibly_appears_in_the_edit(server: MockServer) -> None:
-    edited = decode(fetch(run(server, EDIT, image_url=data_uri((400, 300), MAGENTA), seed=3)["images"][0]["url"]))  # type: ignore[index]
-    plain = decode(fetch(run(server, TEXT, seed=3, aspect_ratio="4:3")["images"][0]["url"]))  # type: ignore[index]
+    edited = decode(fetch(run(server, EDIT, image_url=data_uri((400, 300), MAGENTA), seed=3)["images"][0]["url"]))
+    plain = decode(fetch(run(server, TEXT, seed=3, aspect_ratio="4:3")["images"][0]["url"]))
     assert share_of_color(edited, MAGENTA) > 0.03
     assert share_of_color(plain, MAGENTA) < 0.005
 
@@ -117,21 +119,21 @@ def test_an_input_image_visibly_appears_in_the_edit(server: MockServer) -> None:
 def test_every_input_of_a_multi_edit_appears(server: MockServer) -> None:
     colors = [(255, 0, 255), (0, 255, 255)]
     result = run(server, MULTI, image_urls=[data_uri((200, 200), c, "JPEG") for c in colors], seed=9)
-    picture = decode(fetch(result["images"][0]["url"]))  # type: ignore[index]
+    picture = decode(fetch(result["images"][0]["url"]))
     for color in colors:
         assert share_of_color(picture, color) > 0.01, color
 
 
 def test_a_file_served_by_the_mock_can_be_an_input(server: MockServer) -> None:
-    source = run(server, EDIT, image_url=data_uri((640, 480), MAGENTA), seed=5)["images"][0]["url"]  # type: ignore[index]
+    source = run(server, EDIT, image_url=data_uri((640, 480), MAGENTA), seed=5)["images"][0]["url"]
     edited = run(server, EDIT, image_url=source, seed=6)
-    picture = decode(fetch(edited["images"][0]["url"]))  # type: ignore[index]
+    picture = decode(fetch(edited["images"][0]["url"]))
     assert (picture.width, picture.height) == SIZES["4:3"]
     assert share_of_color(picture, MAGENTA) > 0.01
 
 
 def test_a_remote_input_is_not_fetched_and_the_edit_still_completes(server: MockServer) -> None:
-    image = run(server, EDIT, image_url="https://v3.fal.media/files/rabbit/x.png")["images"][0]  # type: ignore[index]
+    image = run(server, EDIT, image_url="https://v3.fal.media/files/rabbit/x.png")["images"][0]
     assert (image["width"], image["height"]) == (1024, 1024)
 
 
@@ -157,14 +159,14 @@ def test_an_unreadable_input_fails_the_job_with_a_422(server: MockServer, url: s
 
 def test_sync_mode_returns_data_uris_and_stores_nothing(server: MockServer) -> None:
     before = len(server.context.queue.files)
-    image = run(server, TEXT, sync_mode=True, output_format="png")["images"][0]  # type: ignore[index]
+    image = run(server, TEXT, sync_mode=True, output_format="png")["images"][0]
     assert image["url"].startswith("data:image/png;base64,")
     assert decode(fetch(image["url"])).size == (1024, 1024)
     assert len(server.context.queue.files) == before
 
 
 def test_files_have_caching_headers_and_answer_conditional_requests(server: MockServer) -> None:
-    url = run(server, TEXT)["images"][0]["url"]  # type: ignore[index]
+    url = run(server, TEXT)["images"][0]["url"]
     response = httpx.get(url)
     assert "immutable" in response.headers["cache-control"] and "max-age=" in response.headers["cache-control"]
     etag = response.headers["etag"]
@@ -183,7 +185,7 @@ def test_unknown_files_are_404(server: MockServer, path: str) -> None:
 
 
 def test_a_file_is_found_only_under_its_own_name(server: MockServer) -> None:
-    url = run(server, TEXT)["images"][0]["url"]  # type: ignore[index]
+    url = run(server, TEXT)["images"][0]["url"]
     assert httpx.get(url.rsplit("/", 1)[0] + "/other.jpg").status_code == 404
 
 

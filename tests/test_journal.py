@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Iterator
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,17 +35,17 @@ def client(server: MockServer, test_id: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=server.url, headers=headers, timeout=10)
 
 
-def journal(server: MockServer, **params: str) -> dict[str, object]:
+def journal(server: MockServer, **params: str) -> dict[str, Any]:
     with httpx.Client(base_url=server.url) as http:
         answer = http.get("/_mock/journal", params=params)
     # The admin answer itself follows its spec.
     assert check_response(SPEC, SPEC.operation("listJournal"), answer) == []
     assert answer.status_code == 200
-    page: dict[str, object] = answer.json()
+    page: dict[str, Any] = answer.json()
     return page
 
 
-def entries(server: MockServer, **params: str) -> list[dict[str, object]]:
+def entries(server: MockServer, **params: str) -> list[dict[str, Any]]:
     found = journal(server, **params)["entries"]
     assert isinstance(found, list)
     return found
@@ -57,10 +58,10 @@ def test_entry_records_request_answer_and_violations(server: MockServer) -> None
     [entry] = entries(server)
     assert entry["test_id"] == "t-1" and entry["method"] == "POST" and entry["path"] == f"/{TEXT}"
     assert entry["operation"] == "submitKontextMaxTextToImage" and entry["status"] == 422
-    assert entry["headers"]["authorization"] == "Key ***"  # type: ignore[index]
+    assert entry["headers"]["authorization"] == "Key ***"
     assert "s3cret" not in str(entry)
     assert entry["body"] == {"prompt": "x", "num_images": 9, "extra": True}
-    rules = [(v["rule"], v["field"], v["severity"]) for v in entry["violations"]]  # type: ignore[attr-defined]
+    rules = [(v["rule"], v["field"], v["severity"]) for v in entry["violations"]]
     assert rules == [
         ("schema.value_error.number.not_le", "num_images", "error"),
         ("schema.unknown-field", "extra", "warning"),
@@ -71,7 +72,7 @@ def test_unknown_field_is_a_warning_not_a_rejection(server: MockServer) -> None:
     with client(server) as http:
         assert http.post(f"/{TEXT}", json={"prompt": "x", "style": "noir"}).status_code == 200
     [entry] = entries(server, violations="1")
-    assert [v["severity"] for v in entry["violations"]] == ["warning"]  # type: ignore[attr-defined]
+    assert [v["severity"] for v in entry["violations"]] == ["warning"]
 
 
 def test_a_run_call_is_judged_by_the_model_its_path_names(instant: MockServer) -> None:
@@ -79,7 +80,7 @@ def test_a_run_call_is_judged_by_the_model_its_path_names(instant: MockServer) -
     with client(instant, "run-1") as http:
         http.post(f"/run/{TEXT}", json={"prompt": "x", "extra": True})
     [entry] = entries(instant, test_id="run-1")
-    rules = [(v["rule"], v["field"]) for v in entry["violations"]]  # type: ignore[attr-defined]
+    rules = [(v["rule"], v["field"]) for v in entry["violations"]]
     assert entry["status"] == 200 and rules == [("schema.unknown-field", "extra")]
 
 
@@ -95,9 +96,9 @@ def test_filters_and_paging(server: MockServer) -> None:
     assert len(entries(server, method="post")) == 4
     assert len(entries(server, violations="true")) == 2
     first = journal(server, limit="2")
-    assert first["total"] == 5 and first["next_offset"] == 2 and len(first["entries"]) == 2  # type: ignore[arg-type]
+    assert first["total"] == 5 and first["next_offset"] == 2 and len(first["entries"]) == 2
     last = journal(server, limit="2", offset="4")
-    assert last["next_offset"] is None and len(last["entries"]) == 1  # type: ignore[arg-type]
+    assert last["next_offset"] is None and len(last["entries"]) == 1
     seqs = [e["seq"] for e in entries(server)]
     assert seqs == sorted(seqs)
     assert [e["seq"] for e in entries(server, since=str(seqs[2]))] == seqs[3:]
@@ -135,7 +136,7 @@ def test_polling_too_fast_is_measured_on_the_mock_clock(server: MockServer, cloc
         assert http.get(ticket["response_url"]).status_code == 200
         assert http.put(ticket["cancel_url"]).status_code == 400  # too late to cancel: not a fault
     bad = entries(server, violations="1")
-    assert [v["rule"] for e in bad for v in e["violations"]] == ["queue.poll-too-fast"]  # type: ignore[attr-defined]
+    assert [v["rule"] for e in bad for v in e["violations"]] == ["queue.poll-too-fast"]
     assert "0.010s after the previous poll" in str(bad[0]["violations"])
 
 
@@ -158,7 +159,7 @@ def test_fixture_bodies_give_the_expected_outcome_and_violations(server: MockSer
             answer = http.post(f"/{case.endpoint}", content=case.payload(), headers={"Content-Type": case.content_type})
             assert answer.status_code == case.expect.status, case.id
             [last] = [e.as_json() for e in server.context.journal.read(Query(test_id="fixtures", since=before))[0]]
-            fields = [v["field"] for v in last["violations"]]  # type: ignore[attr-defined]
+            fields = [v["field"] for v in last["violations"]]
             if case.kind == "valid":
                 assert fields == [], case.id
             else:
@@ -171,12 +172,12 @@ def test_fixture_bodies_give_the_expected_outcome_and_violations(server: MockSer
 
 
 def exchange(at: float, path: str = "/fal-ai/flux-pro/kontext/max", **kw: object) -> Exchange:
-    base: dict[str, object] = dict(
+    base: dict[str, Any] = dict(
         at=at, test_id="t", method="POST", path=path, operation=None, path_params={}, content_type="",
         body=b"", status=200, response_headers={},
     )
     base.update(kw)
-    return Exchange(**base)  # type: ignore[arg-type]
+    return Exchange(**base)
 
 
 def test_retry_after_must_be_waited_for() -> None:
@@ -316,7 +317,7 @@ def test_big_exchanges_are_judged_at_once(server: MockServer) -> None:
     assert journal_store.waiting == 1
     [big, small] = entries(server, test_id="big")
     assert big["status"] == 200 and small["status"] == 200
-    assert str(big["body"]["prompt"]).endswith("(100000 chars)")  # type: ignore[index]
+    assert str(big["body"]["prompt"]).endswith("(100000 chars)")
 
 
 def test_images_sent_are_not_held_for_the_rules(instant: MockServer) -> None:

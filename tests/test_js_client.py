@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from pixels import magenta_pixels, magenta_png
 
 from mockserver.testing import MockServer
+from tests.pixels import magenta_pixels, magenta_png
 
 NPM_PACKAGES = ("@fal-ai/client", "openai")
 INSTALL_TIMEOUT = 300

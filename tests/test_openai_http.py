@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from imaging import MAGENTA, count_colour, open_image, png, png_data_uri
 
 from mockserver.clock import ManualClock
 from mockserver.http import app as app_module
 from mockserver.testing import MockServer
+from tests.imaging import MAGENTA, count_colour, open_image, png, png_data_uri
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
 SINGLE = "black-forest-labs/flux-kontext-max"

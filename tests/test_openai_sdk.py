@@ -10,10 +10,11 @@ import httpx
 import openai
 import pytest
 import yaml
-from imaging import CYAN, MAGENTA, count_colour, open_image, png, png_data_uri
 from openai import OpenAI
+from openai.types import Image, ImagesResponse
 
 from mockserver.testing import MockServer
+from tests.imaging import CYAN, MAGENTA, count_colour, open_image, png, png_data_uri
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
 SINGLE = "black-forest-labs/flux-kontext-max"
@@ -30,6 +31,12 @@ def client_for(server: MockServer, *, api_key: str = "test-key", max_retries: in
 def client(instant: MockServer) -> Iterator[OpenAI]:
     with client_for(instant) as c:
         yield c
+
+
+def images(response: ImagesResponse) -> list[Image]:
+    """The response's images (the SDK types ``data`` as optional; an images answer always has it)."""
+    assert response.data is not None
+    return response.data
 
 
 def _download(url: str) -> bytes:
@@ -50,9 +57,9 @@ def test_generate_multi_returns_urls_of_images_with_the_ratio_size(client: OpenA
     )
     assert raw.headers["x-request-id"].startswith("req_")
     result = raw.parse()
-    assert len(result.data) == 1
-    assert result.data[0].b64_json is None
-    image = open_image(_download(str(result.data[0].url)))
+    assert len(images(result)) == 1
+    assert images(result)[0].b64_json is None
+    image = open_image(_download(str(images(result)[0].url)))
     assert image.size == (1392, 752)
     # Both inputs appear in the picture.
     assert count_colour(image, MAGENTA) > 500
@@ -67,9 +74,9 @@ def test_generate_b64_json_carries_the_providers_data_uri_prefix(client: OpenAI)
         response_format="b64_json",
         extra_body={"images": [png_data_uri((200, 300), MAGENTA)], "aspect_ratio": "2:3", "seed": 7},
     )
-    assert len(result.data) == 2
+    assert len(images(result)) == 2
     blobs = []
-    for item in result.data:
+    for item in images(result):
         assert item.url is None
         assert item.b64_json is not None and item.b64_json.startswith(PREFIX)
         blobs.append(base64.b64decode(item.b64_json[len(PREFIX) :]))
@@ -81,7 +88,7 @@ def test_generate_b64_json_carries_the_providers_data_uri_prefix(client: OpenAI)
 def test_plain_b64_json_when_the_server_asks_for_it() -> None:
     with MockServer(time_scale=0, b64_data_uri=False) as server, client_for(server) as client:
         result = client.images.generate(model=TEXT, prompt="plain", response_format="b64_json")
-    encoded = result.data[0].b64_json
+    encoded = images(result)[0].b64_json
     assert encoded is not None and not encoded.startswith("data:")
     assert open_image(base64.b64decode(encoded)).size == (1024, 1024)
 
@@ -91,8 +98,9 @@ def test_same_seed_gives_the_same_picture_and_minus_one_a_random_one(client: Ope
         result = client.images.generate(
             model=TEXT, prompt="seeded", response_format="b64_json", extra_body={"seed": seed}
         )
-        assert result.data[0].b64_json is not None
-        return base64.b64decode(result.data[0].b64_json[len(PREFIX) :])
+        encoded = images(result)[0].b64_json
+        assert encoded is not None
+        return base64.b64decode(encoded[len(PREFIX) :])
 
     assert one(42) == one(42)
     assert one(42) != one(43)
@@ -106,7 +114,7 @@ def test_edit_with_one_file_shows_the_upload(client: OpenAI) -> None:
         prompt="Make it a watercolour",
         extra_body={"strength": 0.5, "aspect_ratio": "4:3"},
     )
-    image = open_image(_download(str(result.data[0].url)))
+    image = open_image(_download(str(images(result)[0].url)))
     assert image.size == (1184, 880)
     assert count_colour(image, MAGENTA) > 500
 
@@ -114,7 +122,7 @@ def test_edit_with_one_file_shows_the_upload(client: OpenAI) -> None:
 def test_edit_without_an_upload_shows_none(client: OpenAI) -> None:
     # The control for the test above: the colour comes from the upload, not the background.
     result = client.images.generate(model=TEXT, prompt="Make it a watercolour", extra_body={"aspect_ratio": "4:3"})
-    assert count_colour(open_image(_download(str(result.data[0].url))), MAGENTA) < 50
+    assert count_colour(open_image(_download(str(images(result)[0].url))), MAGENTA) < 50
 
 
 def test_edit_with_several_files_uses_them_all(client: OpenAI) -> None:
@@ -124,8 +132,8 @@ def test_edit_with_several_files_uses_them_all(client: OpenAI) -> None:
         n=2,
         response_format="b64_json",
     )
-    assert len(result.data) == 2
-    for item in result.data:
+    assert len(images(result)) == 2
+    for item in images(result):
         assert item.b64_json is not None
         image = open_image(base64.b64decode(item.b64_json[len(PREFIX) :]))
         assert image.size == (1024, 1024)
@@ -159,7 +167,7 @@ def test_wrong_key_is_an_authentication_error() -> None:
         assert caught.value.code == "auth_error"
         assert caught.value.request_id is not None
         with client_for(server, api_key="right") as client:
-            assert client.images.generate(model=TEXT, prompt="x").data[0].url
+            assert images(client.images.generate(model=TEXT, prompt="x"))[0].url
 
 
 def test_models_list_names_every_declared_model(client: OpenAI) -> None:
@@ -177,7 +185,7 @@ def test_retries_after_rate_limits_then_succeeds(instant: MockServer) -> None:
     with client_for(instant, max_retries=2) as client:
         raw = client.images.with_raw_response.generate(model=TEXT, prompt="x", extra_headers=headers)
     assert raw.retries_taken == 2
-    assert raw.parse().data[0].url
+    assert images(raw.parse())[0].url
     with client_for(instant, max_retries=1) as client, pytest.raises(openai.RateLimitError) as caught:
         client.images.generate(model=TEXT, prompt="x", extra_headers=headers)
     assert caught.value.code == "rate_limit"

@@ -29,7 +29,8 @@ FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 def body_schema(op: Operation) -> dict[str, Any]:
     pointer = op.body_schema_pointer()
     assert pointer is not None
-    schema: dict[str, Any] = SPEC.validator(op.document, pointer).schema
+    schema = SPEC.validator(op.document, pointer).schema
+    assert isinstance(schema, dict)
     assert "$ref" not in str(schema), "bodies are validated with their refs inlined"
     return schema
 
@@ -160,13 +161,13 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
             assert image.data_uri is not None and image.file_id is None
             head, _, encoded = image.data_uri.partition(",")
             assert head == f"data:{image.content_type};base64"
-            data = base64.b64decode(encoded)
+            drawn = base64.b64decode(encoded)
         else:
             assert image.file_id is not None
             stored = queue.files.get(image.file_id)
             assert stored is not None and stored.content_type == image.content_type
-            data = stored.data
-        decoded = Image.open(io.BytesIO(data))
+            drawn = stored.data
+        decoded = Image.open(io.BytesIO(drawn))
         assert decoded.format == FORMATS[fmt]
         assert decoded.size == (image.width, image.height)
         assert image.content_type == model.content_types[fmt]

@@ -25,7 +25,7 @@ def _scope(path: str, method: str = "GET", root_path: str = "") -> dict[str, obj
 
 def _hits(routes: list[BaseRoute], scope: dict[str, object]) -> list[tuple[int, Match]]:
     """Every route that answers FULL or PARTIAL, in order: what Starlette's router acts on."""
-    found = []
+    found: list[tuple[int, Match]] = []
     for route in routes:
         kind, _ = route.matches(scope)
         if kind is not Match.NONE:

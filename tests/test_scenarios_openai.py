@@ -8,7 +8,6 @@ Skipped where the OpenAI-compatible API is not served.
 from __future__ import annotations
 
 import openai
-import openai._base_client
 import pytest
 from openai import OpenAI
 
@@ -32,7 +31,7 @@ def test_rate_limit_error_after_retries_honouring_retry_after_ms(
     instant: MockServer, test_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(openai._base_client.time, "sleep", slept.append)  # the SDK's pause between attempts
+    monkeypatch.setattr("openai._base_client.time.sleep", slept.append)  # the SDK's pause between attempts
     rule = {"id": "limit", "match": {"path": "/v1/*"}, "effect": {"type": "error", "status": 429, "retry_after": 0.25}}
     add_rule(instant.url, rule, test_id)
     with pytest.raises(openai.RateLimitError) as caught:
@@ -45,7 +44,7 @@ def test_rate_limit_error_after_retries_honouring_retry_after_ms(
 def test_ingress_errors_are_retried_then_succeed(
     instant: MockServer, test_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(openai._base_client.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr("openai._base_client.time.sleep", lambda seconds: None)
     add_rule(instant.url, {"id": "lb", "times": 2, "effect": {"type": "ingress_error", "status": 503}}, test_id)
     assert sdk(instant, test_id, 2).images.generate(model=TEXT, prompt="a fox").data
     assert rules(instant.url, test_id)["lb"]["fired"] == 2

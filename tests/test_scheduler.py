@@ -66,12 +66,13 @@ def test_queue_position_counts_jobs_ahead_and_only_decreases(clock: ManualClock)
     # the first is picked up once dispatched; until then it waits too
     assert positions == [0, 1, 2, 3]
     last = jobs[-1]
-    seen = []
+    seen: list[int] = []
     for _ in range(40):
         clock.advance(1.0)
         view = queue.view(last, with_logs=False)
         if view.state is not JobState.IN_QUEUE:
             break
+        assert view.queue_position is not None
         seen.append(view.queue_position)
     assert seen == sorted(seen, reverse=True) and seen[-1] == 0 and seen[0] > 0
     assert queue.view(last, with_logs=False).state is JobState.IN_PROGRESS

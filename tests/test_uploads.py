@@ -11,9 +11,9 @@ import fal_client.client as fal_module
 import httpx
 import pytest
 from PIL import Image
-from pixels import MAGENTA, magenta_pixels
 
 from mockserver.testing import MockServer, point_fal_client
+from tests.pixels import MAGENTA, magenta_pixels
 
 EDIT = "fal-ai/flux-pro/kontext/max"
 
@@ -103,7 +103,7 @@ def test_file_names_stay_one_safe_segment(instant: MockServer, given: str, expec
     answer = httpx.post(
         f"{instant.url}/files/upload",
         content=b"\x89PNG",
-        headers={"Content-Type": b"image/png", "X-Fal-File-Name": given.encode()},
+        headers={b"Content-Type": b"image/png", b"X-Fal-File-Name": given.encode()},
     )
     assert answer.status_code == 200
     assert answer.json()["file_name"] == expected
