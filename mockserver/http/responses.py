@@ -1,8 +1,9 @@
 """The JSON answer every handler returns.
 
 Starlette's ``JSONResponse`` builds a JSON encoder and a header list through
-its general path on every answer; the mock answers JSON on nearly every
-request, so this one keeps one (C) encoder and writes the two headers directly.
+its general path on every answer, and sends through a general ``__call__``;
+the mock answers JSON on nearly every request, so this one keeps one (C)
+encoder, writes the two headers directly and sends the two messages itself.
 Bytes on the wire are the same: compact separators, UTF-8, no NaN.
 """
 
@@ -12,7 +13,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -37,16 +40,50 @@ _OWN_HEADERS = ("content-length", "content-type")
 
 
 class JsonAnswer(JSONResponse):
+    """A JSON answer built and sent in two steps rather than through Starlette's general ones.
+
+    The usual answer (no background task, no media type or length of the caller's)
+    is encoded and given its headers in ``__init__`` and sent as two messages by
+    ``__call__``; anything else takes Starlette's own path, with the same encoder.
+    """
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        if (
+            media_type is not None
+            or background is not None
+            or status_code < 200
+            or status_code in (204, 304)  # no length for these: Starlette's rules
+            or (headers and _names_own_header(headers))
+        ):
+            super().__init__(content, status_code, headers, media_type, background)
+            return
+        self.status_code = status_code
+        self.background = None
+        body = self.body = _ENCODE(content).encode("utf-8")
+        raw = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json")]
+        if headers:
+            for name, value in headers.items():
+                raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        self.raw_headers = raw
+
     def render(self, content: Any) -> bytes:
         return _ENCODE(content).encode("utf-8")
 
-    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        if headers:
-            for name in headers:
-                if name.lower() in _OWN_HEADERS:
-                    super().init_headers(headers)  # the caller sets its own: Starlette's rules decide
-                    return
-        raw = [(b"content-length", str(len(self.body)).encode("latin-1")), (b"content-type", b"application/json")]
-        if headers:
-            raw.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())
-        self.raw_headers = raw
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.background is not None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _names_own_header(headers: Mapping[str, str]) -> bool:
+    # A caller that sets its own length or type gets Starlette's rules for them.
+    return any(name.lower() in _OWN_HEADERS for name in headers)
