@@ -114,7 +114,8 @@ class MockApp(Starlette):
     def __init__(self, *, routes: list[Route], lifespan: Any, front: Callable[[ASGIApp], Front]) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
         self.router = IndexedRouter(routes, lifespan=lifespan)
-        self.front = front(self.router)
+        # The router's own app: Router.__call__ only notes the router in the scope, as its app does.
+        self.front = front(self.router.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

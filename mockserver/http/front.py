@@ -3,7 +3,8 @@
 Starlette would stack a middleware per concern (server errors, header limit,
 journal, request id, exception handlers), each wrapping ``send`` again and
 each adding its frames to every request. The mock's concerns are fixed, so
-they are done here in order, with one wrapper around ``send``:
+they are done here in order, with one object around ``receive`` and ``send``
+(a :class:`~mockserver.http.passage.Passage`, or the journal's ``Recording``):
 
 1. headers over the limit are refused with a 431 (not journalled: nothing
    past this point has seen them);
@@ -21,12 +22,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import ids
 from mockserver.http import request_ids
 from mockserver.http.errors import ApiError, render
-from mockserver.http.recorder import ADMIN_PREFIX, Recorder
+from mockserver.http.passage import Passage
+from mockserver.http.recorder import ADMIN_PREFIX, Recorder, Recording
 from mockserver.spec import Spec
 
 log = logging.getLogger("mockserver")
@@ -71,37 +73,19 @@ class Front:
             id_value = request_id.encode("latin-1")
             # Set without resetting: each request runs in its own task and context.
             request_ids.set_current(request_id)
-        recording = None if path.startswith(ADMIN_PREFIX) else self.recorder.begin(scope)
-        started = False
-
-        async def answer(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if id_header is not None:
-                    headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != id_header]
-                    headers.append((id_header, id_value))
-                    message["headers"] = headers
-            if recording is not None:
-                recording.sent(message)
-            await send(message)
-
-        async def read() -> Message:
-            message = await receive()
-            if recording is not None:
-                recording.received(message)
-            return message
-
+        if path.startswith(ADMIN_PREFIX):
+            passage = Passage(receive, send, id_header, id_value)
+        else:
+            passage = Recording(self.recorder, scope, receive, send, id_header, id_value)
         try:
-            await self.router(scope, read if recording is not None else receive, answer)
+            await self.router(scope, passage.receive, passage.send)
         except Exception as exc:
-            if started:
+            if passage.started:
                 raise  # nothing can be said any more: the server closes the connection
             response = await self._handle(scope, exc)
-            await response(scope, receive, answer)
+            await response(scope, receive, passage.send)
         finally:
-            if recording is not None:
-                recording.done()
+            passage.done()
 
     async def _handle(self, scope: Scope, exc: Exception) -> Response:
         for kind in type(exc).__mro__:

@@ -15,14 +15,15 @@ import json
 import logging
 import marshal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Message, Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import Clock
+from mockserver.http.passage import Passage
 from mockserver.journal import Entry, Journal, redact_headers, summarize
 from mockserver.spec import Spec
 
@@ -63,15 +64,18 @@ class Recorder:
         route: BaseRoute | None = scope.get("route")
         return route if route is not None else self._routes_by_endpoint.get(scope.get("endpoint"))
 
+    def operation_of(self, scope: Scope, method: str) -> str | None:
+        """The operation this request was routed to (as :meth:`operation_id` says of its route)."""
+        route: BaseRoute | None = scope.get("route")
+        if route is None:
+            route = self._routes_by_endpoint.get(scope.get("endpoint"))
+        return self.operation_id(route, method)
+
     def operation_id(self, route: BaseRoute | None, method: str) -> str | None:
         """The operation a request was routed to (None: no route took it, or only to answer 405)."""
         if route is None or not isinstance(route, Route) or (route.methods and method not in route.methods):
             return None
         return route.name if route.name in self._operations else None
-
-    def begin(self, scope: Scope) -> Recording:
-        """Start copying one exchange (see :class:`~mockserver.http.front.Front`)."""
-        return Recording(self, scope)
 
     def keep(self, fields: tuple[Any, ...]) -> None:
         """Hand a finished exchange to the journal, to be judged when the journal is read.
@@ -173,7 +177,7 @@ _BODY = Seen._fields.index("body")
 _RESPONSE_BODY = Seen._fields.index("response_body")
 
 
-class Recording:
+class Recording(Passage):
     """One exchange being copied: the request body as the app reads it, the answer as it is sent.
 
     Once the answer is out, what the rules read is taken from it and from the
@@ -182,6 +186,7 @@ class Recording:
     """
 
     __slots__ = (
+        "_receive",
         "answer",
         "answer_size",
         "at",
@@ -190,15 +195,23 @@ class Recording:
         "response_headers",
         "scope",
         "size",
-        "started",
         "status",
+        "ticks",
     )
 
-    def __init__(self, recorder: Recorder, scope: Scope) -> None:
+    def __init__(
+        self, recorder: Recorder, scope: Scope, receive: Receive, send: Send, id_header: bytes | None, id_value: bytes
+    ) -> None:
+        # Passage's fields, set here rather than through its __init__: one call less per request.
+        self._send = send
+        self.id_header = id_header
+        self.id_value = id_value
+        self.started = False
+        self._receive = receive
         self.recorder = recorder
         self.scope: Scope | None = scope  # None once recorded
         self.at = recorder.clock.now()
-        self.started = time.perf_counter()
+        self.ticks = time.perf_counter()
         self.chunks: list[bytes] = []
         self.size = 0
         self.status = 500
@@ -206,14 +219,21 @@ class Recording:
         self.answer: list[bytes] | None = None  # JSON answers only, and None once too big to keep
         self.answer_size = 0
 
-    def received(self, message: Message) -> None:
+    async def receive(self) -> Message:
+        message = await self._receive()
         if message["type"] == "http.request" and self.size <= self.recorder.max_body:
             chunk = message.get("body", b"")
             self.chunks.append(chunk)
             self.size += len(chunk)
+        return message
 
-    def sent(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+    def send(self, message: Message) -> Awaitable[None]:
+        # Not a coroutine itself: it hands back the server's, so a message costs no extra frame.
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.started = True
+            if self.id_header is not None:
+                self.stamp(message)
             self.status = message["status"]
             self.response_headers = message.get("headers", [])
             # Only JSON answers are read by the rules: images and streams are not copied.
@@ -222,7 +242,7 @@ class Recording:
                     if b"json" in value:
                         self.answer = []
                     break
-        elif message["type"] == "http.response.body":
+        elif kind == "http.response.body":
             chunk = message.get("body", b"")
             if self.answer is not None:
                 self.answer_size += len(chunk)
@@ -232,9 +252,13 @@ class Recording:
                     self.answer = None
             if not message.get("more_body", False):
                 # Journal first, so a client that reads the journal after its answer finds the entry.
-                self.done(finished=True)
+                self.record(finished=True)
+        return self._send(message)
 
-    def done(self, finished: bool = False) -> None:
+    def done(self) -> None:
+        self.record(finished=False)  # nothing, if the answer was recorded as it ended
+
+    def record(self, finished: bool) -> None:
         scope = self.scope
         if scope is None:
             return
@@ -244,12 +268,12 @@ class Recording:
         recorder.keep(
             (  # the fields of a Seen
                 self.at,
-                (time.perf_counter() - self.started) * 1000,
+                (time.perf_counter() - self.ticks) * 1000,
                 method,
                 scope["path"],
                 scope.get("query_string", b""),
                 scope.get("headers", []),
-                recorder.operation_id(recorder.route_of(scope), method),
+                recorder.operation_of(scope, method),
                 scope.get("root_path", ""),
                 b"".join(self.chunks),
                 self.status,
