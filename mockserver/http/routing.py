@@ -114,9 +114,11 @@ class RouteIndex:
         """The route that takes this request outright and its path parameters, as
         Starlette's router would pick them; None when it would answer otherwise
         (405, redirect, 404) or when only it can tell."""
-        group = self.group_of(scope)
-        lookup = None if group is None else self._lookups[group]
-        return None if lookup is None else lookup.find(scope["path"], scope["method"])
+        if scope.get("root_path"):
+            return None  # as group_of says; written out here, since every request asks
+        path: str = scope["path"]
+        lookup = self._lookups[min(path.rstrip("/").count("/"), self._deepest)]
+        return None if lookup is None else lookup.find(path, scope["method"])
 
 
 class IndexedRouter(Router):
