@@ -120,14 +120,65 @@ class JoiningTransport(asyncio.Transport):
 
 
 class JoiningHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a :class:`JoiningTransport`."""
+    """uvicorn's httptools protocol over a :class:`JoiningTransport`, with one keep-alive timer.
+
+    uvicorn arms a new keep-alive timer after every answer and cancels it when
+    the next request's first bytes arrive: a timer handle made and dropped per
+    request. Here a connection keeps at most one timer: it is armed when the
+    connection goes idle with none pending, and when it fires it closes the
+    connection only if it has been idle for the whole timeout since its last
+    answer; otherwise it waits out the rest (or, with a request in flight,
+    leaves the next answer to arm it again). An idle connection is closed
+    after the same timeout as uvicorn's, never sooner.
+    """
+
+    # When the connection last went idle (its last answer done), by the loop's clock;
+    # None while a request is being read or answered.
+    _idle_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn declares it
         self.joining = JoiningTransport(transport, self.loop)
         super().connection_made(self.joining)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._cancel_keep_alive()
+
+    def _unset_keepalive_if_required(self) -> None:
+        # uvicorn calls this when bytes arrive (and when an answer ends): the connection is busy.
+        # The timer stays armed; it sees the connection busy, or idle again since, when it fires.
+        self._idle_since = None
+
     def on_response_complete(self) -> None:
         joining = self.joining
         joining.flush()  # a HEAD answer has no body write to carry its head
         joining.expect_head = True  # the next answer's first write is its head
-        super().on_response_complete()
+        # What uvicorn's does, but for the keep-alive timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # a pipelined request waits: start it
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None:
+            return  # a request is in flight: its answer arms the timer again
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
+
+    def _cancel_keep_alive(self) -> None:
+        task = self.timeout_keep_alive_task
+        if task is not None:
+            task.cancel()
+            self.timeout_keep_alive_task = None

@@ -102,6 +102,10 @@ def make_server(
     chosen = stack or fast_stack()
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="on", loop=chosen.loop, http=_http_protocol(chosen),
+        # No X-Forwarded-* rewriting of the scope's client and scheme: links read those headers
+        # themselves (http/urls.py) and nothing reads the client, so the middleware would only
+        # add a layer to every request.
+        proxy_headers=False,
         # Longer than uvicorn's 5 s, so a busy client's pooled connection is
         # rarely closed under it between two polls.
         timeout_keep_alive=30,
