@@ -93,21 +93,6 @@ class Output:
         }
 
 
-def choose_seed(model: ModelInfo, body: Mapping[str, Any]) -> int:
-    roles = model.roles
-    value = body.get(*roles.seed) if roles.seed else None
-    # Some APIs reserve a value (e.g. -1) that asks for a random seed.
-    if type(value) is int and (roles.random_seed is None or value != roles.random_seed):
-        return value
-    return secrets.randbelow(SEED_RANGE)
-
-
-def image_count(model: ModelInfo, body: Mapping[str, Any]) -> int:
-    role = model.roles.num_images
-    value = body.get(*role) if role else 1
-    return int(value) if isinstance(value, int) and value > 0 else 1
-
-
 def image_inputs(model: ModelInfo, body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, url) for every input image the request names."""
     role = model.roles.image_input
@@ -122,22 +107,38 @@ def image_inputs(model: ModelInfo, body: Mapping[str, Any]) -> list[tuple[str, s
     return [(name, str(value))]
 
 
-def make_plan(model: ModelInfo, body: Mapping[str, Any], seed: int, inputs: tuple[ResolvedInput, ...]) -> Plan:
-    """What the body (as sent: the model's defaults fill what it leaves out) will draw."""
-    # Read on every submit, so it reads the body and the model's resolved roles and
-    # nothing else it can avoid; the Plan is built positionally (half the cost of keywords).
+def make_plan(model: ModelInfo, body: Mapping[str, Any], inputs: tuple[ResolvedInput, ...]) -> Plan:
+    """What the body (as sent: the model's defaults fill what it leaves out) will draw.
+
+    The seed is the body's, or a random one when it names none (or the value
+    that asks for a random one); the image count is the body's when positive.
+    """
+    # Read on every submit, so it reads the body and the model's resolved roles and nothing
+    # else, with no helper calls; the Plan is built positionally (half the cost of keywords).
     roles = model.roles
-    ratio = body.get(*roles.aspect_ratio) if roles.aspect_ratio else None
+    get = body.get
+    role = roles.aspect_ratio
+    ratio = get(role[0], role[1]) if role else None
     sizes = model.sizes
     if isinstance(ratio, str) and ratio in sizes:
         width, height = sizes[ratio]
     else:
         width, height = _follow_input(model, inputs)
-    image_format = str(body.get(*roles.output_format)) if roles.output_format else model.image_format
+    role = roles.output_format
+    image_format = str(get(role[0], role[1])) if role else model.image_format
     content_type = model.content_types.get(image_format) or f"image/{image_format}"
-    prompt = str(body.get(*roles.prompt)) if roles.prompt else ""
-    data_uris = bool(body.get(*roles.sync_mode)) if roles.sync_mode else False
-    count = image_count(model, body)
+    role = roles.prompt
+    prompt = str(get(role[0], role[1])) if role else ""
+    role = roles.sync_mode
+    data_uris = bool(get(role[0], role[1])) if role else False
+    role = roles.num_images
+    count = get(role[0], role[1]) if role else 1
+    count = int(count) if isinstance(count, int) and count > 0 else 1
+    role = roles.seed
+    seed = get(role[0], role[1]) if role else None
+    # Some APIs reserve a value (e.g. -1) that asks for a random seed.
+    if type(seed) is not int or (roles.random_seed is not None and seed == roles.random_seed):
+        seed = secrets.randbelow(SEED_RANGE)
     return Plan(model.endpoint_id, prompt, seed, count, width, height, image_format, content_type, data_uris)
 
 

@@ -77,8 +77,12 @@ class JobQueue:
         now = self.clock.now()
         tags = decisions.current()
         directives = tags.decision.job
-        size = _approx_bytes(model, body)
-        if not self.jobs.has_room(size):
+        # What the job will hold before its input thumbnails: its records and its prompt (in
+        # its plan). The rest of the body, data URIs included, is not kept.
+        role = model.roles.prompt
+        prompt = body.get(role[0], role[1]) if role else None
+        size = _JOB_OVERHEAD + len(prompt) if isinstance(prompt, str) else _JOB_OVERHEAD
+        if not self.jobs.has_room(size, now):
             raise QueueFull(len(self.jobs))
         refs = generation.image_inputs(model, body)
         inputs: tuple[ResolvedInput, ...] = ()
@@ -89,7 +93,7 @@ class JobQueue:
             )
             size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
             failure = _input_failure(inputs) or failure
-        plan = generation.make_plan(model, body, generation.choose_seed(model, body), inputs)
+        plan = generation.make_plan(model, body, inputs)
         scale = self.settings.time_scale
         run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.image_count)
         step = self.settings.step_mode or directives.step
@@ -157,7 +161,10 @@ class JobQueue:
     def submitted_position(self, job: Job) -> int:
         """How many jobs are ahead of a job just submitted (0 if it left the queue at once).
         Asked right after :meth:`submit`, which has just replayed the queue to that moment."""
-        return self._position(job, job.state(job.submitted_at)) or 0
+        started = job.started_at
+        if (started is not None and started <= job.submitted_at) or job.step_mode:
+            return 0  # went straight to a worker (or a step-mode job, always first in line)
+        return self._scheduler.position(job)
 
     def _position(self, job: Job, state: JobState) -> int | None:
         if state is not JobState.IN_QUEUE:
@@ -281,11 +288,3 @@ def _label_loc(label: str) -> tuple[str | int, ...]:
 
 
 _JOB_OVERHEAD = 600  # the Job, its plan, id and store entries, measured at ~550 bytes
-
-
-def _approx_bytes(model: ModelInfo, body: Mapping[str, Any]) -> int:
-    """What a job will hold before its input thumbnails: its records and its prompt (in
-    its plan). The rest of the body, data URIs included, is not kept."""
-    role = model.roles.prompt
-    prompt = body.get(*role) if role else None
-    return _JOB_OVERHEAD + (len(prompt) if isinstance(prompt, str) else 0)

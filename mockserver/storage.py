@@ -112,12 +112,13 @@ class JobStore:
             return None
         return job
 
-    def has_room(self, size_bytes: int = 0) -> bool:
-        """Whether a job of this size fits once expired and evictable jobs are gone."""
+    def has_room(self, size_bytes: int = 0, now: float | None = None) -> bool:
+        """Whether a job of this size fits once expired and evictable jobs are gone
+        (``now``: the time the caller has just read, if it has)."""
         if (
             len(self._jobs) >= self._max_jobs
             or (self._max_bytes is not None and self._bytes + size_bytes > self._max_bytes)
-            or self._clock.now() >= self._quiet_until
+            or (self._clock.now() if now is None else now) >= self._quiet_until
         ):
             self.sweep(slots=1, incoming=size_bytes)
         if len(self._jobs) >= self._max_jobs:
