@@ -2,11 +2,13 @@
 
 jsonschema walks a schema generically for every request; for a valid body
 (the common case) that walk is most of a submit's cost. This module turns a
-schema, once, into nested closures that answer only "valid or not". A body
-that fails is handed to jsonschema for the full, worded list of problems, so
-the error answers are unchanged; a schema that uses any keyword outside the
-subset gets no compiled check at all (``compile_check`` returns None) and is
-validated by jsonschema alone.
+schema, once, into the source of one plain Python function that answers only
+"valid or not": type tests, bounds and property lookups written out inline,
+so checking a body costs a few dictionary lookups rather than a call per
+keyword. A body that fails is handed to jsonschema for the full, worded list
+of problems, so the error answers are unchanged; a schema that uses any
+keyword outside the subset gets no compiled check at all (``compile_check``
+returns None) and is validated by jsonschema alone.
 
 The property tests hold this check to jsonschema's verdict on generated
 bodies.
@@ -14,8 +16,8 @@ bodies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sized
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from jsonschema import FormatChecker
 
@@ -26,6 +28,25 @@ _ANNOTATIONS = frozenset({
     "description", "title", "default", "examples", "example", "deprecated", "readOnly", "writeOnly",
     "$comment", "contentMediaType", "contentEncoding", "$schema",
 })
+_KEYWORDS = frozenset({
+    "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "minItems", "maxItems", "required", "properties", "additionalProperties",
+    "items", "format", "allOf", "anyOf", "oneOf", "not",
+})
+# Each JSON type as a test of the value named {v}: JSON's integer includes 2.0 and excludes true.
+_TYPE_TESTS = {
+    "string": "isinstance({v}, str)",
+    "integer": "(isinstance({v}, int) and not isinstance({v}, bool) or isinstance({v}, float) and {v}.is_integer())",
+    "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
+    "boolean": "isinstance({v}, bool)",
+    "null": "{v} is None",
+    "array": "isinstance({v}, list)",
+    "object": "isinstance({v}, dict)",
+}
+_BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+_SIZES = {
+    "minLength": ("str", ">="), "maxLength": ("str", "<="), "minItems": ("list", ">="), "maxItems": ("list", "<="),
+}
 
 
 class Unsupported(Exception):
@@ -34,30 +55,13 @@ class Unsupported(Exception):
 
 def compile_check(schema: Any, format_checker: FormatChecker | None) -> Check | None:
     try:
-        return _compile(schema, format_checker)
+        return _Source(format_checker).build(schema)
     except Unsupported:
         return None
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_integer(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-_TYPES: dict[str, Check] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": _is_integer,
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
-}
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -73,161 +77,151 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _compile(schema: Any, fc: FormatChecker | None) -> Check:
-    if schema is True or schema == {}:
-        return lambda v: True
-    if schema is False:
-        return lambda v: False
-    if not isinstance(schema, Mapping):
-        raise Unsupported(repr(schema))
-    checks: list[Check] = []
-    for key, value in schema.items():
-        if key in _ANNOTATIONS or key.startswith("x-"):
-            continue
-        make = _KEYWORDS.get(key)
-        if make is None:
+class _Source:
+    """The source of the check being written: functions, and the values they refer to by name."""
+
+    def __init__(self, format_checker: FormatChecker | None) -> None:
+        self.format_checker = format_checker
+        self.names: dict[str, Any] = {"_equal": _equal, "_MISSING": object()}
+        self.functions: list[list[str]] = []
+        self.counter = 0
+
+    def build(self, schema: Any) -> Check:
+        main = self.function(schema)
+        namespace = dict(self.names)
+        exec("\n\n".join("\n".join(f) for f in self.functions), namespace)  # source written above, from the schema
+        check: Check = namespace[main]
+        return check
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
+
+    def constant(self, value: Any) -> str:
+        name = self.fresh("_c")
+        self.names[name] = value
+        return name
+
+    def function(self, schema: Any) -> str:
+        """A function ``name(v) -> bool`` for ``schema``; its name."""
+        name = self.fresh("_check")
+        lines = [f"def {name}(v):"]
+        self.functions.append(lines)  # before its body, so nested functions come after it
+        self.statements(schema, "v", lines, 1)
+        lines.append("    return True")
+        return name
+
+    def statements(self, schema: Any, v: str, out: list[str], depth: int) -> None:
+        """Lines that return False when the value named ``v`` fails ``schema``."""
+        pad = "    " * depth
+        if schema is True or (isinstance(schema, Mapping) and not schema):
+            return
+        if schema is False:
+            out.append(f"{pad}return False")
+            return
+        if not isinstance(schema, Mapping):
+            raise Unsupported(repr(schema))
+        for key in schema:
+            if key not in _KEYWORDS and key not in _ANNOTATIONS and not str(key).startswith("x-"):
+                raise Unsupported(str(key))
+        if "type" in schema:
+            out.append(f"{pad}if not {self.type_test(schema['type'], v)}: return False")
+        if "enum" in schema:
+            out.append(f"{pad}if not {self.enum_test(schema['enum'], v)}: return False")
+        if "const" in schema:
+            out.append(f"{pad}if not _equal({v}, {self.constant(schema['const'])}): return False")
+        for key, op in _BOUNDS.items():
+            if key in schema:
+                limit = schema[key]
+                if not _is_number(limit):
+                    raise Unsupported("bound")
+                number = _TYPE_TESTS["number"].format(v=v)
+                out.append(f"{pad}if {number} and not {v} {op} {self.constant(limit)}: return False")
+        for key, (kind, op) in _SIZES.items():
+            if key in schema:
+                limit = schema[key]
+                if not isinstance(limit, int) or isinstance(limit, bool):
+                    raise Unsupported("size")
+                out.append(f"{pad}if isinstance({v}, {kind}) and not len({v}) {op} {limit}: return False")
+        if "format" in schema:
+            fc = self.format_checker
+            if fc is not None and schema["format"] in fc.checkers:  # jsonschema ignores formats it cannot check
+                conforms = self.constant(fc.conforms)
+                out.append(f"{pad}if not {conforms}({v}, {self.constant(str(schema['format']))}): return False")
+        self.object_statements(schema, v, out, depth)
+        if "items" in schema:
+            if "prefixItems" in schema:
+                raise Unsupported("prefixItems")
+            item = self.fresh("x")
+            out.append(f"{pad}if isinstance({v}, list):")
+            out.append(f"{pad}    for {item} in {v}:")
+            before = len(out)
+            self.statements(schema["items"], item, out, depth + 2)
+            if len(out) == before:
+                out.append(f"{pad}        pass")
+        for sub in self.subschemas(schema, "allOf"):
+            self.statements(sub, v, out, depth)
+        if "anyOf" in schema:
+            calls = [f"{self.function(s)}({v})" for s in self.subschemas(schema, "anyOf")]
+            out.append(f"{pad}if not ({' or '.join(calls) or 'False'}): return False")
+        if "oneOf" in schema:
+            calls = [f"{self.function(s)}({v})" for s in self.subschemas(schema, "oneOf")]
+            out.append(f"{pad}if ({' + '.join(calls) or '0'}) != 1: return False")
+        if "not" in schema:
+            out.append(f"{pad}if {self.function(schema['not'])}({v}): return False")
+
+    def object_statements(self, schema: Mapping[str, Any], v: str, out: list[str], depth: int) -> None:
+        """required, properties and additionalProperties: they apply to objects only."""
+        pad = "    " * depth
+        required = schema.get("required", [])
+        properties = schema.get("properties", {})
+        if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
+            raise Unsupported("required")
+        if not isinstance(properties, Mapping) or not all(isinstance(n, str) for n in properties):
+            raise Unsupported("properties")
+        if not required and not properties and "additionalProperties" not in schema:
+            return
+        out.append(f"{pad}if isinstance({v}, dict):")
+        inner = pad + "    "
+        for name in required:
+            out.append(f"{inner}if {name!r} not in {v}: return False")
+        for name, sub in properties.items():
+            item = self.fresh("x")
+            body: list[str] = []
+            self.statements(sub, item, body, depth + 2)
+            if body:
+                out.append(f"{inner}{item} = {v}.get({name!r}, _MISSING)")
+                out.append(f"{inner}if {item} is not _MISSING:")
+                out.extend(body)
+        if "additionalProperties" in schema:
+            if "patternProperties" in schema:
+                raise Unsupported("patternProperties")
+            known = self.constant(frozenset(properties))
+            key, item = self.fresh("k"), self.fresh("x")
+            body = []
+            self.statements(schema["additionalProperties"], item, body, depth + 3)
+            if body:
+                out.append(f"{inner}for {key}, {item} in {v}.items():")
+                out.append(f"{inner}    if {key} not in {known}:")
+                out.extend(body)
+        out.append(f"{inner}pass")
+
+    def type_test(self, value: Any, v: str) -> str:
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) and n in _TYPE_TESTS for n in names):
+            raise Unsupported(f"type {value!r}")
+        return "(" + " or ".join(_TYPE_TESTS[n].format(v=v) for n in names) + ")"
+
+    def enum_test(self, members: Any, v: str) -> str:
+        if not isinstance(members, list):
+            raise Unsupported("enum")
+        if all(isinstance(m, str) for m in members):
+            return f"(isinstance({v}, str) and {v} in {self.constant(frozenset(members))})"
+        return f"any(_equal({v}, m) for m in {self.constant(list(members))})"
+
+    @staticmethod
+    def subschemas(schema: Mapping[str, Any], key: str) -> list[Any]:
+        subs = schema.get(key, [])
+        if not isinstance(subs, list):
             raise Unsupported(key)
-        checks.append(make(value, schema, fc))
-    if len(checks) == 1:
-        return checks[0]
-
-    def every(v: Any) -> bool:
-        for c in checks:  # noqa: SIM110 - a plain loop beats all() on this hot path
-            if not c(v):
-                return False
-        return True
-
-    return every
-
-
-def _type(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    names = value if isinstance(value, list) else [value]
-    try:
-        tests = [_TYPES[n] for n in names]
-    except (KeyError, TypeError):
-        raise Unsupported(f"type {value!r}") from None
-    if len(tests) == 1:
-        return tests[0]
-    return lambda v: any(t(v) for t in tests)
-
-
-def _enum(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    if not isinstance(value, list):
-        raise Unsupported("enum")
-    if all(isinstance(m, str) for m in value):
-        members = frozenset(value)
-        return lambda v: isinstance(v, str) and v in members
-    return lambda v: any(_equal(v, m) for m in value)
-
-
-def _const(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    return lambda v: _equal(v, value)
-
-
-def _bound(op: Callable[[Any, Any], bool]) -> Callable[[Any, Mapping[str, Any], FormatChecker | None], Check]:
-    def make(limit: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-        if not _is_number(limit):
-            raise Unsupported("bound")
-        return lambda v: not _is_number(v) or op(v, limit)
-
-    return make
-
-
-Maker = Callable[[Any, Mapping[str, Any], FormatChecker | None], Check]
-
-
-def _sized(kind: type[str] | type[list[Any]], op: Callable[[int, int], bool]) -> Maker:
-    def make(limit: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            raise Unsupported("size")
-        return lambda v: not isinstance(v, kind) or op(len(cast(Sized, v)), limit)
-
-    return make
-
-
-def _required(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    names = tuple(value)
-    return lambda v: not isinstance(v, dict) or all(n in v for n in names)
-
-
-def _properties(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    if not isinstance(value, Mapping):
-        raise Unsupported("properties")
-    subs = {name: _compile(sub, fc) for name, sub in value.items()}
-
-    def check(v: Any) -> bool:
-        if not isinstance(v, dict):
-            return True
-        for name, item in v.items():
-            sub = subs.get(name)
-            if sub is not None and not sub(item):
-                return False
-        return True
-
-    return check
-
-
-def _additional(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    if "patternProperties" in schema:
-        raise Unsupported("patternProperties")
-    known = frozenset(schema.get("properties", {}))
-    sub = _compile(value, fc)
-    return lambda v: not isinstance(v, dict) or all(sub(item) for name, item in v.items() if name not in known)
-
-
-def _items(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    if "prefixItems" in schema:
-        raise Unsupported("prefixItems")
-    sub = _compile(value, fc)
-    return lambda v: not isinstance(v, list) or all(sub(item) for item in v)
-
-
-def _format(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    if fc is None or value not in fc.checkers:
-        return lambda v: True  # jsonschema ignores formats it has no checker for
-    name = str(value)
-    return lambda v: fc.conforms(v, name)
-
-
-def _all_of(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    subs = [_compile(s, fc) for s in value]
-    return lambda v: all(s(v) for s in subs)
-
-
-def _any_of(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    subs = [_compile(s, fc) for s in value]
-    return lambda v: any(s(v) for s in subs)
-
-
-def _one_of(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    subs = [_compile(s, fc) for s in value]
-    return lambda v: sum(1 for s in subs if s(v)) == 1
-
-
-def _not(value: Any, schema: Mapping[str, Any], fc: FormatChecker | None) -> Check:
-    sub = _compile(value, fc)
-    return lambda v: not sub(v)
-
-
-_KEYWORDS: dict[str, Callable[[Any, Mapping[str, Any], FormatChecker | None], Check]] = {
-    "type": _type,
-    "enum": _enum,
-    "const": _const,
-    "minimum": _bound(lambda v, lim: v >= lim),
-    "maximum": _bound(lambda v, lim: v <= lim),
-    "exclusiveMinimum": _bound(lambda v, lim: v > lim),
-    "exclusiveMaximum": _bound(lambda v, lim: v < lim),
-    "minLength": _sized(str, lambda n, lim: n >= lim),
-    "maxLength": _sized(str, lambda n, lim: n <= lim),
-    "minItems": _sized(list, lambda n, lim: n >= lim),
-    "maxItems": _sized(list, lambda n, lim: n <= lim),
-    "required": _required,
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "items": _items,
-    "format": _format,
-    "allOf": _all_of,
-    "anyOf": _any_of,
-    "oneOf": _one_of,
-    "not": _not,
-}
+        return subs
