@@ -67,7 +67,7 @@ _COMPILED: OrderedDict[int, tuple[Draft202012Validator, Check | None]] = Ordered
 _COMPILED_MAX = 1024
 
 
-def _fast_check(validator: Draft202012Validator) -> Check | None:
+def compiled_check(validator: Draft202012Validator) -> Check | None:
     """The compiled check for ``validator``'s schema (None when it cannot be compiled)."""
     key = id(validator)  # the entry keeps the validator alive, so the id stays its own
     entry = _COMPILED.get(key)
@@ -80,7 +80,7 @@ def _fast_check(validator: Draft202012Validator) -> Check | None:
 
 
 def validate(validator: Draft202012Validator, instance: Any, root: str = "body") -> list[Issue]:
-    check = _fast_check(validator)
+    check = compiled_check(validator)
     if check is not None and check(instance):
         return []  # valid: no need for jsonschema's slower, worded walk
     issues: list[Issue] = []

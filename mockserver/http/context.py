@@ -13,6 +13,7 @@ from starlette.responses import Response
 from mockserver.client_rules import ClientRules
 from mockserver.clock import Clock
 from mockserver.config import Settings
+from mockserver.fastcheck import Check
 from mockserver.formats import FORMAT_CHECKER
 from mockserver.http import auth
 from mockserver.http.bodies import read_json
@@ -22,10 +23,17 @@ from mockserver.queue import JobQueue
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Operation, Spec
 from mockserver.uploads import UploadSlots
-from mockserver.validation import Issue, validate
+from mockserver.validation import Issue, compiled_check, validate
 from mockserver.webhooks import WebhookDispatcher
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _uncompiled(value: Any) -> bool:
+    return False  # a schema too rich to compile: every body goes to the validator
+
+
+
 HandlerFactory = Callable[[Operation, "AppContext"], Endpoint]
 
 
@@ -43,6 +51,8 @@ class AppContext:
     scenarios: ScenarioBook = field(default_factory=ScenarioBook)
     # Body validators by operation id: found once, asked on every submit.
     _body_validators: dict[str, Draft202012Validator] = field(default_factory=dict, init=False, repr=False)
+    # Their compiled yes/no checks, by operation id (a schema that cannot be compiled: always "ask").
+    _body_checks: dict[str, Check] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_max_entries)
@@ -55,6 +65,12 @@ class AppContext:
     async def read_valid_body(self, request: Request, operation: Operation) -> Any:
         """The request's JSON body, validated against the operation's schema (422 naming every field)."""
         body = await read_json(request, self.settings.max_body_bytes)
+        check = self._body_checks.get(operation.operation_id)
+        if check is None:
+            check = compiled_check(self.body_validator(operation)) or _uncompiled
+            self._body_checks[operation.operation_id] = check
+        if check(body):
+            return body  # valid: jsonschema's worded walk is only for bodies with something to say
         issues = validate(self.body_validator(operation), body)
         if issues:
             raise validation_failed(issues)
@@ -80,7 +96,7 @@ class QueryChecker:
             for p in operation.parameters()
             if p.get("in") == location and "schema" in p
         ]
-        self._any_required = any(required for _, required, _ in self._params)
+        self.any_required = any(required for _, required, _ in self._params)
         self._types = {
             name: schema.get("type") if isinstance(schema := validator.schema, Mapping) else None
             for name, _, validator in self._params
@@ -90,7 +106,7 @@ class QueryChecker:
         return bool(self._params)
 
     def check(self, values: Mapping[str, Any]) -> None:
-        if not values and not self._any_required:
+        if not values and not self.any_required:
             return
         where = self.location
         issues: list[Issue] = []

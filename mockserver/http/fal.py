@@ -76,28 +76,36 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     assert operation.model is not None
     model = operation.model
+    secured = operation.security_required
+    queue = ctx.queue
+    fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
 
     async def endpoint(request: Request) -> Response:
-        ctx.authorize(request, operation)
-        # Most submits carry no query string: skip building the parsed form.
-        params = _query(request)
-        query.check(params)
-        webhook = params.get(WEBHOOK_PARAM)
+        if secured:
+            ctx.authorize(request, operation)
+        webhook = None
+        if request.scope.get("query_string"):  # most submits carry none: no parsed form to build
+            params = request.query_params
+            query.check(params)
+            webhook = params.get(WEBHOOK_PARAM)
+        elif query.any_required:
+            query.check({})  # names the missing parameters
         if webhook is not None:
             problem = ctx.webhooks.check_target(webhook)
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
         body = await ctx.read_valid_body(request, operation)
-        fetched = await ctx.queue.prefetch(model, body) if ctx.queue.fetches else None
+        fetched = await queue.prefetch(model, body) if fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
-        job = ctx.queue.submit(model, body, webhook_url=webhook, fetched=fetched)
+        job = queue.submit(model, body, webhook_url=webhook, fetched=fetched)
+        base = base_url(request)
         if webhook is not None:
-            ctx.webhooks.schedule(job, base_url(request))
-        answer = _with_links(IN_QUEUE, base_url(request), job)
+            ctx.webhooks.schedule(job, base)
+        answer = _with_links(IN_QUEUE, base, job)
         answer["logs"] = None
         answer["metrics"] = {}
-        answer["queue_position"] = ctx.queue.submitted_position(job)
+        answer["queue_position"] = queue.submitted_position(job)
         return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
