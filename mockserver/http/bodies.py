@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
 
 from mockserver.http.errors import ApiError
 from mockserver.validation import Issue, Loc
@@ -56,29 +57,40 @@ def header_of(request: Request, name: bytes) -> str | None:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    return await _read_body(request, limit, header_of(request, b"content-length"))
+    _check_declared(header_of(request, b"content-length"), limit)
+    if hasattr(request, "_body"):
+        return request._body  # read already, through Starlette's body()
+    # The messages straight from ``receive``: Starlette's stream() is an async
+    # generator whose machinery cost as much as the rest of reading a small body.
+    message = await request.receive()
+    body = _whole(message, limit)
+    if body is None:
+        body = await _read_rest(request, limit, message)
+    request._body = body  # where Starlette's own readers (body(), form()) look before reading a spent stream
+    return body
 
 
-async def _read_body(request: Request, limit: int, declared: str | None) -> bytes:
-    """The body, refused past ``limit``; ``declared``: the request's Content-Length, if any."""
+def _check_declared(declared: str | None, limit: int) -> None:
+    """Refuse a body by its Content-Length before reading it."""
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, "Content-Length is not a number", "bad_request")
         if int(declared) > limit:
             raise _too_large(limit)
-    if hasattr(request, "_body"):
-        return request._body  # read already, through Starlette's body()
-    # The messages straight from ``receive``: Starlette's stream() is an async
-    # generator whose machinery cost as much as the rest of reading a small body.
-    receive = request.receive
-    message = await receive()
+
+
+def _whole(message: Message, limit: int) -> bytes | None:
+    """The body, when this first message holds all of it (the usual small body); else None."""
     if message["type"] == "http.request" and not message.get("more_body", False):
-        # The usual small body: all of it in one message.
         body: bytes = message.get("body", b"")
         if len(body) > limit:
             raise _too_large(limit)
-        request._body = body
         return body
+    return None
+
+
+async def _read_rest(request: Request, limit: int, message: Message) -> bytes:
+    """The body whose first message is ``message``, read to its end within ``limit``."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -92,10 +104,8 @@ async def _read_body(request: Request, limit: int, declared: str | None) -> byte
                 break
         elif message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        message = await receive()
-    body = b"".join(chunks)
-    request._body = body  # where Starlette's own readers (body(), form()) look before reading a spent stream
-    return body
+        message = await request.receive()
+    return b"".join(chunks)
 
 
 def _too_large(limit: int) -> ApiError:
@@ -118,7 +128,17 @@ async def read_json(request: Request, limit: int) -> Any:
             f"Unsupported Content-Type {media_type!r}: send the body as application/json",
             "unsupported_media_type",
         )
-    raw = await _read_body(request, limit, declared)
+    _check_declared(declared, limit)
+    # As read_body does, written out: every JSON request comes this way.
+    raw: bytes | None
+    if hasattr(request, "_body"):
+        raw = request._body
+    else:
+        message = await request.receive()
+        raw = _whole(message, limit)
+        if raw is None:
+            raw = await _read_rest(request, limit, message)
+        request._body = raw
     if not raw or raw.isspace():  # (strip() would copy every body to learn this)
         raise _json_error("request body is empty", 0)
     try:

@@ -64,7 +64,10 @@ class AppContext:
 
     async def read_valid_body(self, request: Request, operation: Operation) -> Any:
         """The request's JSON body, validated against the operation's schema (422 naming every field)."""
-        body = await read_json(request, self.settings.max_body_bytes)
+        return self.checked_body(operation, await read_json(request, self.settings.max_body_bytes))
+
+    def checked_body(self, operation: Operation, body: Any) -> Any:
+        """``body`` if it conforms to the operation's schema; else a 422 naming every field."""
         check = self._body_checks.get(operation.operation_id)
         if check is None:
             check = compiled_check(self.body_validator(operation)) or _uncompiled

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mockserver import decisions
+from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
@@ -79,6 +80,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     secured = operation.security_required
     queue = ctx.queue
     fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
+    limit = ctx.settings.max_body_bytes
 
     async def endpoint(request: Request) -> Response:
         if secured:
@@ -95,7 +97,8 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
-        body = await ctx.read_valid_body(request, operation)
+        # The body read here, not through ctx.read_valid_body: one coroutine less on every submit.
+        body = ctx.checked_body(operation, await read_json(request, limit))
         fetched = await queue.prefetch(model, body) if fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
         job = queue.submit(model, body, webhook_url=webhook, fetched=fetched)
