@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from PIL import Image
 
 from mockserver.clock import ManualClock
@@ -108,6 +109,46 @@ def test_compiled_check_agrees_with_jsonschema(op: Operation, data: st.DataObjec
     assert check is not None
     validator = SPEC.validator(op.document, op.body_schema_pointer() or "")
     instance = data.draw(near_valid(schema))
+    assert check(instance) == validator.is_valid(instance), instance
+
+
+# Schemas beyond the spec's bodies, using every keyword the check compiles, nested.
+RICH_SCHEMAS: list[dict[str, Any]] = [
+    {
+        "type": "object",
+        "required": ["a"],
+        "properties": {
+            "a": {"anyOf": [{"type": "integer", "minimum": 0, "exclusiveMaximum": 5}, {"const": "x"}]},
+            "b": {"type": ["string", "null"], "minLength": 1, "maxLength": 3},
+            "c": {"type": "array", "items": {"enum": [1, "a", None, [1], {"k": True}]}, "minItems": 1, "maxItems": 2},
+            "d": {"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "number", "maximum": 2}]},
+            "e": {"not": {"type": "boolean"}, "allOf": [{"type": ["number", "string", "array"]}]},
+            "f": {"type": "object", "properties": {"g": False}, "additionalProperties": {"type": "integer"}},
+        },
+        "additionalProperties": False,
+    },
+    {"type": "array", "items": {"type": "object", "required": ["k"], "additionalProperties": True}},
+    {"type": "string", "format": "uri"},
+    {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"n": {"const": 1.0}}}]},
+    {},
+]
+
+
+@pytest.mark.parametrize("schema", RICH_SCHEMAS, ids=[f"schema{n}" for n in range(len(RICH_SCHEMAS))])
+@settings(max_examples=300, deadline=None)
+@given(
+    instance=st.recursive(
+        st.none() | st.booleans() | st.integers(-3, 8) | st.sampled_from([0.0, 2.0, 4.5, -1.5, 1e300])
+        | st.sampled_from(["", "x", "ab", "abcd", "k", "a", "g", "https://mock.test/a.png", "no uri"]),
+        lambda inner: st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "k", "n", "z"]), inner, max_size=4),
+        max_leaves=10,
+    )
+)
+def test_compiled_check_agrees_with_jsonschema_on_every_keyword(schema: dict[str, Any], instance: Any) -> None:
+    check = compile_check(schema, FORMAT_CHECKER)
+    assert check is not None
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     assert check(instance) == validator.is_valid(instance), instance
 
 
