@@ -180,14 +180,15 @@ class Spec:
 
     def document_for_path(self, path: str) -> SpecDocument:
         """The document whose path prefix is the longest match for a URL path."""
-        for prefix, doc in self._by_prefix:
+        for prefix, doc in self.by_prefix:
             if path.startswith(prefix):
                 return doc
         return self.documents[0]
 
     @functools.cached_property
-    def _by_prefix(self) -> list[tuple[str, SpecDocument]]:
-        # Longest first, so the first that fits is the longest match; asked on every request.
+    def by_prefix(self) -> list[tuple[str, SpecDocument]]:
+        """The documents that have a path prefix, longest prefix first (the first that fits is
+        the longest match)."""
         prefixed = [(doc.path_prefix, doc) for doc in self.documents if doc.path_prefix]
         return sorted(prefixed, key=lambda pair: -len(pair[0]))
 

@@ -118,9 +118,9 @@ class JobStore:
         if (
             len(self._jobs) >= self._max_jobs
             or (self._max_bytes is not None and self._bytes + size_bytes > self._max_bytes)
-            or (self._clock.now() if now is None else now) >= self._quiet_until
+            or (now := self._clock.now() if now is None else now) >= self._quiet_until
         ):
-            self.sweep(slots=1, incoming=size_bytes)
+            self.sweep(slots=1, incoming=size_bytes, now=now)
         if len(self._jobs) >= self._max_jobs:
             return False
         return self._max_bytes is None or not self._jobs or self._bytes + size_bytes <= self._max_bytes
@@ -137,15 +137,17 @@ class JobStore:
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def sweep(self, slots: int = 0, incoming: int = 0) -> None:
+    def sweep(self, slots: int = 0, incoming: int = 0, now: float | None = None) -> None:
         """Drop expired jobs from the old end, and the oldest finished ones past a cap.
 
-        ``slots`` and ``incoming`` make room for jobs about to be added, and their bytes.
+        ``slots`` and ``incoming`` make room for jobs about to be added, and their bytes;
+        ``now``: the time the caller has just read, if it has.
         """
-        now = self._clock.now()
-        order, jobs = self._order, self._jobs
+        if now is None:
+            now = self._clock.now()
+        order, jobs, retention = self._order, self._jobs, self._retention
         # A job not finished yet cannot finish before now, so cannot expire before now + retention.
-        self._quiet_until = now + self._retention
+        self._quiet_until = now + retention
         while order:
             job = order[0]
             if jobs.get(job.id) is not job:  # dropped already (expired on lookup)
@@ -154,9 +156,12 @@ class JobStore:
             over_cap = len(self._jobs) + slots > self._max_jobs or (
                 self._max_bytes is not None and self._bytes + incoming > self._max_bytes
             )
-            if not ((over_cap and job.state(now) == "COMPLETED") or self._expired(job, now)):
-                if job.finished_at is not None:
-                    self._quiet_until = job.finished_at + self._retention
+            # Written out, since a full store sweeps on every submit: COMPLETED is a finish
+            # time reached (Job.state), expired is that time plus the retention (_expired).
+            finished = job.finished_at
+            if finished is None or not ((over_cap and finished <= now) or finished + retention <= now):
+                if finished is not None:
+                    self._quiet_until = finished + retention
                 break
             order.popleft()
             self._drop(job.id)

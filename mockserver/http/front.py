@@ -51,6 +51,10 @@ class Front:
         self.recorder = recorder
         self.max_header_bytes = max_header_bytes
         self.handlers = dict(handlers)
+        # Each path prefix's request id header, longest prefix first, as document_for_path
+        # would find them: read on every request without a call per request.
+        self._id_headers = [(prefix, doc.request_id_header) for prefix, doc in spec.by_prefix]
+        self._default_id_header = spec.document_for_path("").request_id_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -66,7 +70,11 @@ class Front:
             )
             await render(self.spec.document_for_path(path).dialect, error)(scope, receive, send)
             return
-        id_header = self.spec.document_for_path(path).request_id_header
+        id_header = self._default_id_header
+        for prefix, header in self._id_headers:
+            if path.startswith(prefix):
+                id_header = header
+                break
         id_value = b""
         if id_header is not None:
             request_id = f"req_{ids.token_hex()}"
