@@ -47,12 +47,12 @@ class RequestTags:
 
 
 _CURRENT: contextvars.ContextVar[RequestTags | None] = contextvars.ContextVar("flux_mock_request", default=None)
-_NONE = RequestTags()
+NO_TAGS = RequestTags()  # what current() says outside any request's tags
 
 
 def current() -> RequestTags:
     """The tags of the request being served (empty outside one)."""
-    return _CURRENT.get() or _NONE
+    return _CURRENT.get() or NO_TAGS
 
 
 # The tags set here, or None: what untagged() asks, as a plain call for the code that asks on

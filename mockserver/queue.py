@@ -75,7 +75,7 @@ class JobQueue:
         """Create a job. The scenario rules of the request being served (if any) may
         put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail."""
         now = self.clock.now()
-        tags = decisions.current()
+        tags = decisions.tags_here() or decisions.NO_TAGS  # decisions.current(), without its frame
         directives = tags.decision.job
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.

@@ -122,7 +122,8 @@ class MockApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self  # Starlette's router raises 404/405 for the front to answer when it sees this
-        scenario_check.remember_connection(scope, send)
+        # The server's transport, for a scenario's drop (see scenario_check.CONNECTION).
+        scope[scenario_check.CONNECTION] = getattr(getattr(send, "__self__", None), "transport", None)
         await self.front(scope, receive, send)
 
 

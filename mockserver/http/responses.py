@@ -55,23 +55,24 @@ class JsonAnswer(JSONResponse):
         media_type: str | None = None,
         background: BackgroundTask | None = None,
     ) -> None:
-        if (
-            media_type is not None
-            or background is not None
-            or status_code < 200
-            or status_code in (204, 304)  # no length for these: Starlette's rules
-            or (headers and _names_own_header(headers))
-        ):
+        usual = media_type is None and background is None and status_code >= 200 and status_code not in (204, 304)
+        extra: list[tuple[bytes, bytes]] = []
+        if usual and headers:
+            for name, value in headers.items():
+                key = name.lower()
+                if key in _OWN_HEADERS:  # the caller sets its own length or type
+                    usual = False
+                    break
+                extra.append((key.encode("latin-1"), value.encode("latin-1")))
+        if not usual:  # Starlette's rules (no length for 1xx, 204 and 304, say)
             super().__init__(content, status_code, headers, media_type, background)
             return
         self.status_code = status_code
         self.background = None
         body = self.body = _ENCODE(content).encode("utf-8")
-        raw = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json")]
-        if headers:
-            for name, value in headers.items():
-                raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-        self.raw_headers = raw
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json"), *extra
+        ]
 
     def render(self, content: Any) -> bytes:
         return _ENCODE(content).encode("utf-8")
@@ -82,8 +83,3 @@ class JsonAnswer(JSONResponse):
             return
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self.body})
-
-
-def _names_own_header(headers: Mapping[str, str]) -> bool:
-    # A caller that sets its own length or type gets Starlette's rules for them.
-    return any(name.lower() in _OWN_HEADERS for name in headers)

@@ -31,20 +31,13 @@ from mockserver.scenarios import Facts
 from mockserver.spec import Operation, Spec
 
 _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
-_CONNECTION = "flux_mock.transport"
+# Where the app notes the server's transport (uvicorn's ``send`` is a method of its request
+# cycle, which holds it), so a ``drop`` effect can close the connection without answering;
+# under another server nothing is found and ``drop`` falls back to a cut-off answer.
+CONNECTION = "flux_mock.transport"
 # The load balancer's own pages: fal-client treats a 502/503/504 whose body names
 # nginx and that lacks x-fal-request-id as an ingress error, and retries it.
 _INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
-
-
-def remember_connection(scope: Scope, send: Send) -> None:
-    """Note the server's transport, so a ``drop`` effect can close it without answering.
-
-    uvicorn's ``send`` is a method of its request cycle, which holds the transport;
-    under another server this finds nothing and ``drop`` falls back to a cut-off answer.
-    """
-    owner = getattr(send, "__self__", None)
-    scope[_CONNECTION] = getattr(owner, "transport", None)
 
 
 def test_id_of(request: Request) -> str | None:
@@ -285,7 +278,7 @@ class _Drop(Response):
         super().__init__(status_code=500)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        transport = scope.get(_CONNECTION)
+        transport = scope.get(CONNECTION)
         if transport is not None:
             transport.close()
             await asyncio.sleep(0)  # let the server see the connection go before we return
