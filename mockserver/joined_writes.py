@@ -11,7 +11,9 @@ two records).
 A head is held for one turn of the event loop at most: an app that awaits
 something between starting an answer and sending its body (a client's
 ``Expect: 100-continue`` body, a slow file) has its head sent when the loop
-next runs, as stock uvicorn would have sent it. Heads without a length (event
+next runs, as stock uvicorn would have sent it. One callback per turn of the
+loop (:class:`HeldHeads`) sends the heads of all its connections that still
+hold one. Heads without a length (event
 streams, chunked answers) and interim answers (``100 Continue``) are written
 at once, and only the first write of an answer is taken for its head, so a
 body that merely looks like one is never held.
@@ -30,15 +32,45 @@ _FINAL_HEAD = b"HTTP/1.1 "
 _LENGTH = b"\r\ncontent-length: "
 
 
+class HeldHeads:
+    """The transports of one event loop that hold a head this turn: one callback sends them all.
+
+    A head is held for one turn of the loop at most, so something must run in the
+    next turn to send a head whose body never came. One callback per turn, not
+    one per answer, does that for every connection the loop served in the turn.
+    """
+
+    __slots__ = ("_loop", "_scheduled", "_transports")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transports: list[JoiningTransport] = []
+        self._scheduled = False
+
+    def add(self, transport: JoiningTransport) -> None:
+        self._transports.append(transport)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        transports, self._transports = self._transports, []
+        self._scheduled = False
+        for transport in transports:
+            transport.flush()  # nothing to do for one whose head went out with its body
+
+
 class JoiningTransport(asyncio.Transport):
     """A transport that holds a length-declaring answer head for the write after it."""
 
-    __slots__ = ("_head", "_inner", "_loop", "expect_head")
+    __slots__ = ("_head", "_held", "_inner", "expect_head")
 
-    def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop, held: HeldHeads | None = None
+    ) -> None:
         super().__init__()
         self._inner = inner
-        self._loop = loop
+        self._held = held or HeldHeads(loop)  # the loop's, shared by its connections
         self._head: bytes | None = None
         # True until an answer's head is written; the protocol sets it again when the answer ends.
         self.expect_head = True
@@ -52,7 +84,7 @@ class JoiningTransport(asyncio.Transport):
             self.expect_head = False
             if _LENGTH in data:
                 self._head = bytes(data)
-                self._loop.call_soon(self.flush)  # the body normally comes first, in the same turn
+                self._held.add(self)  # the body normally comes first, in the same turn
             else:
                 self._inner.write(data)
         else:
@@ -137,7 +169,12 @@ class JoiningHttpToolsProtocol(HttpToolsProtocol):
     _idle_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn declares it
-        self.joining = JoiningTransport(transport, self.loop)
+        # One HeldHeads per server (so per loop), kept on uvicorn's state object the connections share.
+        held = getattr(self.server_state, "flux_mock_held_heads", None)
+        if held is None:
+            held = HeldHeads(self.loop)
+            self.server_state.flux_mock_held_heads = held  # type: ignore[attr-defined]
+        self.joining = JoiningTransport(transport, self.loop, held)
         super().connection_made(self.joining)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -15,7 +15,7 @@ from mockserver.testing import MockServer
 
 pytest.importorskip("httptools")
 
-from mockserver.joined_writes import JoiningTransport
+from mockserver.joined_writes import HeldHeads, JoiningTransport
 
 HEAD = b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -67,6 +67,26 @@ def test_a_head_with_a_length_goes_out_with_its_body(loop: asyncio.AbstractEvent
     joined.write(b"more")  # later writes of the same answer go straight out
     next_turn(loop)
     assert wire.sent == [(HEAD, b"{}"), (b"more",)]
+
+
+def test_the_heads_of_one_turn_are_sent_by_one_callback(loop: asyncio.AbstractEventLoop) -> None:
+    held = HeldHeads(loop)
+    scheduled: list[object] = []
+    call_soon = loop.call_soon
+    loop.call_soon = lambda callback, *args, **kw: scheduled.append(callback) or call_soon(callback, *args, **kw)  # type: ignore[method-assign, func-returns-value]
+    wires = [Wire() for _ in range(3)]
+    joined = [JoiningTransport(wire, loop, held) for wire in wires]
+    for transport in joined:
+        transport.write(HEAD)
+    joined[1].write(b"{}")  # this one's body came in the same turn
+    assert len(scheduled) == 1
+    next_turn(loop)
+    assert [wire.sent for wire in wires] == [[(HEAD,)], [(HEAD, b"{}")], [(HEAD,)]]
+    for transport in joined:  # a second answer on each: the next turn needs a callback again
+        transport.expect_head = True
+        transport.write(HEAD)
+    next_turn(loop)
+    assert [wire.sent[-1] for wire in wires] == [(HEAD,)] * 3
 
 
 def test_a_head_waits_one_turn_of_the_loop_at_most(loop: asyncio.AbstractEventLoop) -> None:
