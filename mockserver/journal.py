@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 ERROR = "error"
 WARNING = "warning"
@@ -93,72 +93,115 @@ class Query:
         )
 
 
+class _Waiting(NamedTuple):
+    """Records numbered but not yet made into entries: one, or a batch of ``records``."""
+
+    make: Callable[[int, Any], Any]  # (first seq, data) -> the entry, or for a batch a list of them
+    data: Any
+    records: int
+    batch: bool
+
+
 class Journal:
     """A bounded, thread-safe log of entries, oldest dropped first.
 
     An entry can be added ready-made (:meth:`add`) or as the means to make it
-    (:meth:`add_later`): recording a request then costs a few copies, and the
-    checking and summarising that turn it into an entry run, in order, only
-    when someone reads or clears the journal. Unread records past the bound
-    are dropped unmade, as their entries would have been.
+    (:meth:`add_later`, or :meth:`add_batch_later` for several records at once):
+    recording a request then costs a few copies, and the checking and
+    summarising that turn it into an entry run, in order, only when someone
+    reads or clears the journal. Unread records past the bound are dropped
+    unmade, as their entries would have been.
+
+    A writer that holds records back to hand them over in batches names a
+    ``feed`` (:meth:`feed_from`): every read, count or numbering asks it to
+    hand over what it holds first, so the journal's order and numbers are
+    those of the exchanges.
     """
 
     def __init__(self, max_entries: int) -> None:
-        bound = max(1, max_entries)
-        self._entries: deque[Entry] = deque(maxlen=bound)
-        # A waiting record is its maker and its data, kept in two deques that drop in step:
-        # one object of its own per record, rather than a tuple and a number more.
-        self._makers: deque[Callable[[int, Any], Entry | None]] = deque(maxlen=bound)
-        self._data: deque[Any] = deque(maxlen=bound)
-        self._seq = itertools.count(1)
+        self._bound = max(1, max_entries)
+        self._entries: deque[Entry] = deque(maxlen=self._bound)
+        self._waiting: deque[_Waiting] = deque()
+        self._waiting_records = 0
         self._last = 0
         self._lock = threading.Lock()
+        self._feed: Callable[[], None] | None = None
+
+    def feed_from(self, feed: Callable[[], None]) -> None:
+        """``feed()`` hands this journal the records it holds back (through add_later or add_batch_later)."""
+        self._feed = feed
+
+    def _pull(self) -> None:
+        # Outside the lock: the feed adds through add_later and add_batch_later, which take it.
+        feed = self._feed
+        if feed is not None:
+            feed()
 
     def next_seq(self) -> int:
+        self._pull()
         with self._lock:
             self._settle()  # waiting records are numbered by position, so they must end at the last number
-            self._last = next(self._seq)
+            self._last += 1
             return self._last
 
     @property
     def last_seq(self) -> int:
+        self._pull()
         with self._lock:
             return self._last
 
     def add(self, entry: Entry) -> None:
+        self._pull()
         with self._lock:
             self._settle()
             self._entries.append(entry)
 
     def add_later(self, make: Callable[[int, T], Entry | None], data: T) -> int:
         """Number a record now; ``make(seq, data)`` builds its entry when the journal is next read."""
+        return self._wait(_Waiting(make, data, 1, False))
+
+    def add_batch_later(self, make: Callable[[int, T], list[Entry | None]], data: T, count: int) -> int:
+        """Number ``count`` records now; ``make(first_seq, data)`` builds their entries, in order,
+        when the journal is next read. Returns the last number."""
+        return self._wait(_Waiting(make, data, count, True))
+
+    def _wait(self, item: _Waiting) -> int:
         with self._lock:
-            self._last = next(self._seq)
-            self._makers.append(make)
-            self._data.append(data)
+            self._last += item.records
+            self._waiting.append(item)
+            self._waiting_records += item.records
+            # Past the bound, the oldest waiting records would only be made to be dropped.
+            while self._waiting_records - self._waiting[0].records >= self._bound:
+                self._waiting_records -= self._waiting.popleft().records
             return self._last
 
     @property
     def waiting(self) -> int:
-        """Records not yet made into entries."""
+        """Records not yet made into entries (those a feed holds back included)."""
+        self._pull()
         with self._lock:
-            return len(self._data)
+            return self._waiting_records
 
     def settle(self) -> None:
         """Make the entries of every record still pending (so they cost nothing more later)."""
+        self._pull()
         with self._lock:
             self._settle()
 
     def _settle(self) -> None:
         # Waiting records carry consecutive numbers ending at the last one handed out.
-        seq = self._last - len(self._data)
-        while self._data:
-            seq += 1
-            entry = self._makers.popleft()(seq, self._data.popleft())
-            if entry is not None:
-                self._entries.append(entry)
+        seq = self._last - self._waiting_records
+        while self._waiting:
+            item = self._waiting.popleft()
+            self._waiting_records -= item.records
+            made = item.make(seq + 1, item.data)
+            seq += item.records
+            for entry in made if item.batch else (made,):
+                if entry is not None:
+                    self._entries.append(entry)
 
     def read(self, query: Query) -> tuple[list[Entry], int]:
+        self._pull()
         with self._lock:
             self._settle()
             found = sorted((e for e in self._entries if query.matches(e)), key=lambda e: e.seq)
@@ -166,6 +209,7 @@ class Journal:
 
     def clear(self, test_id: str | None = None) -> int:
         """Drop every entry, or only those of one test; returns how many went."""
+        self._pull()
         with self._lock:
             self._settle()
             before = len(self._entries)

@@ -331,3 +331,36 @@ def test_images_sent_are_not_held_for_the_rules(instant: MockServer) -> None:
     assert instant.context.journal.waiting == 1
     [download] = entries(instant, path=urlsplit(image["url"]).path)
     assert download["status"] == 200 and download["violations"] == []
+
+
+def _kept(path: str, **changes: Any) -> tuple[Any, ...]:
+    return tuple(_seen()._replace(path=path, **changes))
+
+
+def test_held_exchanges_keep_their_order_and_numbers() -> None:
+    # Small exchanges are handed to the journal in batches; nobody can tell from the journal.
+    recorder = Recorder(Journal(100), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    journal = recorder.journal
+    for n in range(3):
+        recorder.keep(_kept(f"/p{n}"))
+    assert journal.last_seq == 3  # numbered as soon as anyone asks
+    journal.add(_entry(journal.next_seq(), "/ready"))
+    recorder.keep(_kept("/after"))
+    recorder.keep(_kept("/big", body=b"x" * 20_000))  # judged at once, behind those held before it
+    recorder.keep(_kept("/last"))
+    found, total = journal.read(Query(limit=100))
+    assert [(e.seq, e.path) for e in found] == [
+        (1, "/p0"), (2, "/p1"), (3, "/p2"), (4, "/ready"), (5, "/after"), (6, "/big"), (7, "/last")
+    ]
+    assert total == 7 and journal.waiting == 0
+
+
+def test_held_batches_past_the_bound_leave_the_newest_entries() -> None:
+    recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    for n in range(150):
+        recorder.keep(_kept(f"/p{n}"))
+    # Whole batches past the bound are dropped unmade; what waits is the last batch and what is held.
+    assert recorder.journal.waiting < 64
+    found, total = recorder.journal.read(Query(limit=100))
+    assert total == 10
+    assert [(e.seq, e.path) for e in found] == [(n + 1, f"/p{n}") for n in range(140, 150)]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import marshal
+import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -36,6 +38,8 @@ _MAX_RESPONSE_COPY = 256 * 1024
 _KEEP_UNJUDGED_BYTES = 16 * 1024
 # Version 2: no back-references, the fastest to write; records are read back by the same process.
 _MARSHAL_VERSION = 2
+# Exchanges packed and handed to the journal together.
+_BATCH = 64
 
 
 class Recorder:
@@ -50,6 +54,9 @@ class Recorder:
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
+        self._held: deque[tuple[Any, ...]] = deque()  # finished exchanges not yet handed to the journal
+        self._flushing = threading.Lock()
+        journal.feed_from(self.flush)
 
     def know_routes(self, routes: Sequence[BaseRoute]) -> None:
         # Starlette before 1.8 puts only the endpoint, not the route, in the scope.
@@ -71,23 +78,45 @@ class Recorder:
     def keep(self, fields: tuple[Any, ...]) -> None:
         """Hand a finished exchange to the journal, to be judged when the journal is read.
 
-        Small exchanges are held packed into one bytes object: thousands of
-        records waiting as a single object each cost the allocator (and the
-        requests that come after them) far less than as the dozens of small
-        objects a request's headers, bodies and parameters are made of.
-        ``fields`` are those of a :class:`Seen`, as a plain tuple (which is
-        cheaper to build, and the only kind marshal takes).
+        Small exchanges wait in the journal packed, a batch of them into one
+        bytes object: thousands of records waiting as a single object each cost
+        the allocator (and the requests that come after them) far less than as
+        the dozens of small objects a request's headers, bodies and parameters
+        are made of, and packing a batch at a time spares a call into marshal
+        and the journal per exchange. Until its batch is full an exchange is
+        held here; the journal asks for held exchanges before it is read or
+        numbers anything (:meth:`flush`). ``fields`` are those of a
+        :class:`Seen`, as a plain tuple (cheaper to build, and what marshal takes).
         """
-        journal = self.journal
         if len(fields[_BODY]) + len(fields[_RESPONSE_BODY]) > _KEEP_UNJUDGED_BYTES:
-            journal.add_later(self._entry, fields)
-            journal.settle()  # judge big exchanges now rather than hold their bytes
+            self.flush()  # the exchanges before it keep their places
+            self.journal.add_later(self._entry, fields)
+            self.journal.settle()  # judge big exchanges now rather than hold their bytes
             return
-        try:
-            packed: tuple[Any, ...] | bytes = marshal.dumps(fields, _MARSHAL_VERSION)
-        except ValueError:  # a value of a type marshal does not know (an int subclass as status): keep it as is
-            packed = fields
-        journal.add_later(self._entry, packed)
+        held = self._held
+        held.append(fields)
+        if len(held) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the held exchanges to the journal, packed, in the order they finished."""
+        with self._flushing:  # a read from another thread may flush while the loop's thread does
+            held = self._held
+            batch = []
+            while held:  # popleft, not a swap: the serving thread may be appending meanwhile
+                batch.append(held.popleft())
+            if not batch:
+                return
+            try:
+                packed = marshal.dumps(batch, _MARSHAL_VERSION)
+            except ValueError:  # a value of a type marshal does not know (an int subclass as status)
+                for fields in batch:
+                    self.journal.add_later(self._entry, fields)
+                return
+            self.journal.add_batch_later(self._entries, packed, len(batch))
+
+    def _entries(self, seq: int, packed: bytes) -> list[Entry | None]:
+        return [self.entry(seq + n, tuple(fields)) for n, fields in enumerate(marshal.loads(packed))]
 
     def entry(self, seq: int, record: tuple[Any, ...] | bytes) -> Entry | None:
         seen = Seen._make(marshal.loads(record) if isinstance(record, bytes) else record)
