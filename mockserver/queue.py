@@ -84,7 +84,7 @@ class JobQueue:
         size = _JOB_OVERHEAD + len(prompt) if isinstance(prompt, str) else _JOB_OVERHEAD
         if not self.jobs.has_room(size, now):
             raise QueueFull(len(self.jobs))
-        refs = generation.image_inputs(model, body)
+        refs = generation.image_inputs(model, body) if model.roles.image_input else ()
         inputs: tuple[ResolvedInput, ...] = ()
         failure = directives.failure
         if refs:
@@ -122,13 +122,14 @@ class JobQueue:
         self.jobs.add(job)
         # The queue first catches up to now, so the new job goes behind exactly the jobs
         # still waiting then (and straight to a worker if there are none and one is free).
-        self._scheduler.advance(now)
         if step:
+            self._scheduler.advance(now)
             job.ready_at += directives.hold_seconds  # polls move it on once the hold is over
         elif directives.hold_seconds > 0:
+            self._scheduler.advance(now)
             self._scheduler.hold(job, job.ready_at + directives.hold_seconds, now)
         else:
-            self._scheduler.enqueue(job, now)
+            self._scheduler.admit(job, now)
         return job
 
     def cancel(self, job: Job) -> CancelOutcome:

@@ -29,9 +29,13 @@ class Scheduler:
         self._held: list[tuple[float, int, Job]] = []  # (release time, ticket, job), a heap
         self._tickets = itertools.count()  # queue order; a held job gets a new one on release
 
-    def enqueue(self, job: Job, now: float) -> None:
+    def admit(self, job: Job, now: float) -> None:
+        """Catch up to ``now``, then queue a new job: behind exactly the jobs still waiting,
+        or straight to a worker when none waits and one is free."""
         if self._held:
             self._release(now)
+        if self._head != len(self._seqs):  # with nobody waiting, advance would have nothing to do
+            self.advance(now)
         if self._head == len(self._seqs):  # nobody waits: a free worker takes it without a ticket
             free_at, worker = self._free[0]
             start = free_at if free_at > job.ready_at else job.ready_at
