@@ -69,6 +69,7 @@ class JsonAnswer(JSONResponse):
             return
         self.status_code = status_code
         self.background = None
+        self.plain = True  # its two messages are all there is to send
         body = self.body = _ENCODE(content).encode("utf-8")
         self.raw_headers = [
             (b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json"), *extra
@@ -77,9 +78,12 @@ class JsonAnswer(JSONResponse):
     def render(self, content: Any) -> bytes:
         return _ENCODE(content).encode("utf-8")
 
+    plain = False  # Starlette's path: see __init__
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.background is not None or scope["type"] != "http":
+        if not self.plain or self.background is not None or scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        # (http/app.py's routes send a plain answer's two messages themselves, as here.)
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self.body})
