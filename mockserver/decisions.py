@@ -55,14 +55,9 @@ def current() -> RequestTags:
     return _CURRENT.get() or NO_TAGS
 
 
-# The tags set here, or None: what untagged() asks, as a plain call for the code that asks on
-# every request.
+# The tags set here, or None outside any request's (an in-app re-dispatch runs inside its
+# caller's): a plain call, for the code that asks on every request.
 tags_here = _CURRENT.get
-
-
-def untagged() -> bool:
-    """Whether no request's tags are set here (an in-app re-dispatch runs inside its caller's)."""
-    return _CURRENT.get() is None
 
 
 @contextmanager

@@ -58,6 +58,8 @@ def compile_check(schema: Any, format_checker: FormatChecker | None) -> Check | 
         return _Source(format_checker).build(schema)
     except Unsupported:
         return None
+    except (SyntaxError, RecursionError, MemoryError):
+        return None  # nested deeper than Python's compiler takes (20 loops, 100 indents): jsonschema alone
 
 
 def _is_number(value: Any) -> bool:
@@ -149,9 +151,7 @@ class _Source:
                 conforms = self.constant(fc.conforms)
                 out.append(f"{pad}if not {conforms}({v}, {self.constant(str(schema['format']))}): return False")
         self.object_statements(schema, v, out, depth)
-        if "items" in schema:
-            if "prefixItems" in schema:
-                raise Unsupported("prefixItems")
+        if "items" in schema:  # (prefixItems, which would change its meaning, is not compiled)
             item = self.fresh("x")
             out.append(f"{pad}if isinstance({v}, list):")
             out.append(f"{pad}    for {item} in {v}:")
@@ -193,9 +193,7 @@ class _Source:
                 out.append(f"{inner}{item} = {v}.get({name!r}, _MISSING)")
                 out.append(f"{inner}if {item} is not _MISSING:")
                 out.extend(body)
-        if "additionalProperties" in schema:
-            if "patternProperties" in schema:
-                raise Unsupported("patternProperties")
+        if "additionalProperties" in schema:  # (patternProperties, which would narrow it, is not compiled)
             known = self.constant(frozenset(properties))
             key, item = self.fresh("k"), self.fresh("x")
             body = []

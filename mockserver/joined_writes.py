@@ -22,6 +22,7 @@ body that merely looks like one is never held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,8 +57,10 @@ class HeldHeads:
     def flush(self) -> None:
         transports, self._transports = self._transports, []
         self._scheduled = False
-        for transport in transports:
-            transport.flush()  # nothing to do for one whose head went out with its body
+        for transport in transports:  # nothing to do for one whose head went out with its body
+            # A connection reset under us must not keep the others' heads back.
+            with contextlib.suppress(Exception):
+                transport.flush()
 
 
 class JoiningTransport(asyncio.Transport):

@@ -110,7 +110,8 @@ class Journal:
     recording a request then costs a few copies, and the checking and
     summarising that turn it into an entry run, in order, only when someone
     reads or clears the journal. Unread records past the bound are dropped
-    unmade, as their entries would have been.
+    unmade, as their entries would have been, a batch at a time: a batch that
+    straddles the bound is made whole and its oldest entries then dropped.
 
     A writer that holds records back to hand them over in batches names a
     ``feed`` (:meth:`feed_from`): every read, count or numbering asks it to

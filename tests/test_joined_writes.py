@@ -89,6 +89,19 @@ def test_the_heads_of_one_turn_are_sent_by_one_callback(loop: asyncio.AbstractEv
     assert [wire.sent[-1] for wire in wires] == [(HEAD,)] * 3
 
 
+def test_a_connection_that_fails_does_not_keep_the_others_heads(loop: asyncio.AbstractEventLoop) -> None:
+    class Reset(Wire):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            raise RuntimeError("connection reset by peer")
+
+    held = HeldHeads(loop)
+    wires = [Wire(), Reset(), Wire()]
+    for wire in wires:
+        JoiningTransport(wire, loop, held).write(HEAD)
+    next_turn(loop)
+    assert [wire.sent for wire in wires] == [[(HEAD,)], [], [(HEAD,)]]
+
+
 def test_a_head_waits_one_turn_of_the_loop_at_most(loop: asyncio.AbstractEventLoop) -> None:
     wire = Wire()
     joined = JoiningTransport(wire, loop)

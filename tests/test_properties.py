@@ -21,6 +21,7 @@ from mockserver.fastcheck import compile_check
 from mockserver.formats import FORMAT_CHECKER
 from mockserver.queue import JobQueue
 from mockserver.spec import Operation, Spec
+from mockserver.validation import validate
 
 SPEC = Spec.load()
 MODELS = SPEC.models()
@@ -164,6 +165,19 @@ def test_compiled_check_agrees_with_jsonschema_on_every_keyword(schema: dict[str
 )
 def test_uncompilable_schemas_fall_back_to_jsonschema(schema: dict[str, Any]) -> None:
     assert compile_check(schema, FORMAT_CHECKER) is None
+
+
+@pytest.mark.parametrize("keyword", ["items", "additionalProperties"])
+def test_schemas_nested_past_what_python_compiles_fall_back_to_jsonschema(keyword: str) -> None:
+    schema: dict[str, Any] = {"type": "integer"}
+    instance: Any = 1
+    for _ in range(30):  # a loop per level: Python's compiler takes 20
+        schema = {"type": "array" if keyword == "items" else "object", keyword: schema}
+        instance = [instance] if keyword == "items" else {"k": instance}
+    assert compile_check(schema, FORMAT_CHECKER) is None
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    assert validate(validator, instance) == []
+    assert validate(validator, [["x"]] if keyword == "items" else {"k": "x"})
 
 
 def test_compiled_check_keeps_json_types_apart() -> None:

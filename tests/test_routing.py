@@ -110,6 +110,10 @@ def test_routing_through_the_index_over_http(instant: MockServer) -> None:
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
         slashed = http.get(ticket["status_url"] + "/", follow_redirects=False)
         assert slashed.status_code == 307 and slashed.headers["location"] == ticket["status_url"]
+        # Behind a TLS-terminating proxy, Starlette's own redirect names the scheme the client used.
+        proxied = http.get(ticket["status_url"] + "/", headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+        assert proxied.status_code == 307
+        assert proxied.headers["location"] == ticket["status_url"].replace("http://", "https://", 1)
         assert http.get("/a/b/c/d/e/f/g/h/i").status_code == 404
         assert http.get("/v1/models/black-forest-labs/flux-kontext-max").status_code == 200
         assert http.post("/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"}).status_code == 200

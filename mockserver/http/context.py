@@ -33,7 +33,6 @@ def _uncompiled(value: Any) -> bool:
     return False  # a schema too rich to compile: every body goes to the validator
 
 
-
 HandlerFactory = Callable[[Operation, "AppContext"], Endpoint]
 
 

@@ -202,7 +202,7 @@ class Recording(Passage):
 
     Once the answer is out, what the rules read is taken from it and from the
     scope (not the scope itself, which holds the connection) and handed to
-    the journal as a :class:`Seen`.
+    the :class:`Recorder` as the fields of a :class:`Seen`, for the journal.
     """
 
     __slots__ = (

@@ -12,18 +12,21 @@ A request that a route takes outright (path and method) is handed to it
 straight from its group: literal paths by dictionary, templates by their
 regular expression, the first in route order winning as in Starlette. All
 else (405s, slash redirects, 404s, a root path) goes to one Starlette router
-per depth, so those answers stay Starlette's own.
+per depth, so those answers stay Starlette's own; on that path alone the
+scheme is taken from a trusted ``X-Forwarded-Proto``, for the redirects.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from starlette.convertors import PathConvertor, StringConvertor
 from starlette.routing import BaseRoute, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 
 def depth(path: str) -> int:
@@ -131,6 +134,15 @@ class IndexedRouter(Router):
             Router(routes=group, redirect_slashes=self.redirect_slashes, default=self.default)
             for group in self.index.groups
         ]
+        # Starlette's own answers (a slash redirect) build absolute URLs from the scope's scheme.
+        # Behind a proxy, X-Forwarded-Proto says what the client used, as uvicorn's proxy-header
+        # middleware (not used: the mock's own links read the header themselves) would have set
+        # for every request from a trusted address; only these answers read the scheme, so only
+        # they pay for it. Trusted as uvicorn trusts by default: FORWARDED_ALLOW_IPS or loopback.
+        proxied = ProxyHeadersMiddleware(
+            cast(Any, self._starlettes), trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        )
+        self._elsewhere = cast(ASGIApp, proxied)  # uvicorn's ASGI types, Starlette's words for them
 
     def app(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
         # Not a coroutine itself: it hands back the chosen app's, so routing adds no frame
@@ -143,8 +155,15 @@ class IndexedRouter(Router):
             scope["endpoint"] = route.endpoint
             scope["path_params"] = params
             return route.app(scope, receive, send)
-        group = self.index.group_of(scope) if scope["type"] == "http" else None
-        if group is None:
+        if scope["type"] != "http":
             return super().app(scope, receive, send)
+        return self._elsewhere(scope, receive, send)
+
+    async def _starlettes(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's routers, for what no route takes outright: 405s, slash redirects, 404s."""
+        group = self.index.group_of(scope)
+        if group is None:
+            await super().app(scope, receive, send)
+            return
         scope.setdefault("router", self)
-        return self._routers[group].app(scope, receive, send)
+        await self._routers[group].app(scope, receive, send)
