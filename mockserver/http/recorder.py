@@ -240,6 +240,7 @@ class Recording(Passage):
         self.answer_size = 0
 
     async def receive(self) -> Message:
+        # A method here where a Passage keeps the server's receive in its slot: the body is copied.
         message = await self._receive()
         if message["type"] == "http.request" and self.size <= self.recorder.max_body:
             chunk = message.get("body", b"")
