@@ -94,7 +94,9 @@ def load_app(which: str) -> Any:
 
 
 async def measure(app: Any, phase: str, count: int, connections: int) -> tuple[float, bytes]:
-    config = Config(app, http=_http_protocol(fast_stack()), lifespan="off", proxy_headers=False, log_level="warning")
+    # No access log, as `flux-mock serve` has none: formatting it would be timed too.
+    http = _http_protocol(fast_stack())
+    config = Config(app, http=http, lifespan="off", proxy_headers=False, log_level="warning", access_log=False)
     config.load()
     state = ServerState()
     loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Message
 
 from mockserver.http import app as app_module
+from mockserver.http import responses
 from mockserver.http.responses import JsonAnswer
 from mockserver.testing import MockServer
 
@@ -126,20 +127,51 @@ def test_json_answer_sends_what_starlette_would(
 ) -> None:
     ours = JsonAnswer(content, status_code=status, headers=headers, media_type=media_type)
     theirs = JSONResponse(content, status_code=status, headers=headers, media_type=media_type)
-    assert ours.body == theirs.body and json.loads(bytes(ours.body)) == content
+    assert json.loads(bytes(ours.body)) == content == json.loads(bytes(theirs.body))
+    if not _has_float(content):  # a float may take another form of the same number (1e-05, 0.00001)
+        assert ours.body == theirs.body
     assert ours.status_code == theirs.status_code
-    assert sorted(ours.raw_headers) == sorted(theirs.raw_headers)
+    length = [(k, v) for k, v in theirs.raw_headers if k == b"content-length"]
+    assert sorted(ours.raw_headers) == sorted(
+        [(k, v) for k, v in theirs.raw_headers if k != b"content-length"]
+        + [(k, str(len(ours.body)).encode()) for k, _ in length]
+    )
     sent, expected = _sent(ours), _sent(theirs)
     assert [m["type"] for m in sent] == [m["type"] for m in expected]
-    assert sorted(sent[0]["headers"]) == sorted(expected[0]["headers"]) and sent[1]["body"] == expected[1]["body"]
+    assert sorted(sent[0]["headers"]) == sorted(ours.raw_headers) and sent[1]["body"] == ours.body
 
 
-def test_json_answer_refuses_what_json_cannot_say() -> None:
-    for value in (float("nan"), float("inf")):
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    return isinstance(value, list) and any(_has_float(v) for v in value)
+
+
+def test_json_answer_never_says_what_json_cannot() -> None:
+    for value in (float("nan"), float("inf"), float("-inf")):
         with pytest.raises(ValueError):
-            JsonAnswer({"x": [value]})
+            responses.STANDARD_ENCODE({"x": [value]})
+        if not responses.USES_ORJSON:
+            with pytest.raises(ValueError):
+                JsonAnswer({"x": [value]})
+        else:  # orjson's rule: not a number, so null
+            assert JsonAnswer({"x": [value]}).body == b'{"x":[null]}'
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         JsonAnswer({"x": {1}})
+
+
+def test_json_answer_takes_what_only_the_standard_encoder_can_say() -> None:
+    # Past orjson's reach (integers over 64 bits, keys that are not strings): the standard rules.
+    assert JsonAnswer({"n": 2**70, 1: None}).body == b'{"n":1180591620717411303424,"1":null}'
+
+
+@pytest.mark.skipif(not responses.USES_ORJSON, reason="orjson is not installed")
+def test_json_answers_are_encoded_by_orjson_where_it_is_installed() -> None:
+    # The fast path is the one in use (a standard encoder would write the float's other form).
+    assert responses.ENCODE({"f": 1e-05}) == b'{"f":0.00001}'
+    assert responses.STANDARD_ENCODE({"f": 1e-05}) == b'{"f":1e-05}'
 
 
 def test_serving_leaves_no_reference_cycles_behind() -> None:
