@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
-from mockserver.http.bodies import read_body
+from mockserver.http.bodies import BODY_READ, read_body, read_json
 from mockserver.http.errors import ApiError
 
 
@@ -79,3 +80,28 @@ def test_a_body_in_one_message_over_the_limit_is_refused_without_a_declared_leng
 def test_a_client_that_goes_away_before_any_body_is_a_disconnect() -> None:
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(_request(iter([{"type": "http.disconnect"}])), 100))
+
+
+# What was read is left in the scope for the journal (bodies.BODY_READ): all of it, or as far
+# as the read got before a refusal or a disconnect; nothing when nothing was read.
+@pytest.mark.parametrize(
+    ("messages", "headers", "read"),
+    [
+        (lambda: _chunks(b'{"prompt": "x"}'), [], b'{"prompt": "x"}'),
+        (lambda: _chunks(b'{"prompt":', b"", b' "x"}'), [], b'{"prompt": "x"}'),
+        (lambda: _chunks(b"x" * 101), [], b"x" * 101),  # refused, but read
+        (lambda: _chunks(b"x" * 40, b"x" * 40, b"x" * 40, b"x" * 40), [], b"x" * 120),  # up to the crossing
+        (lambda: iter([{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]),
+         [], b"{"),
+        (lambda: iter([{"type": "http.disconnect"}]), [], b""),
+        (lambda: iter(()), [(b"content-length", b"101")], None),  # refused unread
+    ],
+)
+def test_what_was_read_is_left_for_the_journal(
+    messages: Callable[[], Iterator[Message]], headers: list[tuple[bytes, bytes]], read: bytes | None
+) -> None:
+    for reader in (read_body, read_json):
+        request = _request(messages(), [*headers, (b"content-type", b"application/json")])
+        with contextlib.suppress(ApiError, ClientDisconnect):
+            asyncio.run(reader(request, 100))
+        assert request.scope.get(BODY_READ) == read

@@ -15,9 +15,16 @@ from hypothesis import strategies as st
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Message
 
+from mockserver.client_rules import ClientRules
+from mockserver.clock import ManualClock
 from mockserver.http import app as app_module
 from mockserver.http import responses
+from mockserver.http.bodies import BODY_READ
+from mockserver.http.passage import send_json
+from mockserver.http.recorder import Recorder, Recording
 from mockserver.http.responses import JsonAnswer
+from mockserver.journal import Entry, Journal, Query
+from mockserver.spec import Spec
 from mockserver.testing import MockServer
 
 
@@ -208,3 +215,48 @@ def _serving(thing: object) -> bool:
         return thing.get("type") == "http" and "path" in thing  # an ASGI scope
     module = type(thing).__module__
     return module.startswith(("mockserver.", "starlette.", "uvicorn."))
+
+
+def _through_a_recording(lane: str) -> tuple[list[Message], Entry]:
+    spec = Spec.load()
+    recorder = Recorder(Journal(10), ClientRules(spec, 0.0), spec, ManualClock())
+    body = b'{"prompt": "x", "seed": 1}'
+    scope = {
+        "type": "http", "method": "POST", "path": "/v1/images/generations", "root_path": "", "query_string": b"",
+        "headers": [(b"content-type", b"application/json")], BODY_READ: body,
+    }
+    sent: list[Message] = []
+
+    async def server_send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        raise AssertionError("the recording reads no body itself")
+
+    answer = JsonAnswer({"detail": "not this"}, status_code=400, headers={"x-request-id": "req_old"})
+    recording = Recording(recorder, scope, receive, server_send, b"x-request-id", b"req_new")
+
+    async def answer_it() -> None:
+        if lane == "send_json":
+            await send_json(recording.send, answer.status_code, answer.raw_headers, answer.body)
+        else:  # two messages, as Starlette's answers are sent
+            await recording.send({"type": "http.response.start", "status": 400, "headers": answer.raw_headers})
+            await recording.send({"type": "http.response.body", "body": answer.body})
+        recording.done()
+
+    asyncio.run(answer_it())
+    [entry] = recorder.journal.read(Query())[0]
+    return sent, entry
+
+
+def test_a_whole_json_answer_is_sent_and_journalled_as_its_two_messages_would_be() -> None:
+    sent, entry = _through_a_recording("send_json")
+    sent_apart, entry_apart = _through_a_recording("send")
+    assert sent == sent_apart
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert (b"x-request-id", b"req_new") in sent[0]["headers"]  # stamped, in place of the app's
+    assert (b"x-request-id", b"req_old") not in sent[0]["headers"]
+    assert entry.status == 400 and entry.request_id is None and entry.body == {"prompt": "x", "seed": 1}
+    assert [v.message for v in entry.violations] == ["the mock answered 400: not this"]  # the answer was read
+    fields = ("method", "path", "operation", "headers", "body", "status", "request_id", "violations")
+    assert [getattr(entry, f) for f in fields] == [getattr(entry_apart, f) for f in fields]

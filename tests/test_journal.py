@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -274,7 +275,7 @@ def _seen(status: int = 200) -> Seen:
 @pytest.mark.parametrize("status", [200, HTTPStatus.OK], ids=["packed", "kept-as-is"])
 def test_a_waiting_record_reads_back_whole(status: int) -> None:
     # Records wait packed; one that cannot be packed waits as it is. Either way nothing is lost.
-    recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock())
     recorder.keep(tuple(_seen(status)))
     assert recorder.journal.waiting == 1
     [entry] = recorder.journal.read(Query())[0]
@@ -288,7 +289,7 @@ def test_a_waiting_record_reads_back_whole(status: int) -> None:
 
 def test_waiting_records_are_held_one_object_each() -> None:
     # Thousands of records wait in a busy mock: as one object each they cost the allocator little.
-    recorder = Recorder(Journal(5000), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    recorder = Recorder(Journal(5000), ClientRules(SPEC, 0.0), SPEC, ManualClock())
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
@@ -306,6 +307,30 @@ def test_a_record_that_cannot_be_judged_is_left_out() -> None:
     store.add_later(lambda seq, path: None, "/bad")
     store.add_later(_entry, "/ok")
     assert [e.path for e in store.read(Query())[0]] == ["/ok"]
+
+
+def test_the_body_the_app_read_is_journalled_however_it_came(clock: ManualClock) -> None:
+    body = b'{"prompt": "sent in pieces"}'
+
+    def pieces(*parts: bytes) -> Iterator[bytes]:  # no length: chunked
+        yield from parts
+
+    json_type = {"Content-Type": "application/json"}
+    with MockServer(clock=clock, max_body_bytes=400) as small:
+        with client(small, "pieces") as http:
+            assert http.post(f"/{TEXT}", content=pieces(body[:7], body[7:]), headers=json_type).status_code == 200
+        with client(small, "over") as http:  # read until it crossed the limit, then refused
+            assert http.post(f"/{TEXT}", content=pieces(*[b"x" * 50] * 10), headers=json_type).status_code == 413
+        with client(small, "declared") as http:  # refused by its length, before a byte was read
+            assert http.post(f"/{TEXT}", content=b"x" * 500, headers=json_type).status_code == 413
+        with client(small, "form") as http:
+            files = {"image": ("a.png", b"\x89PNG", "image/png")}
+            http.post("/v1/images/edits", data={"prompt": "p", "model": "flux-kontext-max"}, files=files)
+        found = {e["test_id"]: e["body"] for e in entries(small)}
+    assert found["pieces"] == {"prompt": "sent in pieces"}
+    assert re.fullmatch(r"\((4[0-9]{2}|500) bytes, not JSON\)", found["over"])
+    assert found["declared"] is None
+    assert re.fullmatch(r"\([0-9]{3} bytes, not JSON\)", found["form"])
 
 
 def test_big_exchanges_are_judged_at_once(server: MockServer) -> None:
@@ -339,7 +364,7 @@ def _kept(path: str, **changes: Any) -> tuple[Any, ...]:
 
 def test_held_exchanges_keep_their_order_and_numbers() -> None:
     # Small exchanges are handed to the journal in batches; nobody can tell from the journal.
-    recorder = Recorder(Journal(100), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    recorder = Recorder(Journal(100), ClientRules(SPEC, 0.0), SPEC, ManualClock())
     journal = recorder.journal
     for n in range(3):
         recorder.keep(_kept(f"/p{n}"))
@@ -356,7 +381,7 @@ def test_held_exchanges_keep_their_order_and_numbers() -> None:
 
 
 def test_held_batches_past_the_bound_leave_the_newest_entries() -> None:
-    recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock(), 1 << 20)
+    recorder = Recorder(Journal(10), ClientRules(SPEC, 0.0), SPEC, ManualClock())
     for n in range(150):
         recorder.keep(_kept(f"/p{n}"))
     # Whole batches past the bound are dropped unmade; what waits is the last batch and what is held.

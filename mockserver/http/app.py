@@ -36,6 +36,7 @@ from mockserver.http import (
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
 from mockserver.http.front import ExceptionHandler, Front
+from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.routing import IndexedRouter
@@ -96,10 +97,9 @@ class _Asgi:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.endpoint(Request(scope, receive, send))
         if type(response) is JsonAnswer and response.plain and response.background is None:
-            # Nearly every answer: its two messages sent here, as JsonAnswer.__call__ would
-            # send them, with a coroutine frame less on every request.
-            await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-            await send({"type": "http.response.body", "body": response.body})
+            # Nearly every answer: sent here, as JsonAnswer.__call__ would send it, with a
+            # coroutine frame less on every request.
+            await send_json(send, response.status_code, response.raw_headers, response.body)
             return
         await response(scope, receive, send)
 
@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         return render(dialect(request), ApiError(500, "Internal error in the mock server", "internal_error"))
 
     routes = build_routes(ctx)
-    recorder = Recorder(ctx.journal, ctx.rules, spec, clock, settings.max_body_bytes)
+    recorder = Recorder(ctx.journal, ctx.rules, spec, clock)
     recorder.know_routes(routes)
     handlers: dict[type[Exception], ExceptionHandler] = {
         ApiError: on_api_error,

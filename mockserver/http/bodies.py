@@ -1,4 +1,10 @@
-"""Reading a JSON request body within limits, with errors a client can act on."""
+"""Reading a JSON request body within limits, with errors a client can act on.
+
+Every request body the mock reads is read here. What was read (all of it, or
+as far as a refusal or a disconnect let it get) is left in the scope under
+:data:`BODY_READ`, where the journal's recording takes it: the journal keeps
+the body the app read without a wrapper around ``receive`` on every request.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from mockserver.http.errors import ApiError
 from mockserver.validation import Issue, Loc
 
 JSON_TYPES = ("application/json",)
+# The scope key of the body read so far (an extension key: ASGI leaves namespaced keys to apps).
+BODY_READ = "mockserver.body_read"
 
 
 def _reject_constant(name: str) -> Any:
@@ -63,7 +71,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     # The messages straight from ``receive``: Starlette's stream() is an async
     # generator whose machinery cost as much as the rest of reading a small body.
     message = await request.receive()
-    body = _whole(message, limit)
+    body = _whole(request, message, limit)
     if body is None:
         body = await _read_rest(request, limit, message)
     request._body = body  # where Starlette's own readers (body(), form()) look before reading a spent stream
@@ -79,10 +87,11 @@ def _check_declared(declared: str | None, limit: int) -> None:
             raise _too_large(limit)
 
 
-def _whole(message: Message, limit: int) -> bytes | None:
+def _whole(request: Request, message: Message, limit: int) -> bytes | None:
     """The body, when this first message holds all of it (the usual small body); else None."""
     if message["type"] == "http.request" and not message.get("more_body", False):
         body: bytes = message.get("body", b"")
+        request.scope[BODY_READ] = body
         if len(body) > limit:
             raise _too_large(limit)
         return body
@@ -93,19 +102,22 @@ async def _read_rest(request: Request, limit: int, message: Message) -> bytes:
     """The body whose first message is ``message``, read to its end within ``limit``."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        message = await request.receive()
-    return b"".join(chunks)
+    try:
+        while True:
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                if not message.get("more_body", False):
+                    break
+            elif message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            message = await request.receive()
+    finally:  # the whole body, or what came before a refusal or a disconnect
+        body = request.scope[BODY_READ] = b"".join(chunks)
+    return body
 
 
 def _too_large(limit: int) -> ApiError:
@@ -135,7 +147,7 @@ async def read_json(request: Request, limit: int) -> Any:
         raw = request._body
     else:
         message = await request.receive()
-        raw = _whole(message, limit)
+        raw = _whole(request, message, limit)
         if raw is None:
             raw = await _read_rest(request, limit, message)
         request._body = raw

@@ -1,12 +1,16 @@
 """One exchange's way through the front: the answer's request id header, and whether it has started.
 
 :class:`~mockserver.http.front.Front` hands the router a passage's
-``receive`` and ``send`` instead of the server's. A passage only stamps the
-request id on the answer's head and notes that the head went out (after
-which an error can no longer be answered); the journal's
-:class:`~mockserver.http.recorder.Recording` is a passage that also copies
-what goes through it. Both are objects with slots rather than closures made
-per request: each message then costs one call, not a wrapper and a callee.
+``receive`` (the server's own) and ``send`` instead of the server's. A
+passage only stamps the request id on the answer's head and notes that the
+head went out (after which an error can no longer be answered); the
+journal's :class:`~mockserver.http.recorder.Recording` is a passage that also
+copies the answer. Both are objects with slots rather than closures made per
+request: each message then costs one call, not a wrapper and a callee.
+
+Nearly every answer is a whole JSON body: :func:`send_json` hands one to the
+passage in a single call (:meth:`Passage.send_json`), so that the journal
+need not look through two messages to learn what it already knows.
 """
 
 from __future__ import annotations
@@ -14,6 +18,21 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from starlette.types import Message, Receive, Send
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def send_json(send: Send, status: int, headers: Headers, body: bytes | memoryview) -> Awaitable[None]:
+    """Send a whole JSON answer (``headers`` say so, and its length) through ``send``."""
+    passage = getattr(send, "__self__", None)
+    if isinstance(passage, Passage):
+        return passage.send_json(status, headers, body)
+    return _two_messages(send, status, headers, body)
+
+
+async def _two_messages(send: Send, status: int, headers: Headers, body: bytes | memoryview) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class Passage:
@@ -33,6 +52,15 @@ class Passage:
             if self.id_header is not None:
                 self.stamp(message)
         return self._send(message)
+
+    async def send_json(self, status: int, headers: Headers, body: bytes | memoryview) -> None:
+        """A whole JSON answer, as its two messages (see :func:`send_json`)."""
+        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        self.started = True
+        if self.id_header is not None:
+            self.stamp(start)
+        await self._send(start)
+        await self._send({"type": "http.response.body", "body": body})
 
     def stamp(self, message: Message) -> None:
         """Put this exchange's request id on the answer's head, in place of any other."""

@@ -1,9 +1,10 @@
 """Recording every exchange in the journal.
 
-:class:`~mockserver.http.front.Front` hands each message of an exchange to a
+:class:`~mockserver.http.front.Front` hands each answer of an exchange to a
 :class:`Recording`, so streams pass through untouched and the cost per
-request stays a few copies: the request body is copied as the app reads it,
-the response's status, headers and (small, JSON) body as they are sent. The
+request stays a few references: the request body the app read (which
+:mod:`~mockserver.http.bodies` leaves in the scope), the response's status,
+headers and (small, JSON) body as they are sent. The
 rules and the summaries run when the journal is read (see
 :class:`~mockserver.journal.Journal`), in the order the exchanges happened,
 so a mock nobody asks about spends nothing on judging.
@@ -25,7 +26,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import Clock
-from mockserver.http.passage import Passage
+from mockserver.http.bodies import BODY_READ
+from mockserver.http.passage import Headers, Passage
 from mockserver.journal import Entry, Journal, redact_headers, summarize
 from mockserver.spec import Spec
 
@@ -45,11 +47,10 @@ _BATCH = 64
 class Recorder:
     """Where exchanges are written, which rules judge them, how routes are named."""
 
-    def __init__(self, journal: Journal, rules: ClientRules, spec: Spec, clock: Clock, max_body: int) -> None:
+    def __init__(self, journal: Journal, rules: ClientRules, spec: Spec, clock: Clock) -> None:
         self.journal = journal
         self.rules = rules
         self.clock = clock
-        self.max_body = max_body
         self._operations = {op.operation_id: op for op in spec.operations}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
@@ -198,26 +199,14 @@ _RESPONSE_BODY = Seen._fields.index("response_body")
 
 
 class Recording(Passage):
-    """One exchange being copied: the request body as the app reads it, the answer as it is sent.
+    """One exchange being copied: the answer as it is sent, then the request body the app read.
 
     Once the answer is out, what the rules read is taken from it and from the
     scope (not the scope itself, which holds the connection) and handed to
     the :class:`Recorder` as the fields of a :class:`Seen`, for the journal.
     """
 
-    __slots__ = (
-        "_receive",
-        "answer",
-        "answer_size",
-        "at",
-        "chunks",
-        "recorder",
-        "response_headers",
-        "scope",
-        "size",
-        "status",
-        "ticks",
-    )
+    __slots__ = ("answer", "answer_size", "at", "recorder", "response_headers", "scope", "status", "ticks")
 
     def __init__(
         self, recorder: Recorder, scope: Scope, receive: Receive, send: Send, id_header: bytes | None, id_value: bytes
@@ -227,26 +216,15 @@ class Recording(Passage):
         self.id_header = id_header
         self.id_value = id_value
         self.started = False
-        self._receive = receive
+        self.receive = receive  # the server's: the body is taken from the scope (see bodies.BODY_READ)
         self.recorder = recorder
         self.scope: Scope | None = scope  # None once recorded
         self.at = recorder.clock.now()
         self.ticks = time.perf_counter()
-        self.chunks: list[bytes] = []
-        self.size = 0
         self.status = 500
-        self.response_headers: list[tuple[bytes, bytes]] = []
-        self.answer: list[bytes] | None = None  # JSON answers only, and None once too big to keep
+        self.response_headers: Headers = []
+        self.answer: list[bytes | memoryview] | None = None  # JSON answers only, and None once too big to keep
         self.answer_size = 0
-
-    async def receive(self) -> Message:
-        # A method here where a Passage keeps the server's receive in its slot: the body is copied.
-        message = await self._receive()
-        if message["type"] == "http.request" and self.size <= self.recorder.max_body:
-            chunk = message.get("body", b"")
-            self.chunks.append(chunk)
-            self.size += len(chunk)
-        return message
 
     def send(self, message: Message) -> Awaitable[None]:
         # Not a coroutine itself: it hands back the server's, so a message costs no extra frame.
@@ -276,6 +254,18 @@ class Recording(Passage):
                 self.record(finished=True)
         return self._send(message)
 
+    async def send_json(self, status: int, headers: Headers, body: bytes | memoryview) -> None:
+        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        self.started = True
+        if self.id_header is not None:
+            self.stamp(start)
+        self.status = status
+        self.response_headers = start["headers"]
+        self.answer = [body] if len(body) <= _MAX_RESPONSE_COPY else None
+        await self._send(start)
+        self.record(finished=True)  # as send does: journal first, then the body
+        await self._send({"type": "http.response.body", "body": body})
+
     def done(self) -> None:
         if self.scope is not None:  # not recorded as the answer ended
             self.record(finished=False)
@@ -297,7 +287,7 @@ class Recording(Passage):
                 scope.get("headers", []),
                 recorder.operation_of(scope, method),
                 scope.get("root_path", ""),
-                b"".join(self.chunks),
+                scope.get(BODY_READ, b""),
                 self.status,
                 self.response_headers,
                 b"".join(self.answer) if self.answer else b"",

@@ -30,6 +30,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from mockserver.http.passage import send_json
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -113,6 +115,5 @@ class JsonAnswer(JSONResponse):
         if not self.plain or self.background is not None or scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        # (http/app.py's routes send a plain answer's two messages themselves, as here.)
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.body})
+        # (http/app.py's routes send a plain answer themselves, as here.)
+        await send_json(send, self.status_code, self.raw_headers, self.body)
