@@ -1,6 +1,7 @@
 """CPU per request without sockets: the real uvicorn protocol, fed in-process.
 
     .venv/bin/python benchmarks/inprocess.py mock --phase submit -n 40000
+    .venv/bin/python benchmarks/inprocess.py mock --fill 100000   # into a full store
     .venv/bin/python benchmarks/inprocess.py ceiling --phase status
 
 The server's protocol (the one ``make_server`` picks) is driven with a
@@ -93,7 +94,7 @@ def load_app(which: str) -> Any:
     return create_app(Settings(time_scale=0.0))
 
 
-async def measure(app: Any, phase: str, count: int, connections: int) -> tuple[float, bytes]:
+async def measure(app: Any, phase: str, count: int, connections: int, fill: int = 0) -> tuple[float, bytes]:
     # No access log, as `flux-mock serve` has none: formatting it would be timed too.
     http = _http_protocol(fast_stack())
     config = Config(app, http=http, lifespan="off", proxy_headers=False, log_level="warning", access_log=False)
@@ -139,6 +140,7 @@ async def measure(app: Any, phase: str, count: int, connections: int) -> tuple[f
                 ids.append(json.loads(transport.first.split(b"\r\n\r\n", 1)[1])["request_id"])
         tail = "/status" if phase == "status" else ""
         requests = [request("GET", f"/fal-ai/flux-pro/requests/{i}{tail}") for i in ids]
+    await rounds([submit], fill)  # a store this full first (at its cap, every submit also evicts one)
     await rounds(requests, 3_000)  # warm up
     gc.collect()
     for transport in transports:
@@ -156,10 +158,14 @@ def main() -> None:
     parser.add_argument("--phase", choices=["submit", "status", "result"], default="submit")
     parser.add_argument("-n", "--count", type=int, default=40_000, help="requests timed (default 40,000)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--fill", type=int, default=0,
+        help="jobs submitted before timing (100000: a store at its default cap, as in run.py's later rounds)",
+    )
     args = parser.parse_args()
     app = load_app(args.which)
     tune_gc()  # as a serving process does
-    job = measure(app, args.phase, args.count, args.connections)
+    job = measure(app, args.phase, args.count, args.connections, args.fill)
     try:
         import uvloop
     except ImportError:  # the plain loop: slower, still comparable with itself

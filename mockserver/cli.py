@@ -121,7 +121,8 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step", action="store_true", help="step mode: each status poll moves a job on one state")
     parser.add_argument(
         "--max-jobs", type=int, default=defaults.max_jobs,
-        help="requests kept at most; the oldest finished go first (default %(default)s)",
+        help="requests kept at most; the oldest finished go first, a hundredth of the cap at once "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--max-body-mb", type=_positive_float, default=defaults.max_body_bytes / MB,

@@ -218,6 +218,18 @@ def test_the_job_cap_evicts_the_oldest_finished(clock: ManualClock) -> None:
     assert queue.find(jobs[4].app_path, jobs[4].id) is jobs[4]
 
 
+def test_a_full_store_evicts_a_hundredth_of_its_cap_at_once(clock: ManualClock) -> None:
+    queue = _queue(clock, time_scale=0.0, max_jobs=200)
+    jobs = [queue.submit(_model(), {"prompt": str(i)}) for i in range(200)]
+    assert len(queue.jobs) == 200
+    jobs.append(queue.submit(_model(), {"prompt": "one over"}))
+    # Two go (the two oldest), so the next submit finds room without evicting.
+    assert len(queue.jobs) == 199
+    assert [queue.find(j.app_path, j.id) is j for j in jobs[:3]] == [False, False, True]
+    jobs.append(queue.submit(_model(), {"prompt": "fits"}))
+    assert len(queue.jobs) == 200 and all(queue.find(j.app_path, j.id) is j for j in jobs[2:])
+
+
 def test_jobs_dropped_behind_an_unfinished_one_are_not_kept(clock: ManualClock) -> None:
     queue = _queue(clock, step_mode=True, retention_seconds=1.0)
     stuck = queue.submit(_model(), {"prompt": "never polled"})  # stays IN_QUEUE: nothing moves it on
