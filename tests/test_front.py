@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -260,3 +262,22 @@ def test_a_whole_json_answer_is_sent_and_journalled_as_its_two_messages_would_be
     assert [v.message for v in entry.violations] == ["the mock answered 400: not this"]  # the answer was read
     fields = ("method", "path", "operation", "headers", "body", "status", "request_id", "violations")
     assert [getattr(entry, f) for f in fields] == [getattr(entry_apart, f) for f in fields]
+
+
+def test_the_mock_answers_the_same_without_orjson() -> None:
+    # As on an interpreter orjson has no build for: the standard encoder alone, same bytes.
+    code = """
+import sys
+sys.modules["orjson"] = None
+import httpx
+from mockserver.http import responses
+from mockserver.testing import MockServer
+assert not responses.USES_ORJSON
+with MockServer() as mock:
+    answer = httpx.post(mock.url + "/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"})
+    body = answer.json()
+    assert answer.content == responses.STANDARD_ENCODE(body), answer.content
+    print(answer.status_code, body["status"])
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.split() == ["200", "IN_QUEUE"], done.stderr
