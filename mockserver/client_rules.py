@@ -11,7 +11,6 @@ URLs instead of using the ones returned.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockserver import jsontext
 from mockserver.jobs import JobState
 from mockserver.journal import ERROR, WARNING, Violation
 from mockserver.spec import Operation, Spec
@@ -99,7 +99,7 @@ class ClientRules:
         if media and media != "application/json" and not media.endswith("+json"):
             return [Violation("body.content-type", f"body sent as {media!r}; the operation takes application/json")]
         try:
-            body = json.loads(ex.body.decode("utf-8"))
+            body = jsontext.loads(ex.body)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             return [Violation("body.json", f"body is not valid JSON: {exc}")]
         found = [

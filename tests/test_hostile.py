@@ -141,6 +141,18 @@ def test_malformed_or_absurd_json_is_422(client: httpx.Client, raw: bytes) -> No
     assert_healthy(client)
 
 
+def test_a_number_out_of_range_anywhere_is_422_and_the_journal_still_reads(client: httpx.Client) -> None:
+    # 1e400 parses to infinity, which no JSON answer (or journal page) could say back.
+    raw = b'{"prompt": "x", "extra": [1e400]}'
+    answer = client.post(T2I, content=raw, headers={"content-type": "application/json", "X-Mock-Test-Id": "range"})
+    body = assert_fal_error(answer, 422)
+    assert body["detail"][0]["type"] == "value_error.jsondecode" and "1e400 is out of range" in answer.text
+    journal = client.get("/_mock/journal", params={"test_id": "range"})
+    assert journal.status_code == 200
+    assert journal.json()["entries"][0]["body"] == f"({len(raw)} bytes, not JSON)"
+    assert_healthy(client)
+
+
 def test_huge_valid_prompt_is_accepted_and_rendered(client: httpx.Client) -> None:
     ticket = client.post(T2I, json={"prompt": "word " * 400_000, "seed": 3})  # 2 MB of prompt
     assert ticket.status_code == 200

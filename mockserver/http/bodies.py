@@ -9,46 +9,28 @@ the body the app read without a wrapper around ``receive`` on every request.
 from __future__ import annotations
 
 import json
-import json.scanner
 import re
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from mockserver.http.errors import ApiError
+from mockserver.jsontext import decode
 from mockserver.validation import Issue, Loc
 
 JSON_TYPES = ("application/json",)
 # The scope key of the body read so far (an extension key: ASGI leaves namespaced keys to apps).
 BODY_READ = "mockserver.body_read"
+# In a scope made from another (the proxy route's), that other scope: what is read is noted in both.
+PARENT_SCOPE = "mockserver.parent_scope"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-# The decoder's scanner (C where available) and JSON's whitespace, called straight: JSONDecoder.decode
-# and raw_decode are two Python frames around them on every body, saying the same in the same words.
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
-_SPACE = " \t\n\r"  # JSON's whitespace, as the decoder skips it
-
-
-def _decode(text: str) -> Any:
-    """``_DECODER.decode(text)``: one JSON value, with only whitespace around it."""
-    start = len(text) - len(text.lstrip(_SPACE))  # (lstrip hands back the text itself when it has none)
-    try:
-        value, end = _SCAN(text, start)
-    except StopIteration as stop:
-        raise json.JSONDecodeError("Expecting value", text, stop.value) from None
-    if end != len(text):
-        rest = text[end:]
-        end += len(rest) - len(rest.lstrip(_SPACE))
-        if end != len(text):
-            raise json.JSONDecodeError("Extra data", text, end)
-    return value
+def note_read(scope: Scope | None, body: bytes) -> None:
+    """Leave ``body`` as what was read of this request (and of the requests it was made from)."""
+    while scope is not None:
+        scope[BODY_READ] = body
+        scope = scope.get(PARENT_SCOPE)
 
 
 def header_of(request: Request, name: bytes) -> str | None:
@@ -91,7 +73,7 @@ def _whole(request: Request, message: Message, limit: int) -> bytes | None:
     """The body, when this first message holds all of it (the usual small body); else None."""
     if message["type"] == "http.request" and not message.get("more_body", False):
         body: bytes = message.get("body", b"")
-        request.scope[BODY_READ] = body
+        note_read(request.scope, body)
         if len(body) > limit:
             raise _too_large(limit)
         return body
@@ -116,7 +98,8 @@ async def _read_rest(request: Request, limit: int, message: Message) -> bytes:
                 raise ClientDisconnect()
             message = await request.receive()
     finally:  # the whole body, or what came before a refusal or a disconnect
-        body = request.scope[BODY_READ] = b"".join(chunks)
+        body = b"".join(chunks)
+        note_read(request.scope, body)
     return body
 
 
@@ -158,12 +141,12 @@ async def read_json(request: Request, limit: int) -> Any:
     except UnicodeDecodeError as exc:
         raise _json_error(f"body is not UTF-8: {exc.reason}", exc.start) from None
     try:
-        value = _decode(text)
+        value = decode(text)
     except json.JSONDecodeError as exc:
         raise _json_error(exc.msg, exc.pos) from None
     except RecursionError:
         raise _json_error("JSON is nested too deeply", 0) from None
-    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+    except ValueError as exc:  # NaN/Infinity, a number out of range, or an integer too long to convert
         raise _json_error(str(exc), 0) from None
     if _SURROGATE_ESCAPE.search(text):
         # "\ud800" is valid JSON but not text: it could not be stored, drawn

@@ -3,8 +3,9 @@
 Starlette would stack a middleware per concern (server errors, header limit,
 journal, request id, exception handlers), each wrapping ``send`` again and
 each adding its frames to every request. The mock's concerns are fixed, so
-they are done here in order, with one object around ``receive`` and ``send``
-(a :class:`~mockserver.http.passage.Passage`, or the journal's ``Recording``):
+they are done here in order, with one object around ``send`` (a
+:class:`~mockserver.http.passage.Passage`, or the journal's ``Recording``;
+``receive`` is the server's own):
 
 1. headers over the limit are refused with a 431 (not journalled: nothing
    past this point has seen them);

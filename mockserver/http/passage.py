@@ -55,12 +55,16 @@ class Passage:
 
     async def send_json(self, status: int, headers: Headers, body: bytes | memoryview) -> None:
         """A whole JSON answer, as its two messages (see :func:`send_json`)."""
+        await self._send(self.head(status, headers))
+        await self._send({"type": "http.response.body", "body": body})
+
+    def head(self, status: int, headers: Headers) -> Message:
+        """The start message of an answer about to be sent, with this exchange's request id."""
         start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         self.started = True
         if self.id_header is not None:
             self.stamp(start)
-        await self._send(start)
-        await self._send({"type": "http.response.body", "body": body})
+        return start
 
     def stamp(self, message: Message) -> None:
         """Put this exchange's request id on the answer's head, in place of any other."""

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.http.bodies import PARENT_SCOPE
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
 from mockserver.spec import Operation
@@ -68,6 +69,7 @@ def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
         scope.pop("path_params", None)
         scope.pop("endpoint", None)
         scope.pop("route", None)
+        scope[PARENT_SCOPE] = request.scope  # the body the target reads is the proxy call's too
         return Forward(scope)
 
     return endpoint

@@ -12,7 +12,6 @@ so a mock nobody asks about spends nothing on judging.
 
 from __future__ import annotations
 
-import json
 import logging
 import marshal
 import threading
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
+from mockserver import jsontext
 from mockserver.client_rules import ClientRules, Exchange
 from mockserver.clock import Clock
 from mockserver.http.bodies import BODY_READ
@@ -255,14 +255,11 @@ class Recording(Passage):
         return self._send(message)
 
     async def send_json(self, status: int, headers: Headers, body: bytes | memoryview) -> None:
-        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-        self.started = True
-        if self.id_header is not None:
-            self.stamp(start)
+        start = self.head(status, headers)
         self.status = status
         self.response_headers = start["headers"]
-        self.answer = [body] if len(body) <= _MAX_RESPONSE_COPY else None
         await self._send(start)
+        self.answer = [body] if len(body) <= _MAX_RESPONSE_COPY else None  # (sent: see send)
         self.record(finished=True)  # as send does: journal first, then the body
         await self._send({"type": "http.response.body", "body": body})
 
@@ -301,8 +298,8 @@ def _json_or_none(data: bytes, content_type: str) -> Any:
     if not data or "json" not in content_type:
         return None
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
+        return jsontext.loads(data)
+    except (ValueError, RecursionError):  # not UTF-8 or not JSON (NaN, 1e400 included)
         return None
 
 

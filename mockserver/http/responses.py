@@ -4,15 +4,19 @@ Starlette's ``JSONResponse`` builds a JSON encoder and a header list through
 its general path on every answer, and sends through a general ``__call__``;
 the mock answers JSON on nearly every request, so this one encodes with
 orjson where it is installed (a tenth of the standard encoder's time, which
-was a twentieth of a submit's), writes the two headers directly and sends the
-two messages itself.
+was a twentieth of a submit's), writes the two headers directly and hands the
+whole answer to the exchange's passage in one call
+(:func:`~mockserver.http.passage.send_json`).
 
 Bytes on the wire are Starlette's: compact separators, UTF-8, the same string
-escapes. Two differences, neither in anything the mock says: a float may be
-written in another form of the same number (``1e-05`` as ``0.00001``), and a
-non-finite float (not JSON) is written as ``null`` by orjson where the
-standard encoder refuses it. What orjson does not take (integers past 64 bits,
-keys that are not strings) goes through the standard encoder, with its rules.
+escapes, except that a float may be written in another form of the same
+number (``1e-05`` as ``0.00001``). What orjson does not take (integers past 64
+bits, keys that are not strings) or is told to leave alone (dataclasses,
+datetimes) goes through the standard encoder, with its rules. Left apart: a
+non-finite float (never in an answer: clients' JSON cannot bring one in, see
+:mod:`mockserver.jsontext`) would be ``null`` from orjson and refused by the
+standard encoder, and a plain (not ``str``) Enum, which the mock never sends,
+its value from orjson and refused by the standard encoder.
 """
 
 from __future__ import annotations
@@ -54,10 +58,12 @@ def _encoder(standard: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
     if orjson is None:
         return standard
     dumps = orjson.dumps
+    # Types the standard encoder refuses are refused the same way, whichever encoder is in use.
+    leave = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
     def encode(value: Any) -> bytes:
         try:
-            return dumps(value)
+            return dumps(value, option=leave)
         except TypeError:  # what orjson does not take, said (or refused) by the standard rules
             return standard(value)
 
@@ -74,8 +80,8 @@ class JsonAnswer(JSONResponse):
     """A JSON answer built and sent in two steps rather than through Starlette's general ones.
 
     The usual answer (no background task, no media type or length of the caller's)
-    is encoded and given its headers in ``__init__`` and sent as two messages by
-    ``__call__``; anything else takes Starlette's own path, with the same encoder.
+    is encoded and given its headers in ``__init__`` and sent whole by ``__call__``
+    (as its two messages); anything else takes Starlette's own path, with the same encoder.
     """
 
     def __init__(

@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver import decisions
 from mockserver.decisions import Decision, RequestTags
-from mockserver.http.bodies import header_of, read_body
+from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
 from mockserver.http.recorder import TEST_ID_HEADER
@@ -72,7 +72,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
         test_id = header_id or (job.test_id if job else None)
         decision = Decision()
         if ctx.scenarios.active(test_id):
-            replay = _Replay(request.receive)
+            replay = _Replay(request.receive, request.scope)
             request = Request(request.scope, replay)
             body = None
             if creates_job:
@@ -175,8 +175,9 @@ async def _peek_json(request: Request, replay: _Replay, limit: int) -> Any:
 class _Replay:
     """A ``receive`` that can hand the request body out again after a peek."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, scope: Scope) -> None:
         self._receive = receive
+        self._scope = scope
         self._seen: list[Message] = []
         self._queue: list[Message] = []
         self._recording = True
@@ -204,6 +205,8 @@ class _Replay:
             if message["type"] == "http.disconnect":
                 return True
             self._queue.append(message)  # body the endpoint has not read yet
+            # Read, whether or not the endpoint ever reads it: the journal keeps it.
+            note_read(self._scope, b"".join(m.get("body", b"") for m in self._queue if m["type"] == "http.request"))
         return False
 
 
