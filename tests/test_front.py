@@ -283,3 +283,28 @@ with MockServer() as mock:
     assert status == "200", done.stderr
     assert json.loads(sent)["status"] == "IN_QUEUE"
     assert sent.encode() == responses.ENCODE(json.loads(sent))  # what this process (orjson or not) would say
+
+
+def test_an_answer_whose_head_could_not_be_sent_is_journalled_without_its_body() -> None:
+    spec = Spec.load()
+    recorder = Recorder(Journal(10), ClientRules(spec, 0.0), spec, ManualClock())
+    scope = {"type": "http", "method": "GET", "path": "/v1/models", "root_path": "", "query_string": b"", "headers": []}
+
+    async def gone(message: Message) -> None:
+        raise OSError("connection reset")
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    recording = Recording(recorder, scope, receive, gone, None, b"")
+    answer = JsonAnswer({"detail": "never sent"}, status_code=400)
+
+    async def answer_it() -> None:
+        await send_json(recording.send, answer.status_code, answer.raw_headers, answer.body)
+
+    with pytest.raises(OSError):
+        asyncio.run(answer_it())
+    recording.done()
+    [entry] = recorder.journal.read(Query())[0]
+    assert entry.status == 400
+    assert [v.message for v in entry.violations] == ["the mock answered 400: (no JSON detail)"]
