@@ -84,7 +84,7 @@ class JobStore:
     A store at its count cap drops a hundredth of the cap at once (one job
     under a cap of 200), so the next submits find room without a sweep: a
     sweep per submit for one job each cost a full store a tenth of its
-    submit rate under load, while a hundred at once cost hardly more than one.
+    submit rate under load; one sweep for many jobs spreads its cost over them.
     """
 
     def __init__(
