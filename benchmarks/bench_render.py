@@ -1,4 +1,4 @@
-"""Time mockserver.renderer.render() against a same-run Pillow baseline.
+"""Time mockserver.sim.renderer.render() against a same-run Pillow baseline.
 
 Run from anywhere: python benchmarks/bench_render.py [--reps N]
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # works from a fre
 
 from PIL import Image
 
-from mockserver.renderer import InputImage, RenderSpec, render
+from mockserver.sim.renderer import InputImage, RenderSpec, render
 
 PROMPT = "Put a donut next to the flour, in a cozy bakery with warm morning light"
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mockserver.server import bind, fast_stack, make_server, url_of
+from mockserver.runtime.server import bind, fast_stack, make_server, url_of
 
 RID = "551a32da-52b2-4be8-bf2f-bfb7cce2b324"
 ROOT = f"http://127.0.0.1:8000/fal-ai/flux-pro/requests/{RID}"

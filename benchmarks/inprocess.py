@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 from uvicorn.config import Config  # noqa: E402
 from uvicorn.server import ServerState  # noqa: E402
 
-from mockserver.server import _http_protocol, fast_stack, tune_gc  # noqa: E402
+from mockserver.runtime.server import _http_protocol, fast_stack, tune_gc  # noqa: E402
 
 SUBMIT_PATH = "/fal-ai/flux-pro/kontext/max/text-to-image"
 BODY = json.dumps({"prompt": "a lighthouse at dusk", "seed": 42}).encode()

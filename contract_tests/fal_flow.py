@@ -21,10 +21,10 @@ from PIL import Image
 from contract_tests.cases import Case, expand_images
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
-from contract_tests.responses import check_response, json_body
+from contract_tests.response_checks import check_response, json_body
 from contract_tests.stream import check_stream
-from mockserver.model_info import ModelInfo
-from mockserver.spec import Operation, Spec
+from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.model_info import ModelInfo
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 

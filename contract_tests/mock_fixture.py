@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from contract_tests.report import ContractViolation
-from mockserver.check import client_environment, format_report, read_all, summarize
 from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.journal import Entry, Violation
+from mockserver.kit.client_check import client_environment, format_report, read_all, summarize
+from mockserver.kit.journal import Entry, Violation
 from mockserver.testing import MockServer
 
 

@@ -10,8 +10,8 @@ import httpx
 
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
-from contract_tests.responses import check_response, documented_response
-from mockserver.spec import Spec
+from contract_tests.response_checks import check_response, documented_response
+from mockserver.spec.loader import Spec
 
 EVENT_STREAM = "text/event-stream"
 _MAX_EVENTS = 1000

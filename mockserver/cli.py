@@ -12,7 +12,8 @@ from pathlib import Path
 
 from mockserver import __version__
 from mockserver.config import MB, Settings
-from mockserver.environment import (
+from mockserver.http.app import create_app
+from mockserver.runtime.run_file import (
     RunInfo,
     client_url,
     default_state_dir,
@@ -21,9 +22,8 @@ from mockserver.environment import (
     shell_exports,
     write_run_file,
 )
-from mockserver.http.app import create_app
-from mockserver.server import bind, fast_stack, make_server, tune_gc
-from mockserver.spec import SpecError
+from mockserver.runtime.server import bind, fast_stack, make_server, tune_gc
+from mockserver.spec.loader import SpecError
 
 
 def _positive_float(text: str) -> float:
@@ -196,7 +196,7 @@ def serve(args: argparse.Namespace) -> int:
     ca: str | None = None
     if args.tls:
         try:
-            from mockserver.tls import ensure_tls  # cryptography, only when serving TLS
+            from mockserver.runtime.tls import ensure_tls  # cryptography, only when serving TLS
 
             files = ensure_tls(state_dir)
         except OSError as exc:
@@ -225,7 +225,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from mockserver.check import run_check
+    from mockserver.kit.client_check import run_check
 
     command = list(args.cmd)
     if command and command[0] == "--":

@@ -3,7 +3,7 @@
     with MockServer(time_scale=0) as mock:
         httpx.post(f"{mock.url}/fal-ai/flux-pro/kontext/max/text-to-image", json={...})
 
-Pass a :class:`~mockserver.clock.ManualClock` as ``clock`` to move time by hand.
+Pass a :class:`~mockserver.sim.clock.ManualClock` as ``clock`` to move time by hand.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from mockserver.clock import Clock, ManualClock, SystemClock
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
-from mockserver.server import bind, make_server, url_of
-from mockserver.tls import TlsFiles, ensure_tls
+from mockserver.runtime.server import bind, make_server, url_of
+from mockserver.runtime.tls import TlsFiles, ensure_tls
+from mockserver.sim.clock import Clock, ManualClock, SystemClock
 
 __all__ = ["ManualClock", "MockServer", "point_fal_client"]
 

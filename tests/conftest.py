@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mockserver.clock import ManualClock
+from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 
 pytest_plugins = ["pytester"]  # for running sample user suites against the flux_mock fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.check import run_check
 from mockserver.config import Settings
+from mockserver.kit.client_check import run_check
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 # Jobs take ~0.1 s: long enough for a tight polling loop to be seen, short enough for a fast suite.

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from mockserver.clock import ManualClock
+from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 
 CLIENTS = 1000

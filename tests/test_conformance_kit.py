@@ -15,8 +15,8 @@ import pytest
 from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow, FlowOptions
 from contract_tests.report import ContractViolation, Findings
-from mockserver.journal import Query
-from mockserver.spec import Spec
+from mockserver.kit.journal import Query
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 from tests.broken import Answer, corrupting, fake_state, is_result, is_status, is_submit, nth_status_poll
 

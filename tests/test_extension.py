@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.clock import ManualClock
 from mockserver.config import Settings
-from mockserver.spec import Spec, SpecError, default_spec_paths
+from mockserver.sim.clock import ManualClock
+from mockserver.spec.loader import Spec, SpecError, default_spec_paths
 from mockserver.testing import MockServer
 from tests.helpers import decode
 

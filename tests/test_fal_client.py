@@ -9,7 +9,7 @@ import fal_client.client
 import httpx
 import pytest
 
-from mockserver.clock import ManualClock
+from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, TEXT, data_uri, decode
 

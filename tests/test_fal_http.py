@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from mockserver.clock import ManualClock
-from mockserver.spec import Spec
+from mockserver.sim.clock import ManualClock
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, MULTI, TEXT, data_uri
 

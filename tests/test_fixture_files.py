@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from contract_tests.cases import FIXTURES_DIR, FixtureError, data_uri, load_cases, load_file
-from contract_tests.responses import documented_response
-from mockserver.spec import Spec
+from contract_tests.response_checks import documented_response
+from mockserver.spec.loader import Spec
 
 SPEC = Spec.load()
 EXAMPLES = sorted((FIXTURES_DIR / "responses").glob("*.json"))

@@ -17,16 +17,16 @@ from hypothesis import strategies as st
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Message
 
-from mockserver.client_rules import ClientRules
-from mockserver.clock import ManualClock
 from mockserver.http import app as app_module
 from mockserver.http import responses
 from mockserver.http.bodies import BODY_READ
 from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder, Recording
 from mockserver.http.responses import JsonAnswer
-from mockserver.journal import Entry, Journal, Query
-from mockserver.spec import Spec
+from mockserver.kit.client_rules import ClientRules
+from mockserver.kit.journal import Entry, Journal, Query
+from mockserver.sim.clock import ManualClock
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 
 

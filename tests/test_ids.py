@@ -8,7 +8,7 @@ import sys
 import threading
 import uuid
 
-from mockserver import ids
+from mockserver.sim import ids
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

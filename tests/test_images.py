@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.spec import Spec
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, MULTI, TEXT, data_uri, decode, share_of_color
 

@@ -15,7 +15,7 @@ from mockserver.testing import MockServer
 
 pytest.importorskip("httptools")
 
-from mockserver.joined_writes import HeldHeads, JoiningTransport
+from mockserver.runtime.joined_writes import HeldHeads, JoiningTransport
 
 HEAD = b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n"
 STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"

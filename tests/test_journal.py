@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from contract_tests.cases import load_cases
-from contract_tests.responses import check_response
-from mockserver.client_rules import ClientRules, Exchange
-from mockserver.clock import ManualClock
+from contract_tests.response_checks import check_response
 from mockserver.http.recorder import Recorder, Seen
-from mockserver.journal import Entry, Journal, Query, redact_headers, summarize
-from mockserver.spec import Spec
+from mockserver.kit.client_rules import ClientRules, Exchange
+from mockserver.kit.journal import Entry, Journal, Query, redact_headers, summarize
+from mockserver.sim.clock import ManualClock
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 
 SPEC = Spec.load()

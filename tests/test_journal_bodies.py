@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from mockserver.clock import ManualClock
+from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 from tests.faults_helpers import add_rule
 

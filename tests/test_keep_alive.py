@@ -1,7 +1,7 @@
 """Keep-alive: an idle connection is closed after the timeout, a busy one never is.
 
 The server keeps one keep-alive timer per connection rather than uvicorn's one
-per answer (see mockserver.joined_writes). These tests run the real protocol
+per answer (see mockserver.runtime.joined_writes). These tests run the real protocol
 on a real socket; the event loop's clock is moved forward by the test instead
 of waiting, and timers fire by that clock.
 """
@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 pytest.importorskip("httptools")
 
-from mockserver.joined_writes import JoiningHttpToolsProtocol
-from mockserver.server import bind
+from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol
+from mockserver.runtime.server import bind
 
 TIMEOUT = 5.0
 REQUEST = b"GET /%s HTTP/1.1\r\nHost: mock\r\n\r\n"

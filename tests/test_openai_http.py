@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.clock import ManualClock
 from mockserver.http import app as app_module
+from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 from tests.imaging import MAGENTA, count_colour, open_image, png, png_data_uri
 

@@ -15,7 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockserver.cli import build_parser, settings_from
-from mockserver.spec import Spec, SpecError
+from mockserver.spec.loader import Spec, SpecError
 from mockserver.testing import MockServer
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"

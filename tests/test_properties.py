@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from PIL import Image
 
-from mockserver.clock import ManualClock
 from mockserver.config import Settings
-from mockserver.fastcheck import compile_check
-from mockserver.formats import FORMAT_CHECKER
-from mockserver.queue import JobQueue
-from mockserver.spec import Operation, Spec
-from mockserver.validation import validate
+from mockserver.sim.clock import ManualClock
+from mockserver.sim.queue import JobQueue
+from mockserver.spec.fastcheck import compile_check
+from mockserver.spec.formats import FORMAT_CHECKER
+from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.validation import validate
 
 SPEC = Spec.load()
 MODELS = SPEC.models()

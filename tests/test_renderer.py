@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw
 
-from mockserver import renderer
-from mockserver.renderer import InputImage, RenderSpec, render, render_image
+from mockserver.sim import renderer
+from mockserver.sim.renderer import InputImage, RenderSpec, render, render_image
 
 ROOT = Path(__file__).resolve().parents[1]
 MAGENTA = (255, 0, 255)
@@ -88,7 +88,7 @@ def test_concurrent_renders_match_serial_ones() -> None:
 
 def test_output_does_not_depend_on_hash_randomisation() -> None:
     code = (
-        "import hashlib; from mockserver.renderer import RenderSpec, render; "
+        "import hashlib; from mockserver.sim.renderer import RenderSpec, render; "
         "print(hashlib.sha256(render(RenderSpec('e/x', 'a cat', 7, 1, 2, 200, 100, 'png'))).hexdigest())"
     )
     digests = set()

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mockserver.cli import main
-from mockserver.clock import ManualClock
-from mockserver.scenarios import ScenarioError
+from mockserver.sim.clock import ManualClock
+from mockserver.sim.scenarios import ScenarioError
 from mockserver.testing import MockServer
 from tests.faults_helpers import TEST_ID, TEXT, add_rule, rules
 
@@ -346,7 +346,7 @@ def test_failing_model_fixture(test_id: str) -> None:
 
 
 def test_rule_count_is_capped(mock: MockServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mockserver.scenarios.MAX_RULES", 3)
+    monkeypatch.setattr("mockserver.sim.scenarios.MAX_RULES", 3)
     assert client.put("/_mock/scenarios", json={"rules": [{"effect": {"type": "drop"}}] * 3}).status_code == 200
     refused = client.post("/_mock/scenarios", json={"effect": {"type": "drop"}})
     assert refused.status_code == 422

@@ -11,7 +11,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from mockserver.spec import Spec
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
 from tests.faults_helpers import TEST_ID, add_rule, rules
 

@@ -7,12 +7,12 @@ import gc
 
 import pytest
 
-from mockserver.clock import ManualClock
 from mockserver.config import Settings
-from mockserver.jobs import Job, JobState
-from mockserver.model_info import ModelInfo
-from mockserver.queue import CancelOutcome, JobQueue, QueueFull
-from mockserver.spec import Spec
+from mockserver.sim.clock import ManualClock
+from mockserver.sim.jobs import Job, JobState
+from mockserver.sim.queue import CancelOutcome, JobQueue, QueueFull
+from mockserver.spec.loader import Spec
+from mockserver.spec.model_info import ModelInfo
 
 SPEC = Spec.load()
 

@@ -9,21 +9,21 @@ import pytest
 
 from mockserver.config import Settings
 from mockserver.http.app import create_app
-from mockserver.server import Stack, bind, fast_stack, make_server, url_of
+from mockserver.runtime.server import Stack, bind, fast_stack, make_server, url_of
 
 
 def test_fast_stack_is_chosen_when_installed() -> None:
     pytest.importorskip("uvloop")
     pytest.importorskip("httptools")
     assert fast_stack() == Stack("uvloop", "httptools")
-    from mockserver.joined_writes import JoiningHttpToolsProtocol
+    from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol
 
     server = make_server(create_app(Settings(port=0)))
     assert (server.config.loop, server.config.http) == ("uvloop", JoiningHttpToolsProtocol)
 
 
 def test_missing_packages_fall_back_to_asyncio_and_h11(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mockserver.server as server_module
+    import mockserver.runtime.server as server_module
 
     monkeypatch.setattr(server_module, "_installed", lambda name: False)
     assert fast_stack() == Stack("asyncio", "h11")

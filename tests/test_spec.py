@@ -11,7 +11,7 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
-from mockserver.spec import Spec, SpecDocument, default_spec_paths
+from mockserver.spec.loader import Spec, SpecDocument, default_spec_paths
 
 SPEC_FILES = default_spec_paths()
 

@@ -18,8 +18,8 @@ import pytest
 from cryptography import x509
 
 from mockserver import cli
-from mockserver.environment import RUN_FILE, RunInfo, exports
-from mockserver.tls import ensure_tls
+from mockserver.runtime.run_file import RUN_FILE, RunInfo, exports
+from mockserver.runtime.tls import ensure_tls
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,9 +17,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mockserver.clock import ManualClock
+from mockserver.sim.clock import ManualClock
+from mockserver.sim.webhook_delivery import target_problem
 from mockserver.testing import MockServer, point_fal_client
-from mockserver.webhooks import target_problem
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 EDIT = "fal-ai/flux-pro/kontext/max"

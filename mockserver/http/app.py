@@ -19,44 +19,44 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver import scenarios
-from mockserver.clock import Clock, OffsetClock, SystemClock
 from mockserver.config import Settings
-from mockserver.http import (
-    fal,
-    files,
-    journal_routes,
-    openai,
-    proxy,
-    scenario_check,
-    scenario_routes,
-    storage,
-    webhooks,
-)
+from mockserver.http import scenario_gate
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
 from mockserver.http.errors import ApiError, render
 from mockserver.http.front import ExceptionHandler, Front
 from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder
 from mockserver.http.responses import JsonAnswer
+from mockserver.http.routes import (
+    fal_queue,
+    files,
+    journal_api,
+    jwks,
+    openai_images,
+    proxy,
+    scenario_api,
+    uploads_api,
+)
 from mockserver.http.routing import IndexedRouter
-from mockserver.jobs import Job
-from mockserver.queue import JobQueue, QueueFull
-from mockserver.spec import Operation, Spec, SpecError
-from mockserver.uploads import UploadSlots
-from mockserver.webhooks import WebhookDispatcher
+from mockserver.sim import scenarios
+from mockserver.sim.clock import Clock, OffsetClock, SystemClock
+from mockserver.sim.jobs import Job
+from mockserver.sim.queue import JobQueue, QueueFull
+from mockserver.sim.upload_slots import UploadSlots
+from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.loader import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
 
 HANDLERS: dict[str, HandlerFactory] = {
-    **fal.HANDLERS,
+    **fal_queue.HANDLERS,
     **files.HANDLERS,
-    **openai.HANDLERS,
-    **journal_routes.HANDLERS,
-    **scenario_routes.HANDLERS,
-    **storage.HANDLERS,
+    **openai_images.HANDLERS,
+    **journal_api.HANDLERS,
+    **scenario_api.HANDLERS,
+    **uploads_api.HANDLERS,
     **proxy.HANDLERS,
-    **webhooks.HANDLERS,
+    **jwks.HANDLERS,
 }
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
@@ -74,7 +74,7 @@ def build_routes(ctx: AppContext) -> list[Route]:
         factory = HANDLERS.get(operation.handler)
         if factory is None:
             raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
-        endpoint = checking_headers(operation, scenario_check.wrap(factory(operation, ctx), operation, ctx))
+        endpoint = checking_headers(operation, scenario_gate.wrap(factory(operation, ctx), operation, ctx))
         routes.append(
             Route(_route_path(operation), _Asgi(endpoint), methods=[operation.method], name=operation.operation_id)
         )
@@ -129,8 +129,8 @@ class MockApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self  # Starlette's router raises 404/405 for the front to answer when it sees this
-        # The server's transport, for a scenario's drop (see scenario_check.CONNECTION).
-        scope[scenario_check.CONNECTION] = getattr(getattr(send, "__self__", None), "transport", None)
+        # The server's transport, for a scenario's drop (see scenario_gate.CONNECTION).
+        scope[scenario_gate.CONNECTION] = getattr(getattr(send, "__self__", None), "transport", None)
         await self.front(scope, receive, send)
 
 
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     queue = JobQueue(settings, clock)
 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
-        return await fal.finished_result(queue, job, base)
+        return await fal_queue.finished_result(queue, job, base)
 
     dispatcher = WebhookDispatcher(queue, settings, webhook_result)
     uploads = UploadSlots(clock, settings.retention_seconds)

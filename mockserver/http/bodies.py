@@ -16,8 +16,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Scope
 
 from mockserver.http.errors import ApiError
-from mockserver.jsontext import decode
-from mockserver.validation import Issue, Loc
+from mockserver.spec.jsontext import decode
+from mockserver.spec.validation import Issue, Loc
 
 JSON_TYPES = ("application/json",)
 # The scope key of the body read so far (an extension key: ASGI leaves namespaced keys to apps).

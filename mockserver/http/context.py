@@ -10,21 +10,21 @@ from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.client_rules import ClientRules
-from mockserver.clock import Clock
 from mockserver.config import Settings
-from mockserver.fastcheck import Check
-from mockserver.formats import FORMAT_CHECKER
 from mockserver.http import auth
 from mockserver.http.bodies import read_json
 from mockserver.http.errors import validation_failed
-from mockserver.journal import Journal
-from mockserver.queue import JobQueue
-from mockserver.scenarios import ScenarioBook
-from mockserver.spec import Operation, Spec
-from mockserver.uploads import UploadSlots
-from mockserver.validation import Issue, compiled_check, validate
-from mockserver.webhooks import WebhookDispatcher
+from mockserver.kit.client_rules import ClientRules
+from mockserver.kit.journal import Journal
+from mockserver.sim.clock import Clock
+from mockserver.sim.queue import JobQueue
+from mockserver.sim.scenarios import ScenarioBook
+from mockserver.sim.upload_slots import UploadSlots
+from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.fastcheck import Check
+from mockserver.spec.formats import FORMAT_CHECKER
+from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.validation import Issue, compiled_check, validate
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

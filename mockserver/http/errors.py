@@ -12,7 +12,7 @@ from typing import Any
 
 from mockserver.http import request_ids
 from mockserver.http.responses import JsonAnswer
-from mockserver.validation import Issue
+from mockserver.spec.validation import Issue
 
 ErrorRenderer = Callable[["ApiError"], JsonAnswer]
 

@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
 from mockserver.http.errors import ApiError, validation_failed
-from mockserver.spec import Operation
-from mockserver.validation import Issue, validate
+from mockserver.spec.loader import Operation
+from mockserver.spec.validation import Issue, validate
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
 

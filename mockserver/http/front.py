@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver import ids
 from mockserver.http import request_ids
 from mockserver.http.errors import ApiError, render
 from mockserver.http.passage import Passage
 from mockserver.http.recorder import ADMIN_PREFIX, Recorder, Recording
-from mockserver.spec import Spec
+from mockserver.sim import ids
+from mockserver.spec.loader import Spec
 
 log = logging.getLogger("mockserver")
 

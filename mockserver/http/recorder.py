@@ -6,7 +6,7 @@ request stays a few references: the request body the app read (which
 :mod:`~mockserver.http.bodies` leaves in the scope), the response's status,
 headers and (small, JSON) body as they are sent. The
 rules and the summaries run when the journal is read (see
-:class:`~mockserver.journal.Journal`), in the order the exchanges happened,
+:class:`~mockserver.kit.journal.Journal`), in the order the exchanges happened,
 so a mock nobody asks about spends nothing on judging.
 """
 
@@ -23,13 +23,13 @@ from typing import Any, NamedTuple
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from mockserver import jsontext
-from mockserver.client_rules import ClientRules, Exchange
-from mockserver.clock import Clock
 from mockserver.http.bodies import BODY_READ
 from mockserver.http.passage import Headers, Passage
-from mockserver.journal import Entry, Journal, redact_headers, summarize
-from mockserver.spec import Spec
+from mockserver.kit.client_rules import ClientRules, Exchange
+from mockserver.kit.journal import Entry, Journal, redact_headers, summarize
+from mockserver.sim.clock import Clock
+from mockserver.spec import jsontext
+from mockserver.spec.loader import Spec
 
 log = logging.getLogger("mockserver")
 

@@ -14,7 +14,7 @@ number (``1e-05`` as ``0.00001``). What orjson does not take (integers past 64
 bits, keys that are not strings) or is told to leave alone (dataclasses,
 datetimes) goes through the standard encoder, with its rules. Left apart: a
 non-finite float (never in an answer: clients' JSON cannot bring one in, see
-:mod:`mockserver.jsontext`) would be ``null`` from orjson and refused by the
+:mod:`mockserver.spec.jsontext`) would be ``null`` from orjson and refused by the
 standard encoder, and a plain (not ``str``) Enum, which the mock never sends,
 its value from orjson and refused by the standard encoder.
 """

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.clock import OffsetClock
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.responses import JsonAnswer
-from mockserver.http.scenario_check import test_id_of
-from mockserver.scenarios import ScenarioError
-from mockserver.spec import Operation
+from mockserver.http.scenario_gate import test_id_of
+from mockserver.sim.clock import OffsetClock
+from mockserver.sim.scenarios import ScenarioError
+from mockserver.spec.loader import Operation
 
 
 def _refusal(exc: ScenarioError) -> ApiError:

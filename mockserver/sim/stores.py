@@ -7,8 +7,8 @@ import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from mockserver.clock import Clock
-from mockserver.jobs import Job
+from mockserver.sim.clock import Clock
+from mockserver.sim.jobs import Job
 
 
 @dataclass(frozen=True)

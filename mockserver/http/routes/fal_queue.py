@@ -10,15 +10,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from mockserver import decisions
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
-from mockserver.jobs import Job, JobState
-from mockserver.queue import CancelOutcome, JobQueue, StatusView
-from mockserver.spec import Operation
+from mockserver.sim import decisions
+from mockserver.sim.jobs import Job, JobState
+from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
+from mockserver.spec.loader import Operation
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased

@@ -3,7 +3,7 @@
 The queue is simulated lazily, so nothing would notice a job finishing on its
 own. While webhooks are pending, one watcher task sleeps until the earliest
 scheduled finish (re-checking at least every ``POLL_SECONDS``, so a
-:class:`~mockserver.clock.ManualClock` moved by hand, or a cancel, is noticed
+:class:`~mockserver.sim.clock.ManualClock` moved by hand, or a cancel, is noticed
 too) and starts a delivery task for each job that has ended; deliveries retry
 with bounded, doubling waits. All of them are cancelled when the server stops.
 
@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mockserver.config import Settings
-from mockserver.jobs import Job, JobState
-from mockserver.queue import JobQueue
+from mockserver.sim.jobs import Job, JobState
+from mockserver.sim.queue import JobQueue
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-log = logging.getLogger("mockserver.webhooks")
+log = logging.getLogger("mockserver.sim.webhook_delivery")
 
 POLL_SECONDS = 0.05  # upper bound on how late a finish is noticed
 # (status code, body) the result endpoint would answer for a finished job.

@@ -13,17 +13,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from mockserver import decisions, generation, ids
-from mockserver.clock import Clock
 from mockserver.config import Settings
-from mockserver.fetch import Fetched, prefetch
-from mockserver.generation import Output, RenderedImage
-from mockserver.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
-from mockserver.jobs import CANCELLED, Job, JobFailure, JobState
-from mockserver.model_info import ModelInfo
-from mockserver.scheduler import Scheduler
-from mockserver.storage import FileStore, JobStore
-from mockserver.validation import Issue
+from mockserver.sim import decisions, generation, ids
+from mockserver.sim.clock import Clock
+from mockserver.sim.fetch import Fetched, prefetch
+from mockserver.sim.generation import Output, RenderedImage
+from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
+from mockserver.sim.jobs import CANCELLED, Job, JobFailure, JobState
+from mockserver.sim.scheduler import Scheduler
+from mockserver.sim.stores import FileStore, JobStore
+from mockserver.spec.model_info import ModelInfo
+from mockserver.spec.validation import Issue
 
 # A job whose inputs cannot be loaded fails early in the run, as the real model does.
 FAILED_RUN_SECONDS = 0.5

@@ -23,8 +23,8 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryC
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
-from mockserver.spec import Operation
-from mockserver.validation import validate
+from mockserver.spec.loader import Operation
+from mockserver.spec.validation import validate
 
 TOKEN_SECONDS = 3600
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

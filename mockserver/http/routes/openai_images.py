@@ -15,7 +15,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.generation import data_uri
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
@@ -23,9 +22,10 @@ from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
 from mockserver.http.responses import JsonAnswer
 from mockserver.http.urls import base_url
-from mockserver.jobs import Job
-from mockserver.spec import NamedModel, Operation, SpecDocument
-from mockserver.validation import Issue, validate
+from mockserver.sim.generation import data_uri
+from mockserver.sim.jobs import Job
+from mockserver.spec.loader import NamedModel, Operation, SpecDocument
+from mockserver.spec.validation import Issue, validate
 
 FORM = "multipart/form-data"
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")

@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from mockserver.fastcheck import Check, compile_check
+from mockserver.spec.fastcheck import Check, compile_check
 
 Loc = tuple[str | int, ...]
 

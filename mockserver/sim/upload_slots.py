@@ -11,7 +11,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from mockserver.clock import Clock
+from mockserver.sim.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.responses import JsonAnswer
-from mockserver.spec import Operation
+from mockserver.spec.loader import Operation
 
 
 def jwks(operation: Operation, ctx: AppContext) -> Endpoint:

@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.responses import JsonAnswer
-from mockserver.journal import Query
-from mockserver.spec import Operation
+from mockserver.kit.journal import Query
+from mockserver.spec.loader import Operation
 
 TRUE_VALUES = ("1", "true")
 

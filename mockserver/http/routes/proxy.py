@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver.http.bodies import PARENT_SCOPE
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
-from mockserver.spec import Operation
+from mockserver.spec.loader import Operation
 
 TARGET_HEADER = "x-fal-target-url"
 RUN_HOST = "fal.run"

@@ -3,10 +3,10 @@
 ``wrap`` puts a check in front of each endpoint built from the spec (any
 dialect, so APIs added later get it too). It gathers what rules look at
 (endpoint, prompt, headers, the job a URL names), asks the
-:class:`~mockserver.scenarios.ScenarioBook`, and then either answers for the
+:class:`~mockserver.sim.scenarios.ScenarioBook`, and then either answers for the
 endpoint (an error in the API's own shape, an ingress error page, a dropped
 connection), delays it, corrupts its answer, or lets it run with the decision
-in :func:`mockserver.decisions.current` so the queue can shape the job.
+in :func:`mockserver.sim.decisions.current` so the queue can shape the job.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from mockserver import decisions
-from mockserver.decisions import Decision, RequestTags
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
 from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.jobs import Job
-from mockserver.scenarios import Facts
-from mockserver.spec import Operation, Spec
+from mockserver.sim import decisions
+from mockserver.sim.decisions import Decision, RequestTags
+from mockserver.sim.jobs import Job
+from mockserver.sim.scenarios import Facts
+from mockserver.spec.loader import Operation, Spec
 
 _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request

@@ -3,7 +3,7 @@
 Jobs wait in FIFO order; each free worker takes the next one. Nothing runs in
 the background: every call first replays what would have happened up to the
 clock's current time, so a status poll costs a few comparisons and a
-:class:`~mockserver.clock.ManualClock` drives the whole pool in tests.
+:class:`~mockserver.sim.clock.ManualClock` drives the whole pool in tests.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import bisect
 import heapq
 import itertools
 
-from mockserver.jobs import Job
+from mockserver.sim.jobs import Job
 
 
 class Scheduler:

@@ -11,7 +11,7 @@ from mockserver import __version__
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
-from mockserver.spec import Operation
+from mockserver.spec.loader import Operation
 
 
 def get_file(operation: Operation, ctx: AppContext) -> Endpoint:

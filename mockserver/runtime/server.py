@@ -4,7 +4,7 @@ The mock serves on uvicorn's fast stack (uvloop's event loop, httptools'
 parser) when those packages are installed, as ``uvicorn[standard]`` brings
 them; where they are missing (an exotic platform, a trimmed install) it falls
 back to asyncio and h11 with the same behaviour, only slower. With httptools
-the protocol is :mod:`mockserver.joined_writes`' subclass, which sends each
+the protocol is :mod:`mockserver.runtime.joined_writes`' subclass, which sends each
 answer's head and body in one write.
 """
 
@@ -85,7 +85,7 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
 def _http_protocol(stack: Stack) -> str | type[asyncio.Protocol]:
     if stack.http != "httptools":
         return stack.http
-    from mockserver.joined_writes import JoiningHttpToolsProtocol  # imports httptools itself
+    from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol  # imports httptools itself
 
     return JoiningHttpToolsProtocol
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from mockserver.config import Settings
-from mockserver.journal import ERROR, Entry, Query
+from mockserver.kit.journal import ERROR, Entry, Query
 from mockserver.testing import MockServer
 
 # Placeholder credentials: a real key in the caller's environment never reaches the mock.

@@ -1,6 +1,6 @@
 """What a model endpoint's body means, read from the roles in its schema.
 
-:class:`~mockserver.spec.Spec` builds one :class:`ModelInfo` per model
+:class:`~mockserver.spec.loader.Spec` builds one :class:`ModelInfo` per model
 operation at start-up; the queue, the generator and the contract tests read
 field names, defaults, sizes and timing from it, never from Python literals.
 """

@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from mockserver.decisions import Decision
-from mockserver.jobs import JobFailure
-from mockserver.spec import Spec
-from mockserver.validation import Issue, validate
+from mockserver.sim.decisions import Decision
+from mockserver.sim.jobs import JobFailure
+from mockserver.spec.loader import Spec
+from mockserver.spec.validation import Issue, validate
 
 # Effects that replace the answer: when several rules would, the first one wins.
 RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})

@@ -1,6 +1,6 @@
 """What the scenario rules decided for the request being served.
 
-The HTTP layer asks :class:`~mockserver.scenarios.ScenarioBook` once per
+The HTTP layer asks :class:`~mockserver.sim.scenarios.ScenarioBook` once per
 request and serves the request inside :func:`serving`; the code it reaches
 (the queue creating a job, the status stream, cancel) reads
 :func:`current` instead of being handed the decision through every call.
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.jobs import JobFailure
+from mockserver.sim.jobs import JobFailure
 
 
 @dataclass

@@ -21,13 +21,15 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mockserver.formats import FORMAT_CHECKER
-from mockserver.model_info import FieldInfo, ModelInfo, Timing
-from mockserver.refs import NotInlinable, inline
+from mockserver.spec.formats import FORMAT_CHECKER
+from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
+from mockserver.spec.refs import NotInlinable, inline
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
-_PACKAGED = Path(__file__).resolve().parent / "specs"
-SPEC_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "specs"
+_PACKAGE = Path(__file__).resolve().parent.parent
+# A wheel carries the documents inside the package; a checkout has them at its top.
+_PACKAGED = _PACKAGE / "specs"
+SPEC_DIR = _PACKAGED if _PACKAGED.is_dir() else _PACKAGE.parent / "specs"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 JSON = "application/json"
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from PIL import Image
 
-from mockserver.fetch import Fetched
+from mockserver.sim.fetch import Fetched
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
 # The renderer draws at most this many input tiles; later inputs are checked

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mockserver.generation import Output, Plan
-from mockserver.inputs import ResolvedInput
-from mockserver.validation import Issue
+from mockserver.sim.generation import Output, Plan
+from mockserver.sim.inputs import ResolvedInput
+from mockserver.spec.validation import Issue
 
 LOG_STEPS = 28  # denoising steps the progress lines count through
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockserver import jsontext
-from mockserver.jobs import JobState
-from mockserver.journal import ERROR, WARNING, Violation
-from mockserver.spec import Operation, Spec
-from mockserver.validation import validate
+from mockserver.kit.journal import ERROR, WARNING, Violation
+from mockserver.sim.jobs import JobState
+from mockserver.spec import jsontext
+from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.validation import validate
 
 _REQUEST_PATH = re.compile(r"/requests/([^/?]+)")
 _URL_KEYS = ("response_url", "status_url", "cancel_url")

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from mockserver.inputs import ResolvedInput
-from mockserver.model_info import ModelInfo
-from mockserver.renderer import InputImage, RenderSpec, render
+from mockserver.sim.inputs import ResolvedInput
+from mockserver.sim.renderer import InputImage, RenderSpec, render
+from mockserver.spec.model_info import ModelInfo
 
 FileUrl = Callable[[str, str], str]  # (file id, file name) -> absolute URL
 SEED_RANGE = 2**31  # seeds chosen by the mock fit a signed 32-bit int, like fal's
