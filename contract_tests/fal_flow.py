@@ -21,8 +21,9 @@ from PIL import Image
 from contract_tests.cases import Case, expand_images
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
-from contract_tests.response_checks import check_response, json_body
+from contract_tests.response_checks import check_answer, documented_response, json_body
 from contract_tests.stream import check_stream
+from contract_tests.webhook_receiver import WebhookReceiver
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.model_info import ModelInfo
 
@@ -54,6 +55,7 @@ class FalFlow:
         final = self._poll(ticket, found, check_early_result=True)
         if final is None:
             return found
+        found.checked("lifecycle.failed", "result.status")
         if final.get("error"):
             found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
             return found
@@ -75,8 +77,9 @@ class FalFlow:
         if op is None:
             return found
         answer = self._post(case)
-        found.extend(check_response(self.spec, op, answer))
+        check_answer(self.spec, op, answer, found)
         wanted = case.expect.status
+        found.checked("invalid.accepted", "invalid.status")
         if answer.is_success:
             found.add("invalid.accepted", f"answered {answer.status_code}; the spec says {wanted}")
             return found
@@ -84,6 +87,7 @@ class FalFlow:
             found.add("invalid.status", f"answered {answer.status_code}; the spec says {wanted}")
         if case.expect.field and answer.status_code == 422:
             named = _named_fields(json_body(answer))
+            found.checked("invalid.field")
             if case.expect.field not in named:
                 found.add("invalid.field", f"the 422 names {named or 'no field'}, not {case.expect.field!r}")
         return found
@@ -105,6 +109,7 @@ class FalFlow:
             return found
         result = self._get(str(ticket["response_url"]), found)
         if result is not None:
+            found.checked("cancel.result")
             cancelled = bool(final.get("error"))
             if cancelled and result.is_success:
                 found.add("cancel.result", f"result of a cancelled request answered {result.status_code}, not a 4xx")
@@ -114,12 +119,69 @@ class FalFlow:
         unknown = cancel_url.replace(str(ticket["request_id"]), UNKNOWN_ID)
         answer = self._request("PUT", unknown, found)
         if answer is not None:
+            found.checked("queue.unknown-request")
             self._check_cancel_code(_field(json_body(answer), "status"), answer.status_code, found)
             if answer.status_code != 404:
                 found.add("queue.unknown-request", f"cancel of an unknown request answered {answer.status_code}")
         status = self._get(str(ticket["status_url"]).replace(str(ticket["request_id"]), UNKNOWN_ID), found)
         if status is not None and status.status_code != 404:
             found.add("queue.unknown-request", f"status of an unknown request answered {status.status_code}")
+        return found
+
+    def run(self, case: Case, run_base: str) -> Findings:
+        """The run host: ``POST {run_base}/{endpoint}`` answers the bare result at once."""
+        found = Findings(case.endpoint, f"run-host {case.describe()}")
+        op = self._model(case, found)
+        if op is None or op.model is None:
+            return found
+        run_op = self.spec.operation(self._contract()["run_operation"])
+        url = f"{run_base.rstrip('/')}/{case.endpoint}"
+        found.checked("run.status")
+        try:
+            answer = self.client.post(url, content=case.payload(), headers={"Content-Type": case.content_type})
+        except httpx.HTTPError as exc:
+            found.add("run.status", f"POST {url} failed: {exc}")
+            return found
+        check_answer(self.spec, run_op, answer, found)
+        if answer.status_code != 200:
+            found.add("run.status", f"POST {url} answered {answer.status_code}, not 200: {answer.text[:300]}")
+            return found
+        self._check_images(case, op.model, json_body(answer), found)
+        return found
+
+    def webhook(self, case: Case, receiver: WebhookReceiver) -> Findings:
+        """Submit with a webhook to ``receiver``; the delivery must come, in the documented shape."""
+        found = Findings(case.endpoint, f"webhook after {case.describe()}")
+        op = self._model(case, found)
+        param = _query_parameter(op, "webhook_url") if op else None
+        if op is None or param is None:
+            if op is not None:
+                found.add("webhook.parameter", f"{case.endpoint} declares no query parameter of role webhook_url")
+            return found
+        ticket = self._submit(case, op, found, {param: receiver.url})
+        if ticket is None or self._poll(ticket, found, check_early_result=False) is None:
+            return found
+        settings: Mapping[str, str] = self._contract()["webhook"]
+        found.checked("webhook.delivered", "webhook.body", "webhook.status", "webhook.payload")
+        delivery = receiver.wait(str(ticket["request_id"]), self.options.timeout)
+        if delivery is None:
+            found.add("webhook.delivered", f"no webhook for {ticket['request_id']} within {self.options.timeout:g}s")
+            return found
+        document = op.document
+        event = f"/webhooks/{_escape(settings['event'])}/post/requestBody/content/application~1json/schema"
+        for error in list(self.spec.validator(document, event).iter_errors(delivery.body))[:5]:
+            found.add("webhook.body", f"the webhook body at {error.json_path}: {error.message}")
+        status = delivery.get("status")
+        if status != settings["success"]:
+            found.add("webhook.status", f"the webhook of a valid request says {status!r}, not {settings['success']!r}")
+            return found
+        result_op = self.index.find("GET", str(ticket["response_url"]))
+        documented = documented_response(self.spec, result_op, 200) if result_op else None
+        if result_op is not None and documented is not None:
+            pointer = f"{documented[0]}/content/application~1json/schema"
+            payload = self.spec.validator(result_op.document, pointer).iter_errors(delivery.get("payload"))
+            for error in list(payload)[:5]:
+                found.add("webhook.payload", f"the webhook payload at {error.json_path}: {error.message}")
         return found
 
     # ---- steps -------------------------------------------------------------
@@ -131,14 +193,17 @@ class FalFlow:
             return None
         return op
 
-    def _post(self, case: Case) -> httpx.Response:
+    def _post(self, case: Case, params: Mapping[str, str] | None = None) -> httpx.Response:
         headers = {"Content-Type": case.content_type}
-        return self.client.post(f"{self.base}/{case.endpoint}", content=case.payload(), headers=headers)
+        url = f"{self.base}/{case.endpoint}"
+        return self.client.post(url, content=case.payload(), headers=headers, params=params)
 
-    def _submit(self, case: Case, op: Operation | None, found: Findings) -> Mapping[str, Any] | None:
+    def _submit(
+        self, case: Case, op: Operation | None, found: Findings, params: Mapping[str, str] | None = None
+    ) -> Mapping[str, Any] | None:
         assert op is not None
-        answer = self._post(case)
-        found.extend(check_response(self.spec, op, answer))
+        answer = self._post(case, params)
+        check_answer(self.spec, op, answer, found)
         if answer.status_code != case.expect.status:
             found.add(
                 "valid.accepted",
@@ -149,6 +214,7 @@ class FalFlow:
         keys = ("request_id", "status_url", "response_url", "cancel_url")
         if not isinstance(ticket, Mapping) or not all(isinstance(ticket.get(k), str) for k in keys):
             return None  # the schema check above says what is missing
+        found.checked("valid.accepted")
         return ticket
 
     def _request(self, method: str, url: str, found: Findings, **kwargs: Any) -> httpx.Response | None:
@@ -161,7 +227,7 @@ class FalFlow:
         except httpx.HTTPError as exc:
             found.add("queue.url", f"{method} {url} failed: {exc}")
             return None
-        found.extend(check_response(self.spec, op, answer))
+        check_answer(self.spec, op, answer, found)
         return answer
 
     def _get(self, url: str, found: Findings, **kwargs: Any) -> httpx.Response | None:
@@ -172,10 +238,12 @@ class FalFlow:
     ) -> Mapping[str, Any] | None:
         contract = self._contract()
         transitions: Mapping[str, list[str]] = contract["transitions"]
+        warned: Mapping[str, list[str]] = contract.get("warn_transitions", {})
         codes: Mapping[str, int] = contract["status_codes"]
         final_state = contract["final_state"]
         deadline = time.monotonic() + self.options.timeout
-        previous: str | None = None
+        submitted = ticket.get("status")
+        previous: str | None = submitted if submitted in transitions else None
         position: int | None = None
         early_done = not check_early_result
         early_success: tuple[str, int] | None = None  # (state then, code) of a result served while pending
@@ -189,10 +257,14 @@ class FalFlow:
                 if answer is not None and state not in transitions:
                     found.add("lifecycle.state", f"status answered {state!r}, not one of {', '.join(transitions)}")
                 return None
+            found.checked("lifecycle.state", "lifecycle.status-code", "lifecycle.transition", "lifecycle.queue-position")
             if answer.status_code != codes.get(state):
                 wanted = codes.get(state)
                 found.add("lifecycle.status-code", f"status {state} answered {answer.status_code}, not {wanted}")
-            if previous is not None and state not in transitions[previous]:
+            if previous is not None and state in warned.get(previous, ()):
+                found.warn("lifecycle.requeue", f"{previous} -> {state}: the request was re-queued")
+                position = None  # a new place in the queue, not a rise
+            elif previous is not None and state not in transitions[previous]:
                 allowed = ", ".join(transitions[previous])
                 found.add("lifecycle.transition", f"{previous} -> {state} is not allowed (after {previous}: {allowed})")
             new_position = body.get("queue_position")
@@ -212,6 +284,7 @@ class FalFlow:
             if state == final_state:
                 return body
             if not early_done:
+                found.checked("lifecycle.result-before-completion")
                 early_done = True
                 code = self._early_result(ticket, found)
                 early_success = (state, code) if code is not None else None
@@ -227,6 +300,7 @@ class FalFlow:
 
     def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
         expected = self._contract()["cancel_outcomes"].get(outcome)
+        found.checked("cancel.status-code")
         if expected is not None and expected != code:
             found.add("cancel.status-code", f"cancel answered {code} with {outcome}; the contract says {expected}")
 
@@ -251,6 +325,7 @@ class FalFlow:
             return body.get(name, model.defaults.get(name)) if name else None
 
         count = requested("num_images")
+        found.checked("result.image-count", "result.size", "image.decode", "image.size", "image.content-type")
         if isinstance(count, int) and len(images) != count:
             found.add("result.image-count", f"{len(images)} images for num_images {count}")
         fmt = requested("output_format")
@@ -262,7 +337,8 @@ class FalFlow:
                 continue
             url, stated_type = image.get(names["url"]), image.get(names["content_type"])
             size = (image.get(names["width"]), image.get(names["height"]))
-            if wanted_type and stated_type != wanted_type:
+            # content_type is optional (fal's published types): checked when stated.
+            if wanted_type and stated_type is not None and stated_type != wanted_type:
                 found.add(
                     "result.content-type",
                     f"images[{i}] is {stated_type!r}; output_format {fmt!r} means {wanted_type!r}",
@@ -274,9 +350,11 @@ class FalFlow:
                     f"aspect_ratio {ratio!r} means {wanted_size[0]}x{wanted_size[1]}",
                 )
             if isinstance(url, str):
-                self._download(i, url, stated_type, size, found)
+                self._download(i, url, stated_type, wanted_type, size, found)
 
-    def _download(self, i: int, url: str, stated_type: Any, size: tuple[Any, Any], found: Findings) -> None:
+    def _download(
+        self, i: int, url: str, stated_type: Any, wanted_type: str | None, size: tuple[Any, Any], found: Findings
+    ) -> None:
         if url.startswith("data:"):
             header, _, payload = url.partition(",")
             served_type = header[5:].split(";")[0]
@@ -293,12 +371,12 @@ class FalFlow:
                 return
             op = self.index.find("GET", url)
             if op is not None:
-                found.extend(check_response(self.spec, op, answer))
+                check_answer(self.spec, op, answer, found)
             if answer.status_code != 200:
                 found.add("image.download", f"images[{i}] GET {url} answered {answer.status_code}")
                 return
             served_type, data = answer.headers.get("content-type", "").split(";")[0].strip(), answer.content
-        if served_type != stated_type:
+        if stated_type is not None and served_type != stated_type:
             found.add("image.content-type", f"images[{i}] is served as {served_type!r} but stated {stated_type!r}")
         try:
             with Image.open(io.BytesIO(data)) as picture:
@@ -308,8 +386,21 @@ class FalFlow:
             return
         if actual != size:
             found.add("image.size", f"images[{i}] states {size[0]}x{size[1]}, the file is {actual[0]}x{actual[1]}")
-        if kind != stated_type:
+        if stated_type is not None and kind != stated_type:
             found.add("image.content-type", f"images[{i}] states {stated_type!r}, the file is {kind!r}")
+        elif stated_type is None and wanted_type and kind != wanted_type:
+            found.add("image.content-type", f"images[{i}] is {kind!r}; the requested output_format means {wanted_type!r}")
+
+
+def _query_parameter(op: Operation, role: str) -> str | None:
+    for param in op.parameters():
+        if param.get("in") == "query" and param.get("x-mock-role") == role:
+            return str(param["name"])
+    return None
+
+
+def _escape(segment: str) -> str:
+    return segment.replace("~", "~0").replace("/", "~1")
 
 
 def _field(body: Any, name: str) -> Any:

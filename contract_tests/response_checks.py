@@ -13,11 +13,21 @@ from typing import Any
 
 import httpx
 
-from contract_tests.report import Failure
+from contract_tests.report import Failure, Findings
 from mockserver.spec.loader import Operation, Spec
 
 JSON = "application/json"
 _MAX_ERRORS = 5
+# The rules every checked answer is counted under in the summary.
+RESPONSE_RULES = ("response.status", "response.header", "response.content-type", "response.schema")
+
+
+def check_answer(spec: Spec, op: Operation, response: httpx.Response, found: Findings) -> None:
+    """Check ``response`` against ``op`` and count the response rules as evaluated."""
+    found.checked(*RESPONSE_RULES)
+    if op.document.request_id_header:
+        found.checked("response.request-id")
+    found.extend(check_response(spec, op, response))
 
 
 def _escape(segment: str) -> str:
@@ -48,12 +58,19 @@ def json_body(response: httpx.Response) -> Any:
 
 def check_response(spec: Spec, op: Operation, response: httpx.Response) -> list[Failure]:
     where = f"{response.request.method} {response.request.url} ({op.operation_id}) answered {response.status_code}"
+    failures: list[Failure] = []
+    # A document may promise a request id header on every answer, errors included.
+    id_header = op.document.request_id_header
+    if id_header and not response.headers.get(id_header.decode("latin-1")):
+        failures.append(Failure("response.request-id", f"{where} without the {id_header.decode('latin-1')} header"))
     found = documented_response(spec, op, response.status_code)
     if found is None:
         documented = ", ".join(str(k) for k in op.raw.get("responses", {}))
-        return [Failure("response.status", f"{where}, a status the spec does not document (documented: {documented})")]
+        failures.append(
+            Failure("response.status", f"{where}, a status the spec does not document (documented: {documented})")
+        )
+        return failures
     pointer, documented_obj = found
-    failures: list[Failure] = []
     for name, header in documented_obj.get("headers", {}).items():
         resolved = spec.resolve(header, op.document)
         if resolved.get("required") and name.lower() not in response.headers:
