@@ -28,6 +28,7 @@ from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.model_info import ModelInfo
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+_LIFECYCLE_RULES = ("lifecycle.state", "lifecycle.status-code", "lifecycle.transition", "lifecycle.queue-position")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FalFlow:
         if final.get("error"):
             found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
             return found
-        final_state = self._contract()["final_state"]
+        final_state = self.contract()["final_state"]
         check_stream(self.spec, self.index, self.client, f"{ticket['status_url']}/stream", final_state, found)
         result = self._get(str(ticket["response_url"]), found)
         if result is None:
@@ -134,7 +135,7 @@ class FalFlow:
         op = self._model(case, found)
         if op is None or op.model is None:
             return found
-        run_op = self.spec.operation(self._contract()["run_operation"])
+        run_op = self.spec.operation(self.contract()["run_operation"])
         url = f"{run_base.rstrip('/')}/{case.endpoint}"
         found.checked("run.status")
         try:
@@ -161,7 +162,7 @@ class FalFlow:
         ticket = self._submit(case, op, found, {param: receiver.url})
         if ticket is None or self._poll(ticket, found, check_early_result=False) is None:
             return found
-        settings: Mapping[str, str] = self._contract()["webhook"]
+        settings: Mapping[str, str] = self.contract()["webhook"]
         found.checked("webhook.delivered", "webhook.body", "webhook.status", "webhook.payload")
         delivery = receiver.wait(str(ticket["request_id"]), self.options.timeout)
         if delivery is None:
@@ -236,7 +237,7 @@ class FalFlow:
     def _poll(
         self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool
     ) -> Mapping[str, Any] | None:
-        contract = self._contract()
+        contract = self.contract()
         transitions: Mapping[str, list[str]] = contract["transitions"]
         warned: Mapping[str, list[str]] = contract.get("warn_transitions", {})
         codes: Mapping[str, int] = contract["status_codes"]
@@ -257,7 +258,7 @@ class FalFlow:
                 if answer is not None and state not in transitions:
                     found.add("lifecycle.state", f"status answered {state!r}, not one of {', '.join(transitions)}")
                 return None
-            found.checked("lifecycle.state", "lifecycle.status-code", "lifecycle.transition", "lifecycle.queue-position")
+            found.checked(*_LIFECYCLE_RULES)
             if answer.status_code != codes.get(state):
                 wanted = codes.get(state)
                 found.add("lifecycle.status-code", f"status {state} answered {answer.status_code}, not {wanted}")
@@ -299,12 +300,12 @@ class FalFlow:
         return answer.status_code if answer is not None and answer.is_success else None
 
     def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
-        expected = self._contract()["cancel_outcomes"].get(outcome)
+        expected = self.contract()["cancel_outcomes"].get(outcome)
         found.checked("cancel.status-code")
         if expected is not None and expected != code:
             found.add("cancel.status-code", f"cancel answered {code} with {outcome}; the contract says {expected}")
 
-    def _contract(self) -> Mapping[str, Any]:
+    def contract(self) -> Mapping[str, Any]:
         for document in self.spec.documents:
             if document.dialect == "fal" and "x-contract" in document.raw:
                 contract: Mapping[str, Any] = document.raw["x-contract"]
@@ -314,7 +315,7 @@ class FalFlow:
     # ---- images ------------------------------------------------------------
 
     def _check_images(self, case: Case, model: ModelInfo, result: Any, found: Findings) -> None:
-        names: Mapping[str, str] = self._contract()["output_images"]
+        names: Mapping[str, str] = self.contract()["output_images"]
         images = _field(result, names["list"])
         if not isinstance(images, list):
             return  # the schema check names the missing list
@@ -389,7 +390,7 @@ class FalFlow:
         if stated_type is not None and kind != stated_type:
             found.add("image.content-type", f"images[{i}] states {stated_type!r}, the file is {kind!r}")
         elif stated_type is None and wanted_type and kind != wanted_type:
-            found.add("image.content-type", f"images[{i}] is {kind!r}; the requested output_format means {wanted_type!r}")
+            found.add("image.content-type", f"images[{i}] is {kind!r}; the output_format asked for {wanted_type!r}")
 
 
 def _query_parameter(op: Operation, role: str) -> str | None:

@@ -95,3 +95,19 @@ def check_response(spec: Spec, op: Operation, response: httpx.Response) -> list[
         if len(errors) > _MAX_ERRORS:
             failures.append(Failure("response.schema", f"{where}: {len(errors) - _MAX_ERRORS} more schema errors"))
     return failures
+
+
+def check_gets(spec: Spec, client: httpx.Client, base_url: str, ops: list[Operation], label: str) -> Findings:
+    """GET each operation (no parameters) and check it answers 200 as documented."""
+    found = Findings(label, f"GET of {len(ops)} routes")
+    for op in ops:
+        url = base_url.rstrip("/") + op.path
+        try:
+            answer = client.get(url)
+        except httpx.HTTPError as exc:
+            found.add("response.status", f"GET {url} failed: {exc}")
+            continue
+        check_answer(spec, op, answer, found)
+        if answer.status_code != 200:
+            found.add("response.status", f"GET {url} answered {answer.status_code}, not 200")
+    return found

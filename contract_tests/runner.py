@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,10 @@ def conformance_args(
     api_key: str | None = None,
     endpoints: Sequence[str] | None = None,
     junit: str | None = None,
+    apis: Sequence[str] | None = None,
+    run_target: str | None = None,
+    webhooks: bool = False,
+    extensions: bool = False,
     extra: Sequence[str] = (),
 ) -> list[str]:
     args = ["--pyargs", "contract_tests", "-p", "no:cacheprovider", "--target", target]
@@ -23,17 +28,19 @@ def conformance_args(
         args += ["--api-key", api_key]
     for endpoint in endpoints or ():
         args += ["--endpoint", endpoint]
+    for api in apis or ():
+        args += ["--api", api]
+    if run_target:
+        args += ["--run-target", run_target]
+    if webhooks:
+        args.append("--webhooks")
+    if extensions:
+        args.append("--extensions")
     if junit:
         args += ["--junitxml", junit]
     return [*args, *extra]
 
 
-def run_conformance(
-    target: str,
-    *,
-    api_key: str | None = None,
-    endpoints: Sequence[str] | None = None,
-    junit: str | None = None,
-    extra: Sequence[str] = (),
-) -> int:
-    return int(pytest.main(conformance_args(target, api_key=api_key, endpoints=endpoints, junit=junit, extra=extra)))
+def run_conformance(target: str, **options: Any) -> int:
+    """Run the suite; ``options`` are those of :func:`conformance_args`."""
+    return int(pytest.main(conformance_args(target, **options)))

@@ -32,7 +32,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+            def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), _MAX_BODY)
                 raw = self.rfile.read(length)
                 try:

@@ -71,8 +71,18 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 def add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conf = commands.add_parser("conformance", help="check a server against the spec (runs the contract_tests suite)")
     conf.add_argument("--target", required=True, help="base URL of the server under test")
-    conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K>")
-    conf.add_argument("--endpoint", action="append", default=None, help="model endpoint id to check (repeatable)")
+    conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K> (fal) or Bearer <K> (OpenAI)")
+    conf.add_argument(
+        "--api", action="append", default=None, help="check only this API, fal or openai (repeatable; default both)"
+    )
+    conf.add_argument(
+        "--endpoint", action="append", default=None, help="fal endpoint id or OpenAI model to check (repeatable)"
+    )
+    conf.add_argument("--run-target", default=None, help="base URL of the run host (default: the mock's, on --target)")
+    conf.add_argument(
+        "--webhooks", action="store_true", help="also check webhook delivery to a loopback receiver"
+    )
+    conf.add_argument("--extensions", action="store_true", help="also check the mock's own extension routes")
     conf.add_argument("--junit", default=None, help="write a JUnit XML report to this file")
     conf.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
 
@@ -278,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from contract_tests.runner import run_conformance  # pytest is imported only when asked for
 
         return run_conformance(
-            args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, extra=args.pytest_args
+            args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, apis=args.api,
+            run_target=args.run_target, webhooks=args.webhooks, extensions=args.extensions, extra=args.pytest_args,
         )
     if args.command == "env":
         return env(args)
