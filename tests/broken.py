@@ -7,12 +7,15 @@ names that rule.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -103,3 +106,116 @@ def fake_state(a: Answer, state: str, position: int | None = None) -> None:
     body["metrics"] = {}
     a.set_json(body)
     a.status = 202
+
+
+# ---- the OpenAI-compatible API -------------------------------------------------
+
+
+def is_generation(a: Answer) -> bool:
+    return a.method == "POST" and a.path.endswith("/images/generations")
+
+
+def no_created(a: Answer) -> None:
+    if is_generation(a) and a.status == 200:
+        body = a.json
+        del body["created"]
+        a.set_json(body)
+
+
+def tiny_b64_image(a: Answer) -> None:
+    """Every inline image replaced by a valid 8x8 PNG: the size no aspect ratio has."""
+    if is_generation(a) and a.status == 200:
+        picture = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(picture, format="PNG")
+        encoded = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode()
+        body = a.json
+        for item in body["data"]:
+            if "b64_json" in item:
+                item["b64_json"] = encoded
+        a.set_json(body)
+
+
+def undecodable_b64(a: Answer) -> None:
+    if is_generation(a) and a.status == 200:
+        body = a.json
+        for item in body["data"]:
+            if "b64_json" in item:
+                item["b64_json"] = "data:image/png;base64,not*base64"
+        a.set_json(body)
+
+
+def no_openai_request_id(a: Answer) -> None:
+    if a.path.startswith("/v1/"):
+        a.headers.pop("x-request-id", None)
+
+
+def fal_error_on_openai(a: Answer) -> None:
+    if is_generation(a) and a.status == 400:
+        a.set_json({"detail": "invalid body"})
+
+
+def wrong_error_code(a: Answer) -> None:
+    if is_generation(a) and a.status == 400:
+        body = a.json
+        body["error"]["code"] = "bad_request"
+        a.set_json(body)
+
+
+# ---- what the real fal service may answer: legal, so the suite must pass it ----
+
+
+def submit_skips_queue(a: Answer) -> None:
+    """A fast model's submit: IN_PROGRESS at once, no queue_position."""
+    if is_submit(a) and a.status == 200 and "status_url" in a.json:  # a queue ticket, not a run result
+        body = a.json
+        body["status"] = "IN_PROGRESS"
+        body.pop("queue_position", None)
+        a.set_json(body)
+
+
+def images_without_content_type(a: Answer) -> None:
+    if is_result(a) and a.status == 200:
+        body = a.json
+        for image in body["images"]:
+            image.pop("content_type", None)
+        a.set_json(body)
+
+
+def logs_without_labels(a: Answer) -> None:
+    if is_status(a) and isinstance(a.json.get("logs"), list):
+        body = a.json
+        for entry in body["logs"]:
+            entry.pop("labels", None)
+        a.set_json(body)
+
+
+def cancel_as_fal_may(a: Answer) -> None:
+    """200 OK for a request still pending; a bare ``detail`` for one already finished."""
+    if a.method == "PUT" and a.status == 202:
+        a.status = 200
+        a.set_json({"status": "OK"})
+    elif a.method == "PUT" and a.status == 400:
+        a.set_json({"detail": "Request is already completed"})
+
+
+def provider_true(a: Answer) -> None:
+    for corrupt in (submit_skips_queue, images_without_content_type, logs_without_labels, cancel_as_fal_may):
+        corrupt(a)
+
+
+def requeued_once(a: Answer) -> None:
+    """The first poll finds the request running, the second back in the queue (a runner failed).
+
+    Until the third poll the result, too, answers as for a pending request.
+    """
+    if is_result(a) and a.status == 200:
+        match = RESULT_PATH.search(a.path)
+        if match and a.calls.get(match.group(1), 0) < 3:
+            a.status = 400
+            a.set_json({"detail": "Request is still in progress"})
+    if is_status(a) and a.status == 200:
+        n = nth_status_poll(a)
+        if n == 1:
+            fake_state(a, "IN_PROGRESS")
+        elif n == 2:
+            fake_state(a, "IN_QUEUE", position=1)
