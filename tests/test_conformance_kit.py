@@ -14,11 +14,11 @@ import pytest
 
 from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow, FlowOptions
+from contract_tests.openai_flow import OpenAIFlow
 from contract_tests.report import ContractViolation, Findings
 from mockserver.kit.journal import Query
 from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
-from contract_tests.openai_flow import OpenAIFlow
 from tests import broken
 from tests.broken import Answer, corrupting, fake_state, is_result, is_status, is_submit, nth_status_poll
 
@@ -41,8 +41,8 @@ def healthy() -> Iterator[MockServer]:
 def run(server: MockServer, kind: str, chosen: Case) -> Findings:
     with httpx.Client(timeout=30) as client:
         if chosen.api == "openai":
-            return OpenAIFlow(SPEC, client, server.url).valid(chosen) if kind == "valid" else \
-                OpenAIFlow(SPEC, client, server.url).invalid(chosen)
+            openai = OpenAIFlow(SPEC, client, server.url)
+            return openai.valid(chosen) if kind == "valid" else openai.invalid(chosen)
         flow = FalFlow(SPEC, client, server.url, FlowOptions(poll_interval=0.01, timeout=20))
         if kind == "run":
             return flow.run(chosen, server.url + "/run")
