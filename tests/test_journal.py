@@ -152,9 +152,10 @@ def test_stream_to_completion_allows_the_result(server: MockServer, clock: Manua
 
 def test_fixture_bodies_give_the_expected_outcome_and_violations(server: MockServer) -> None:
     # The mock's own check of the shared fixtures: every valid body accepted with no
-    # violation, every invalid one rejected with the expected status and field.
+    # violation, every invalid one rejected with the expected status and field. The
+    # OpenAI fixtures are checked by the conformance kit's tests (test_conformance_kit.py).
     with client(server, "fixtures") as http:
-        for case in load_cases():
+        for case in [c for c in load_cases() if c.api == "fal"]:
             before = server.context.journal.last_seq
             answer = http.post(f"/{case.endpoint}", content=case.payload(), headers={"Content-Type": case.content_type})
             assert answer.status_code == case.expect.status, case.id
