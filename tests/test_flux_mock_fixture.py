@@ -82,7 +82,8 @@ def test_user_suite_with_flux_mock(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=7, failed=1)
     out = result.stdout.str()
-    assert "test_bad_client" in out and "the client broke the contract (1 requests, 1 errors, 1 warnings, 0 notes)" in out
+    assert "test_bad_client" in out
+    assert "the client broke the contract (1 requests, 1 errors, 1 warnings, 0 notes)" in out
     assert "error   [schema.type_error.str] field 'prompt': str type expected" in out
     assert "warning [schema.unknown-field] field 'mood'" in out
 

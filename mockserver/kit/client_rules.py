@@ -121,12 +121,12 @@ class ClientRules:
             return [violation("fault.injected", f"{what} as {', '.join(answered)} asked")]
         if ex.status < 400:
             return []
-        shaped = [*ex.marks(JOB), *(tracked.shaped_by if tracked else ())]
-        if shaped:
-            return [violation("fault.injected", f"the mock answered {ex.status} as {', '.join(shaped)} asked")]
         handler = ex.operation.handler if ex.operation else ""
         if tracked is not None and tracked.cancelled and handler == "fal.result" and ex.status == 400:
             return [violation("queue.result-after-cancel", "fetched the result of a request it had cancelled")]
+        shaped = [*ex.marks(JOB), *(tracked.shaped_by if tracked else ())]
+        if shaped:
+            return [violation("fault.injected", f"the mock answered {ex.status} as {', '.join(shaped)} asked")]
         # Cancelling a request that has just finished is a race every client can lose, not a fault.
         if handler == "fal.cancel" and ex.status == 400:
             return []
