@@ -9,8 +9,9 @@ import httpx
 
 from contract_tests.report import ContractViolation
 from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.kit.client_check import client_environment, format_report, read_all, summarize
-from mockserver.kit.journal import Entry, Violation
+from mockserver.kit.client_check import format_report, read_all, summarize
+from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
+from mockserver.runtime.run_file import client_environment
 from mockserver.testing import MockServer
 
 
@@ -58,31 +59,40 @@ class FluxMock:
 
     def environment(self) -> dict[str, str]:
         """Variables that point a client process at this mock (as ``flux-mock check`` sets them)."""
-        return client_environment(self.url)
+        return client_environment(self.server.run_info())
 
     def entries(self) -> list[Entry]:
         mine = read_all(self.server, since=self._since)
         return [e for e in mine if e.test_id in (self.test_id, None)]
 
     def violations(self, *, include_warnings: bool = True) -> list[Violation]:
+        """What the client broke (errors, and warnings unless left out); info lines are not violations."""
         return [
-            v for e in self.entries() for v in e.violations if include_warnings or v.severity == "error"
+            v
+            for e in self.entries()
+            for v in e.violations
+            if v.severity == ERROR or (include_warnings and v.severity != INFO)
         ]
 
     def report(self) -> str:
         return format_report(self.entries())
 
-    def assert_no_violations(self, *, allow_warnings: bool = False) -> None:
-        assert_client_conforms(self, allow_warnings=allow_warnings)
+    def assert_no_violations(self, *, strict: bool = False) -> None:
+        assert_client_conforms(self, strict=strict)
 
 
-def assert_client_conforms(mock: FluxMock, *, allow_warnings: bool = False) -> None:
-    """Fail the calling test with the violation report if the client broke the contract."""
+def assert_client_conforms(mock: FluxMock, *, strict: bool = False) -> None:
+    """Fail the calling test with the violation report if the client broke the contract.
+
+    Errors fail it; with ``strict=True`` warnings do too. What the mock was
+    told to do (scenario rules, ``add_rule``, ``x-mock-fail-*``) is never
+    counted against the client.
+    """
     entries = mock.entries()
     summary = summarize(entries)
-    if summary.failed(allow_warnings=allow_warnings):
-        wanted = [e for e in entries if any(allow_warnings is False or v.severity == "error" for v in e.violations)]
+    if summary.failed(strict=strict):
+        failing = {ERROR, WARNING} if strict else {ERROR}
+        wanted = [e for e in entries if any(v.severity in failing for v in e.violations)]
         raise ContractViolation(
-            f"the client broke the contract ({summary.errors} errors, {summary.warnings} warnings "
-            f"in {summary.requests} requests):\n{format_report(wanted)}"
+            f"the client broke the contract ({summary.counts()}):\n{format_report(wanted)}"
         )

@@ -64,7 +64,9 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "--min-poll-interval", type=_positive_float, default=Settings().min_poll_interval,
         help="status polls closer together than this many seconds are violations (default %(default)s)",
     )
-    check.add_argument("--allow-warnings", action="store_true", help="exit 0 when only warnings were found")
+    check.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (by default only errors fail the check)"
+    )
     check.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
 
 
@@ -245,7 +247,12 @@ def check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"flux-mock: {exc}", file=sys.stderr)
         return 2
-    return run_check(command, settings, allow_warnings=args.allow_warnings)
+    tls_dir = (args.state_dir or default_state_dir()) if args.tls else None
+    try:
+        return run_check(command, settings, strict=args.strict, tls_state_dir=tls_dir)
+    except OSError as exc:
+        print(f"flux-mock: cannot prepare certificates in {tls_dir}: {exc}", file=sys.stderr)
+        return 2
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
+from mockserver.runtime.run_file import RunInfo, fal_urls
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
 from mockserver.sim.clock import Clock, ManualClock, SystemClock
@@ -76,6 +77,17 @@ class MockServer:
             raise RuntimeError("mock server did not start")
         return self
 
+    def run_info(self) -> RunInfo:
+        """Where this server listens and what to trust, as ``serve`` records it for ``flux-mock env``."""
+        tls = self.tls
+        return RunInfo(
+            url=self.url,
+            pid=os.getpid(),
+            bundle=str(tls.bundle) if tls else None,
+            api_key=self.settings.api_key,
+            ca=str(tls.ca_cert) if tls else None,
+        )
+
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
@@ -126,8 +138,8 @@ def point_fal_client(url: str, *, key: str = "flux-mock") -> Iterator[None]:
     import fal_client  # a test dependency, imported only when used
     import fal_client.client as fal_module
 
-    base = url.rstrip("/")
-    values = {"QUEUE_URL_FORMAT": f"{base}/", "RUN_URL_FORMAT": f"{base}/run/", "REST_URL": base, "CDN_URL": base}
+    urls = fal_urls(url)
+    values = {"QUEUE_URL_FORMAT": urls.queue, "RUN_URL_FORMAT": urls.run, "REST_URL": urls.rest, "CDN_URL": urls.cdn}
     saved = {name: getattr(fal_module, name) for name in _FAL_URL_GLOBALS}
     lend_key = not (os.environ.get("FAL_KEY") or os.environ.get("FAL_KEY_ID"))
 

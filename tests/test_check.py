@@ -18,9 +18,9 @@ SETTINGS = Settings(port=0, time_scale=0.02, min_poll_interval=0.02)  # margin f
 TIGHT = Settings(port=0, time_scale=0.2, min_poll_interval=0.5)
 
 
-def check(script: str, settings: Settings = SETTINGS) -> tuple[int, str]:
+def check(script: str, settings: Settings = SETTINGS, *, strict: bool = False) -> tuple[int, str]:
     out = io.StringIO()
-    code = run_check([sys.executable, str(CLIENTS / script)], settings, out=out)
+    code = run_check([sys.executable, str(CLIENTS / script)], settings, strict=strict, out=out)
     return code, out.getvalue()
 
 
@@ -29,7 +29,7 @@ def test_well_behaved_client_passes(script: str) -> None:
     code, report = check(script)
     assert code == 0, report
     assert "flux-mock check passed" in report
-    assert "0 errors, 0 warnings" in report
+    assert "0 errors, 0 warnings, 0 notes" in report
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,8 @@ def test_well_behaved_client_passes(script: str) -> None:
 )
 def test_misbehaving_client_fails_with_a_precise_report(script: str, lines: list[str]) -> None:
     # A tight polling loop is far faster than 0.5 s between polls, however loaded the machine.
-    code, report = check(script, TIGHT if script == "polls_too_fast.py" else SETTINGS)
+    # Only a strict check fails on a warning (the unknown field).
+    code, report = check(script, TIGHT if script == "polls_too_fast.py" else SETTINGS, strict=True)
     assert code == 1, report
     assert "flux-mock check FAILED" in report
     for line in lines:
@@ -84,13 +85,19 @@ def test_only_the_bad_request_is_reported() -> None:
     assert "1 requests, 1 errors, 0 warnings" in report
 
 
-def test_warnings_can_be_allowed() -> None:
-    code, _ = check("unknown_field.py")
-    assert code == 1
-    out = io.StringIO()
-    code = run_check([sys.executable, str(CLIENTS / "unknown_field.py")], SETTINGS, allow_warnings=True, out=out)
-    assert code == 0, out.getvalue()
-    assert "0 errors, 1 warnings" in out.getvalue()
+def test_warnings_fail_only_a_strict_check() -> None:
+    code, report = check("unknown_field.py")
+    assert code == 0, report
+    assert "flux-mock check passed" in report and "0 errors, 1 warnings" in report
+    code, report = check("unknown_field.py", strict=True)
+    assert code == 1, report
+    assert "flux-mock check FAILED (strict: warnings fail)" in report
+
+
+@pytest.mark.parametrize("script", ["wrong_type.py", "missing_required.py", "result_too_early.py", "builds_urls.py"])
+def test_errors_fail_a_default_check(script: str) -> None:
+    code, report = check(script)
+    assert code == 1, report
 
 
 def test_a_failing_command_fails_the_check_with_its_code() -> None:
@@ -116,7 +123,7 @@ def test_cli_runs_the_command_with_the_mock_in_its_environment() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     url_line = next(line for line in done.stdout.splitlines() if line.startswith("URL "))
     _, base, openai_base, key = url_line.split()
-    assert base.startswith("http://127.0.0.1:") and openai_base == f"{base}/v1" and key == "flux-mock-check"
+    assert base.startswith("http://127.0.0.1:") and openai_base == f"{base}/v1" and key == "flux-mock"
     assert "flux-mock check passed: 0 requests" in done.stdout
 
 

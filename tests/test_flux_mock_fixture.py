@@ -8,7 +8,7 @@ USER_SUITE = '''
 import httpx
 import pytest
 
-from contract_tests import assert_client_conforms
+from contract_tests import ContractViolation, assert_client_conforms
 
 TEXT = "/fal-ai/flux-pro/kontext/max/text-to-image"
 
@@ -40,7 +40,22 @@ def test_warnings_only(flux_mock):
         http.get(ticket["status_url"])
         http.get(ticket["response_url"])
     assert [v.rule for v in flux_mock.violations()] == ["schema.unknown-field"]
-    flux_mock.assert_no_violations(allow_warnings=True)
+    flux_mock.assert_no_violations()  # warnings fail only a strict check
+    with pytest.raises(ContractViolation, match="schema.unknown-field"):
+        assert_client_conforms(flux_mock, strict=True)
+
+
+def test_a_client_that_retries_an_injected_429_passes(flux_mock):
+    flux_mock.add_rule({"match": {"method": "POST"}, "times": 1,
+                        "effect": {"type": "error", "status": 429, "retry_after": 0}})
+    with httpx.Client(base_url=flux_mock.url, headers=flux_mock.headers) as http:
+        assert http.post(TEXT, json={"prompt": "x"}).status_code == 429
+        ticket = http.post(TEXT, json={"prompt": "x"}).json()
+        assert http.get(ticket["status_url"]).json()["status"] == "COMPLETED"
+        assert http.get(ticket["response_url"]).status_code == 200
+    assert_client_conforms(flux_mock, strict=True)
+    [note] = [v for e in flux_mock.entries() for v in e.violations]
+    assert (note.rule, note.severity) == ("fault.injected", "info")
 
 
 def test_a_fault_rule_reaches_an_untagged_client(flux_mock):
@@ -65,9 +80,10 @@ def test_per_test_options(flux_mock, flux_mock_server):
 def test_user_suite_with_flux_mock(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=6, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     out = result.stdout.str()
-    assert "test_bad_client" in out and "the client broke the contract (1 errors, 1 warnings in 1 requests)" in out
+    assert "test_bad_client" in out
+    assert "the client broke the contract (1 requests, 1 errors, 1 warnings, 0 notes)" in out
     assert "error   [schema.type_error.str] field 'prompt': str type expected" in out
     assert "warning [schema.unknown-field] field 'mood'" in out
 

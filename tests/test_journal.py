@@ -184,6 +184,7 @@ def exchange(at: float, path: str = "/fal-ai/flux-pro/kontext/max", **kw: object
 def test_retry_after_must_be_waited_for() -> None:
     rules = ClientRules(SPEC, min_poll_interval=0.1)
     assert rules.check(exchange(0.0, status=429, response_headers={"retry-after": "2"}))[0].rule == "response.rejected"
+    # (a warning: fal-client retries on its own backoff, whatever Retry-After says)
     early = rules.check(exchange(1.5))
     assert [v.rule for v in early] == ["http.retry-after-ignored"]
     assert "0.500s before" in early[0].message
@@ -269,6 +270,9 @@ def _seen(status: int = 200) -> Seen:
         response_headers=[(b"content-type", b"application/json"), (b"x-fal-request-id", b"r-1")],
         response_body=b'{"status": "IN_QUEUE"}',
         finished=True,
+        body_read=True,
+        injected=[],
+        forwarded=False,
     )
 
 

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
 from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.recorder import note_injected
 from mockserver.spec.loader import Operation
 from mockserver.spec.validation import Issue, validate
 
@@ -74,5 +75,7 @@ class FaultChecker:
         should_retry = self._value(request, "should_retry")
         if isinstance(should_retry, str):
             headers["x-should-retry"] = should_retry
-        message = f"{_MESSAGES.get(status, 'Error')} (asked for by {self._params['fail_status'][0]})"
+        asked_by = self._params["fail_status"][0]
+        note_injected(request.scope, "answer", f"header {asked_by}")
+        message = f"{_MESSAGES.get(status, 'Error')} (asked for by {asked_by})"
         raise ApiError(status, message, "injected_fault", headers=headers)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from mockserver.http.bodies import BODY_READ
+from mockserver.http.bodies import BODY_READ, PARENT_SCOPE
 from mockserver.http.passage import Headers, Passage
 from mockserver.kit.client_rules import ClientRules, Exchange
 from mockserver.kit.journal import Entry, Journal, redact_headers, summarize
@@ -35,6 +35,11 @@ log = logging.getLogger("mockserver")
 
 TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
+# What the mock was told to do with a request ("answer:<source>", "job:<source>"; see
+# client_rules), noted in its scope by the code that obeyed, so no verdict blames the client.
+INJECTED = "flux_mock.injected"
+# Set on the proxy call's scope when it hands the request on: the exchange it makes is judged.
+FORWARDED = "flux_mock.forwarded"
 _MAX_RESPONSE_COPY = 256 * 1024
 # Exchanges bigger than this are judged at once instead of held, bytes and all, until a read.
 _KEEP_UNJUDGED_BYTES = 16 * 1024
@@ -156,6 +161,9 @@ class Recorder:
             response_headers=response_headers,
             response_json=response_json,
             finished=seen.finished,
+            body_read=seen.body_read,
+            injected=tuple(seen.injected),
+            forwarded=seen.forwarded,
         )
         violations = self.rules.check(exchange)
         request_json = _json_or_none(seen.body, "application/json") if seen.body else None
@@ -192,6 +200,9 @@ class Seen(NamedTuple):
     response_headers: list[tuple[bytes, bytes]]
     response_body: bytes
     finished: bool
+    body_read: bool
+    injected: list[str]
+    forwarded: bool
 
 
 _BODY = Seen._fields.index("body")
@@ -289,9 +300,20 @@ class Recording(Passage):
                 self.response_headers,
                 b"".join(self.answer) if self.answer else b"",
                 finished,
+                BODY_READ in scope,
+                scope.get(INJECTED, []),
+                FORWARDED in scope,
             )
         )
         self.answer = None
+
+
+def note_injected(scope: Scope, kind: str, source: str) -> None:
+    """Note that the mock answers this request (``kind`` "answer") or shapes its job ("job") on purpose."""
+    at: Scope | None = scope
+    while at is not None:  # the proxy call that made this request answers the same
+        at.setdefault(INJECTED, []).append(f"{kind}:{source}")
+        at = at.get(PARENT_SCOPE)
 
 
 def _json_or_none(data: bytes, content_type: str) -> Any:

@@ -23,9 +23,9 @@ from starlette.types import Message, Receive, Scope, Send
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
-from mockserver.http.recorder import TEST_ID_HEADER
+from mockserver.http.recorder import TEST_ID_HEADER, note_injected
 from mockserver.sim import decisions
-from mockserver.sim.decisions import Decision, RequestTags
+from mockserver.sim.decisions import Decision, JobDirectives, RequestTags
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
@@ -93,6 +93,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
                 cancels=handler.endswith("cancel"),
             )
             decision = ctx.scenarios.decide(facts)
+            _note(request.scope, decision)
             if decision.latency_ms > 0 and await replay.disconnected_within(decision.latency_ms / 1000):
                 return Response(status_code=499)  # nobody is listening any more
             if decision.response is not None:
@@ -107,6 +108,17 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
             return corrupt(response, decision.corrupt)
 
     return checked
+
+
+def _note(scope: Scope, decision: Decision) -> None:
+    """Tell the journal what the rules made of this request, so its verdicts do not blame the client."""
+    if not decision.fired:
+        return
+    source = "rule " + ", ".join(decision.fired)
+    if decision.response is not None or decision.corrupt is not None:
+        note_injected(scope, "answer", source)
+    if decision.job != JobDirectives() or decision.cancel_race:
+        note_injected(scope, "job", source)
 
 
 # ---- what rules look at ------------------------------------------------------

@@ -1,42 +1,27 @@
 """``flux-mock check -- CMD``: run a client against a fresh mock and report what it broke.
 
-The command runs with its environment pointing at the mock (see
-:func:`client_environment`); afterwards every journal entry with a violation
-is printed, grouped so a client that breaks one rule in a loop gives one line
-with a count rather than a thousand.
+The command runs with the environment ``flux-mock env`` prints for that mock
+(:func:`~mockserver.runtime.run_file.client_environment`: both fal hosts, the
+CA bundle with ``--tls``, the OpenAI base URL, placeholder keys), so an
+unmodified program reaches only the mock. Afterwards every journal entry
+with a violation is printed, grouped so a client that breaks one rule in a
+loop gives one line with a count rather than a thousand. Errors fail the
+check; warnings too when it is strict; info lines never do.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from mockserver.config import Settings
-from mockserver.kit.journal import ERROR, Entry, Query
+from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Query
+from mockserver.runtime.run_file import client_environment
 from mockserver.testing import MockServer
-
-# Placeholder credentials: a real key in the caller's environment never reaches the mock.
-CHECK_KEY = "flux-mock-check"
-
-
-def client_environment(base: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment plus the variables that point clients at the mock."""
-    env = dict(os.environ if environ is None else environ)
-    env.update(
-        {
-            "FLUX_MOCK_URL": base,
-            "FAL_QUEUE_URL": f"{base}/",  # for fal_client.client.QUEUE_URL_FORMAT
-            "FAL_RUN_URL": f"{base}/run/",  # for fal_client.client.RUN_URL_FORMAT
-            "OPENAI_BASE_URL": f"{base}/v1",
-            "FAL_KEY": CHECK_KEY,
-            "OPENAI_API_KEY": CHECK_KEY,
-        }
-    )
-    return env
 
 
 @dataclass(frozen=True)
@@ -44,15 +29,18 @@ class Summary:
     errors: int
     warnings: int
     requests: int
+    notes: int = 0  # info lines: what the mock was told to do
 
-    def failed(self, *, allow_warnings: bool) -> bool:
-        return self.errors > 0 or (self.warnings > 0 and not allow_warnings)
+    def failed(self, *, strict: bool = False) -> bool:
+        return self.errors > 0 or (strict and self.warnings > 0)
+
+    def counts(self) -> str:
+        return f"{self.requests} requests, {self.errors} errors, {self.warnings} warnings, {self.notes} notes"
 
 
 def summarize(entries: Sequence[Entry]) -> Summary:
-    errors = sum(1 for e in entries for v in e.violations if v.severity == ERROR)
-    warnings = sum(1 for e in entries for v in e.violations if v.severity != ERROR)
-    return Summary(errors, warnings, len(entries))
+    severities = [v.severity for e in entries for v in e.violations]
+    return Summary(severities.count(ERROR), severities.count(WARNING), len(entries), severities.count(INFO))
 
 
 def format_report(entries: Iterable[Entry]) -> str:
@@ -76,7 +64,8 @@ def format_report(entries: Iterable[Entry]) -> str:
         named = f" ({first.operation})" if first.operation else ""
         test = f" test {first.test_id}" if first.test_id else ""
         more = f", and {len(same) - 1} more like it" if len(same) > 1 else ""
-        lines.append(f"request #{first.seq}{test}: {where}{named} -> {first.status}{more}")
+        request_id = f" (request id {first.request_id})" if first.request_id else ""
+        lines.append(f"request #{first.seq}{test}: {where}{named} -> {first.status}{more}{request_id}")
         for v in first.violations:
             field = f" field '{v.field}'" if v.field else ""
             lines.append(f"  {v.severity:<7} [{v.rule}]{field}: {v.message}")
@@ -92,16 +81,18 @@ def run_check(
     command: Sequence[str],
     settings: Settings,
     *,
-    allow_warnings: bool = False,
+    strict: bool = False,
+    tls_state_dir: Path | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
+    """Run ``command`` against a fresh mock (HTTPS with ``tls_state_dir``); 0 when it passed."""
     if not command:
         print("flux-mock check: give the command to run after --", file=sys.stderr)
         return 2
-    with MockServer(settings) as server:
+    with MockServer(settings, tls_state_dir=tls_state_dir) as server:
         print(f"flux-mock check: mock on {server.url}; running {' '.join(command)}", file=out, flush=True)
         try:
-            code = subprocess.call(list(command), env=client_environment(server.url))
+            code = subprocess.call(list(command), env=client_environment(server.run_info()))
         except OSError as exc:
             print(f"flux-mock check: cannot run {command[0]!r}: {exc}", file=out)
             return 127
@@ -110,12 +101,10 @@ def run_check(
     report = format_report(entries)
     if report:
         print(report, file=out)
-    verdict = "FAILED" if summary.failed(allow_warnings=allow_warnings) or code != 0 else "passed"
-    print(
-        f"flux-mock check {verdict}: {summary.requests} requests, {summary.errors} errors, "
-        f"{summary.warnings} warnings; command exited {code}",
-        file=out,
-    )
+    failed = summary.failed(strict=strict)
+    verdict = "FAILED" if failed or code != 0 else "passed"
+    mode = " (strict: warnings fail)" if strict else ""
+    print(f"flux-mock check {verdict}{mode}: {summary.counts()}; command exited {code}", file=out)
     if code != 0:
         return code
-    return 1 if summary.failed(allow_warnings=allow_warnings) else 0
+    return 1 if failed else 0

@@ -1,12 +1,21 @@
 """Client conformance: the rules a request can break, beyond being rejected.
 
 The HTTP layer hands over what it observed about one exchange; this module
-says which rules the client broke. Body rules come from the spec (the same
-validators the mock uses to reject requests, plus unknown fields, which fal
-ignores and so are only warnings). Behaviour rules follow one client's
+says which rules the client broke (their severities are in
+:mod:`~mockserver.kit.rule_table`). Body rules come from the spec
+(:mod:`~mockserver.kit.body_rules`). Behaviour rules follow one client's
 history of a queued request: fetching the result before seeing COMPLETED,
-polling faster than allowed, ignoring ``Retry-After``, and building queue
-URLs instead of using the ones returned.
+polling faster than allowed, ignoring retry hints (``retry-after-ms``,
+``Retry-After``, ``x-should-retry``), and building queue URLs instead of
+using the ones returned.
+
+Provenance: an exchange says what the mock was told to do with it (a
+scenario rule, an ``x-mock-fail-*`` header) through its ``injected`` marks,
+``answer:<source>`` when the answer itself was made up, ``job:<source>``
+when the job it created was shaped (made to fail, held, stepped). Such an
+answer, or a later error about such a job, is never the client's fault: it
+is noted as info, while what the client did next (its retries, its waits)
+is still judged.
 """
 
 from __future__ import annotations
@@ -18,15 +27,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockserver.kit.journal import ERROR, WARNING, Violation
+from mockserver.kit.body_rules import BodyRules
+from mockserver.kit.journal import ERROR, Violation
+from mockserver.kit.rule_table import violation
 from mockserver.sim.jobs import JobState
-from mockserver.spec import jsontext
 from mockserver.spec.loader import Operation, Spec
-from mockserver.spec.validation import validate
 
 _REQUEST_PATH = re.compile(r"/requests/([^/?]+)")
 _URL_KEYS = ("response_url", "status_url", "cancel_url")
 _MAX_TRACKED = 10_000  # queued requests remembered per client
+# The retry hints of HTTP and of the OpenAI SDKs (which read retry-after-ms first), as clients read them.
+RETRY_AFTER, RETRY_AFTER_MS, SHOULD_RETRY = "retry-after", "retry-after-ms", "x-should-retry"
+ANSWER = "answer"  # mark kinds: the answer was made up on purpose...
+JOB = "job"  # ...or the job the request created was shaped on purpose
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,12 @@ class Exchange:
     response_headers: Mapping[str, str]  # lower-case names
     response_json: Any = None
     finished: bool = True  # the whole answer was sent (a stream can be dropped half-way)
+    body_read: bool = True  # False: the mock answered before reading the body, so there is none to judge
+    injected: tuple[str, ...] = ()  # "answer:<source>" / "job:<source>" (see the module's docstring)
+    forwarded: bool = False  # the proxy route handed it on; the exchange it made is judged instead
+
+    def marks(self, kind: str) -> list[str]:
+        return [m.split(":", 1)[1] for m in self.injected if m.startswith(kind + ":")]
 
 
 @dataclass
@@ -54,31 +73,35 @@ class _Tracked:
     paths: set[str]
     completed_seen: bool = False
     last_poll_at: float | None = None
+    shaped_by: tuple[str, ...] = ()  # what shaped its job on purpose
+    cancelled: bool = False  # this client cancelled it
 
 
 @dataclass
 class _ClientState:
     requests: dict[str, _Tracked] = field(default_factory=dict)
     not_before: dict[tuple[str, str], float] = field(default_factory=dict)
+    no_retry: dict[tuple[str, str], bytes] = field(default_factory=dict)  # the body told not to come again
 
 
 class ClientRules:
     def __init__(self, spec: Spec, min_poll_interval: float, max_clients: int = 10_000) -> None:
         self._spec = spec
+        self._bodies = BodyRules(spec)
         self._min_poll = min_poll_interval
         self._clients: dict[str | None, _ClientState] = {}
         self._max_clients = max_clients
         self._lock = threading.Lock()
 
     def check(self, ex: Exchange) -> list[Violation]:
+        if ex.forwarded:
+            return []  # the exchange the proxy made is journalled and judged on its own
         with self._lock:
             state = self._state(ex.test_id)
-            found = [*self._retry_after(state, ex), *self._body(ex), *self._queue(state, ex)]
+            tracked = self._tracked(state, ex)
+            found = [*self._retries(state, ex), *self._body(ex), *self._queue(tracked, ex)]
+            found += self._outcome(tracked, ex, found)
             self._remember(state, ex)
-        # Cancelling a request that has just finished is a race every client can lose, not a fault.
-        lost_race = ex.operation is not None and ex.operation.handler == "fal.cancel" and ex.status == 400
-        if ex.status >= 400 and not lost_race and not any(v.severity == ERROR for v in found):
-            found.append(Violation("response.rejected", f"the mock answered {ex.status}: {_detail(ex.response_json)}"))
         return found
 
     def forget(self, test_id: str | None = None) -> None:
@@ -90,55 +113,41 @@ class ClientRules:
 
     # ---- rules -------------------------------------------------------------
 
+    def _outcome(self, tracked: _Tracked | None, ex: Exchange, found: list[Violation]) -> list[Violation]:
+        """Whose doing an error answer was: what the mock was told to do, or the client's."""
+        answered = ex.marks(ANSWER)
+        if answered:
+            what = f"the mock answered {ex.status}" if ex.finished else "the mock dropped the connection"
+            return [violation("fault.injected", f"{what} as {', '.join(answered)} asked")]
+        if ex.status < 400:
+            return []
+        handler = ex.operation.handler if ex.operation else ""
+        if tracked is not None and tracked.cancelled and handler == "fal.result" and ex.status == 400:
+            return [violation("queue.result-after-cancel", "fetched the result of a request it had cancelled")]
+        shaped = [*ex.marks(JOB), *(tracked.shaped_by if tracked else ())]
+        if shaped:
+            return [violation("fault.injected", f"the mock answered {ex.status} as {', '.join(shaped)} asked")]
+        # Cancelling a request that has just finished is a race every client can lose, not a fault.
+        if handler == "fal.cancel" and ex.status == 400:
+            return []
+        if ex.status >= 500:
+            return [violation("response.server-error", f"the mock answered {ex.status}: {_detail(ex.response_json)}")]
+        if ex.status >= 400 and not any(v.severity == ERROR for v in found):
+            return [violation("response.rejected", f"the mock answered {ex.status}: {_detail(ex.response_json)}")]
+        return []
+
     def _body(self, ex: Exchange) -> list[Violation]:
-        op = self._body_operation(ex)
-        pointer = op.body_schema_pointer() if op else None
-        if op is None or pointer is None:
+        if ex.operation is None:
             return []
-        media = ex.content_type.split(";")[0].strip().lower()
-        if media and media != "application/json" and not media.endswith("+json"):
-            return [Violation("body.content-type", f"body sent as {media!r}; the operation takes application/json")]
-        try:
-            body = jsontext.loads(ex.body)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            return [Violation("body.json", f"body is not valid JSON: {exc}")]
-        found = [
-            Violation(f"schema.{issue.type}", issue.msg, issue.field_path)
-            for issue in validate(self._spec.validator(op.document, pointer), body)
-        ]
-        known = self._spec.property_names(op.document, pointer)
-        if isinstance(body, Mapping) and known is not None:
-            for name in body:
-                if name not in known:
-                    found.append(
-                        Violation(
-                            "schema.unknown-field",
-                            f"field {name!r} is not in {op.operation_id}'s input schema; the server ignores it",
-                            str(name),
-                            WARNING,
-                        )
-                    )
-        return found
+        return self._bodies.check(ex.operation, ex.path_params, ex.content_type, ex.body, read=ex.body_read)
 
-    def _body_operation(self, ex: Exchange) -> Operation | None:
-        op = ex.operation
-        if op is None:
-            return None
-        if op.model is None and "endpoint_id" in ex.path_params:
-            return self._spec.model(ex.path_params["endpoint_id"])  # the run host takes any model's body
-        return op
-
-    def _queue(self, state: _ClientState, ex: Exchange) -> list[Violation]:
-        match = _REQUEST_PATH.search(ex.path)
-        if match is None or ex.method == "POST":
-            return []
-        tracked = state.requests.get(match.group(1))
-        if tracked is None:
+    def _queue(self, tracked: _Tracked | None, ex: Exchange) -> list[Violation]:
+        if tracked is None or ex.method == "POST":
             return []
         found: list[Violation] = []
         if ex.path not in tracked.paths:
             found.append(
-                Violation(
+                violation(
                     "queue.url-not-followed",
                     f"{ex.path} is not one of the URLs returned on submit ({', '.join(sorted(tracked.paths))})",
                 )
@@ -149,28 +158,34 @@ class ClientRules:
                 gap = ex.at - tracked.last_poll_at
                 if gap < self._min_poll:
                     found.append(
-                        Violation(
+                        violation(
                             "queue.poll-too-fast",
                             f"status polled {gap:.3f}s after the previous poll; wait at least {self._min_poll:g}s",
                         )
                     )
             tracked.last_poll_at = ex.at
-        elif handler == "fal.result" and not tracked.completed_seen:
+        elif handler == "fal.result" and not tracked.completed_seen and not tracked.cancelled:
             found.append(
-                Violation(
+                violation(
                     "queue.result-before-completed",
                     f"result fetched before a status answer said COMPLETED (the mock answered {ex.status})",
                 )
             )
         return found
 
-    def _retry_after(self, state: _ClientState, ex: Exchange) -> list[Violation]:
+    def _retries(self, state: _ClientState, ex: Exchange) -> list[Violation]:
+        """A repeat of a refused request: after the delay it was given, and only if it may be retried."""
         key = (ex.method, ex.path)
+        found: list[Violation] = []
         not_before = state.not_before.pop(key, None)
         if not_before is not None and ex.at < not_before:
             early = not_before - ex.at
-            return [Violation("http.retry-after-ignored", f"retried {early:.3f}s before the Retry-After delay ended")]
-        return []
+            found.append(violation("http.retry-after-ignored", f"retried {early:.3f}s before the retry delay ended"))
+        refused = state.no_retry.pop(key, None)
+        if refused is not None and refused == ex.body:
+            message = f"repeated a request answered with {SHOULD_RETRY}: false"
+            found.append(violation("http.retry-refused-ignored", message))
+        return found
 
     # ---- memory ------------------------------------------------------------
 
@@ -182,38 +197,65 @@ class ClientRules:
             state = self._clients[test_id] = _ClientState()
         return state
 
+    @staticmethod
+    def _tracked(state: _ClientState, ex: Exchange) -> _Tracked | None:
+        match = _REQUEST_PATH.search(ex.path)
+        return state.requests.get(match.group(1)) if match else None
+
     def _remember(self, state: _ClientState, ex: Exchange) -> None:
-        delay = _retry_seconds(ex.response_headers.get("retry-after"))
+        key = (ex.method, ex.path)
+        delay = retry_delay(ex.response_headers)
         if delay is not None:
-            state.not_before[(ex.method, ex.path)] = ex.at + delay
+            state.not_before[key] = ex.at + delay
+        if ex.response_headers.get(SHOULD_RETRY, "").strip().lower() == "false":
+            state.no_retry[key] = ex.body
         handler = ex.operation.handler if ex.operation else ""
         body = ex.response_json if isinstance(ex.response_json, Mapping) else {}
         if handler == "fal.submit" and ex.status < 300 and isinstance(body.get("request_id"), str):
             paths = {urlsplit(str(body[k])).path for k in _URL_KEYS if isinstance(body.get(k), str)}
             paths |= {p + "/stream" for p in paths if p.endswith("/status")}
-            state.requests[body["request_id"]] = _Tracked(paths)
+            state.requests[body["request_id"]] = _Tracked(paths, shaped_by=tuple(ex.marks(JOB)))
             if len(state.requests) > _MAX_TRACKED:  # forget the oldest; dicts keep insertion order
                 state.requests.pop(next(iter(state.requests)))
-        match = _REQUEST_PATH.search(ex.path)
-        tracked = state.requests.get(match.group(1)) if match else None
+        tracked = self._tracked(state, ex)
         if tracked is None:
             return
+        if handler == "fal.cancel" and ex.status < 300:
+            tracked.cancelled = True
         # The status stream closes only after its COMPLETED event.
         finished_stream = handler == "fal.status_stream" and ex.status == 200 and ex.finished
         if (handler == "fal.status" and body.get("status") == JobState.COMPLETED.value) or finished_stream:
             tracked.completed_seen = True
 
 
-def _retry_seconds(value: str | None) -> float | None:
+def retry_delay(headers: Mapping[str, str]) -> float | None:
+    """Seconds an answer asks the client to wait before trying again, as the official clients read it.
+
+    ``retry-after-ms`` (the OpenAI SDKs' own, and more precise) wins over
+    ``Retry-After``; an HTTP date in ``Retry-After`` is never sent by the mock.
+    """
+    millis = _number(headers.get(RETRY_AFTER_MS))
+    if millis is not None:
+        return millis / 1000
+    return _number(headers.get(RETRY_AFTER))
+
+
+def _number(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        number = float(value)
     except ValueError:
-        return None  # an HTTP date: the mock never sends one
+        return None
+    return max(0.0, number) if number == number else None  # NaN is no delay at all
 
 
 def _detail(body: Any) -> str:
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):  # the OpenAI shape
+        error = body["error"]
+        words = str(error.get("message", ""))
+        tags = ", ".join(f"{k} {error[k]}" for k in ("type", "code") if error.get(k))
+        return f"{words} ({tags})" if tags else words
     if isinstance(body, Mapping) and "detail" in body:
         detail = body["detail"]
         if isinstance(detail, list) and detail and isinstance(detail[0], Mapping):

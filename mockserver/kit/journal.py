@@ -14,8 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
+# Severity tiers (the table of rules is client_rules.RULES): an error breaks the contract and
+# fails a check; a warning is legal but unwise, or beyond what the official clients do, and fails
+# only a strict check; info says what the mock was told to do, and never fails anything.
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"
+SEVERITIES = (ERROR, WARNING, INFO)
 # Header names whose values are secrets; their values are masked in the journal.
 _SECRET_WORDS = ("authorization", "cookie", "key", "token", "secret", "password")
 _MAX_STRING = 120

@@ -1,5 +1,10 @@
 """``flux-mock env``: the variables that point unmodified clients at a running mock.
 
+The one place that says how a client is pointed at the mock: ``env`` prints
+:func:`exports`, ``check`` runs its command with :func:`client_environment`
+(the same variables), and ``testing.point_fal_client`` sets fal-client's
+URL globals from :func:`fal_urls`.
+
 ``serve`` records where it listens in a small run file in the state directory;
 ``env`` reads it back and prints shell exports. The fal run host is served
 under ``/run`` on the same origin, and ``fal-client`` builds its URLs as
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,10 +78,26 @@ def read_run_file(state_dir: Path) -> RunInfo | None:
         return None
 
 
+@dataclass(frozen=True)
+class FalUrls:
+    """fal-client's four hosts, as its URL globals spell them, on the mock at one base URL."""
+
+    queue: str  # QUEUE_URL_FORMAT
+    run: str  # RUN_URL_FORMAT: the run host is served under /run
+    rest: str  # REST_URL: upload tokens
+    cdn: str  # CDN_URL: uploads
+
+
+def fal_urls(base: str) -> FalUrls:
+    base = base.rstrip("/")
+    return FalUrls(queue=f"{base}/", run=f"{base}/run/", rest=base, cdn=base)
+
+
 def exports(info: RunInfo) -> list[tuple[str, str]]:
     parts = urlsplit(info.url)
     host = parts.netloc
     key = info.api_key or DEFAULT_KEY
+    urls = fal_urls(info.url)
     pairs = [
         ("FAL_KEY", key),
         ("FAL_RUN_HOST", f"{host}/run"),
@@ -87,7 +109,19 @@ def exports(info: RunInfo) -> list[tuple[str, str]]:
     if info.ca:
         pairs.append(("NODE_EXTRA_CA_CERTS", info.ca))  # Node adds these to its own roots
     pairs += [("OPENAI_BASE_URL", f"{info.url}/v1"), ("OPENAI_API_KEY", key)]
+    # For code that sets fal_client.client's QUEUE_URL_FORMAT / RUN_URL_FORMAT itself, and for your own.
+    pairs += [("FLUX_MOCK_URL", info.url), ("FAL_QUEUE_URL", urls.queue), ("FAL_RUN_URL", urls.run)]
     return pairs
+
+
+def client_environment(info: RunInfo, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment (default ``os.environ``) with :func:`exports` on top.
+
+    The placeholder keys replace real ones, so a real key never reaches the mock.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.update(exports(info))
+    return env
 
 
 def shell_exports(info: RunInfo) -> str:

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver.http.bodies import PARENT_SCOPE
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
+from mockserver.http.recorder import FORWARDED
 from mockserver.spec.loader import Operation
 
 TARGET_HEADER = "x-fal-target-url"
@@ -70,6 +71,7 @@ def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
         scope.pop("endpoint", None)
         scope.pop("route", None)
         scope[PARENT_SCOPE] = request.scope  # the body the target reads is the proxy call's too
+        request.scope[FORWARDED] = True
         return Forward(scope)
 
     return endpoint
