@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.spec.refs import NotInlinable, inline
+from mockserver.spec.yaml_files import read_yaml
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -160,7 +161,7 @@ class Spec:
         docs = []
         for path in chosen:
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+                raw = read_yaml(path)
             except (OSError, yaml.YAMLError) as exc:
                 raise SpecError(f"cannot read spec {path}: {exc}") from exc
             docs.append((path.resolve().as_uri(), raw))
