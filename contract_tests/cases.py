@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from mockserver.spec.yaml_files import read_yaml
+
 _PACKAGED = Path(__file__).resolve().parent / "fixtures"
 FIXTURES_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "fixtures"
 IMAGE_PREFIX = "@image:"
@@ -114,7 +116,7 @@ def _case(api: str, endpoint: str, kind: str, raw: Mapping[str, Any]) -> Case:
 
 def load_file(path: Path) -> list[Case]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path)
     except (OSError, yaml.YAMLError) as exc:
         raise FixtureError(f"cannot read {path}: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("endpoints"), Mapping):

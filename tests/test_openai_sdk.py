@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import yaml
 from openai import OpenAI
 from openai.types import Image, ImagesResponse
 
+from mockserver.spec.yaml_files import read_yaml
 from mockserver.testing import MockServer
 from tests.imaging import CYAN, MAGENTA, count_colour, open_image, png, png_data_uri
 
@@ -171,7 +171,7 @@ def test_wrong_key_is_an_authentication_error() -> None:
 
 
 def test_models_list_names_every_declared_model(client: OpenAI) -> None:
-    declared = set(yaml.safe_load(SPEC.read_text(encoding="utf-8"))["x-mock-models"])
+    declared = set(read_yaml(SPEC)["x-mock-models"])
     listed = client.models.list()
     assert {m.id for m in listed.data} == declared == {MULTI, SINGLE, TEXT}
     assert all(m.object == "model" and m.owned_by == "black-forest-labs" for m in listed.data)

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
@@ -16,6 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from mockserver.cli import build_parser, settings_from
 from mockserver.spec.loader import Spec, SpecError
+from mockserver.spec.yaml_files import read_yaml
 from mockserver.testing import MockServer
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -24,7 +24,7 @@ FAL = SPECS / "fal-kontext.yaml"
 
 
 def _raw(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = read_yaml(path)
     return data
 
 

@@ -12,6 +12,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
 from mockserver.spec.loader import Spec, SpecDocument, default_spec_paths
+from mockserver.spec.yaml_files import SafeLoader, read_yaml
 
 SPEC_FILES = default_spec_paths()
 
@@ -22,7 +23,23 @@ def test_there_are_spec_files() -> None:
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
 def test_spec_is_valid_openapi(path: Path) -> None:
-    validate_openapi(yaml.safe_load(path.read_text()), base_uri=path.resolve().as_uri())
+    validate_openapi(read_yaml(path), base_uri=path.resolve().as_uri())
+
+
+ROOT = Path(__file__).resolve().parent.parent
+YAML_FILES = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("fixtures/**/*.yaml"), *ROOT.glob("examples/**/*.yaml")])
+
+
+def test_spec_and_fixtures_are_read_with_libyaml_where_pyyaml_has_it() -> None:
+    assert SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_c_and_python_yaml_readers_build_the_same_document(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    read = yaml.load(text, Loader=SafeLoader)
+    assert read == yaml.load(text, Loader=yaml.SafeLoader)
+    assert repr(read) == repr(yaml.load(text, Loader=yaml.SafeLoader))  # the same types too (1 vs 1.0, dates)
 
 
 def _examples(node: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:

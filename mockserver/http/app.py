@@ -44,7 +44,7 @@ from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
-from mockserver.spec.loader import Operation, Spec, SpecError
+from mockserver.spec.loader import Operation, Spec, SpecError, default_spec
 
 log = logging.getLogger("mockserver")
 
@@ -136,7 +136,9 @@ class MockApp(Starlette):
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
     settings = settings or Settings()
-    spec = spec or Spec.load(settings.spec_paths)
+    if spec is None:
+        # The default documents are read once per process; documents of one's own, every time.
+        spec = default_spec() if settings.spec_paths is None else Spec.load(settings.spec_paths)
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []

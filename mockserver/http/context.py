@@ -21,16 +21,16 @@ from mockserver.sim.queue import JobQueue
 from mockserver.sim.scenarios import ScenarioBook
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
-from mockserver.spec.fastcheck import Check
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Operation, Spec
-from mockserver.spec.validation import Issue, compiled_check, validate
+from mockserver.spec.validation import Issue, fast_check, validate
+from mockserver.spec.validity import Check
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _uncompiled(value: Any) -> bool:
-    return False  # a schema too rich to compile: every body goes to the validator
+def _no_check(value: Any) -> bool:
+    return False  # no fast check for this schema: every body goes to jsonschema
 
 
 HandlerFactory = Callable[[Operation, "AppContext"], Endpoint]
@@ -50,7 +50,7 @@ class AppContext:
     scenarios: ScenarioBook = field(default_factory=ScenarioBook)
     # Body validators by operation id: found once, asked on every submit.
     _body_validators: dict[str, Draft202012Validator] = field(default_factory=dict, init=False, repr=False)
-    # Their compiled yes/no checks, by operation id (a schema that cannot be compiled: always "ask").
+    # Their fast yes/no checks, by operation id (a schema without one: always "ask" jsonschema).
     _body_checks: dict[str, Check] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,7 +69,7 @@ class AppContext:
         """``body`` if it conforms to the operation's schema; else a 422 naming every field."""
         check = self._body_checks.get(operation.operation_id)
         if check is None:
-            check = compiled_check(self.body_validator(operation)) or _uncompiled
+            check = fast_check(self.body_validator(operation)) or _no_check
             self._body_checks[operation.operation_id] = check
         if check(body):
             return body  # valid: jsonschema's worded walk is only for bodies with something to say

@@ -31,6 +31,7 @@ from mockserver.sim.decisions import Decision
 from mockserver.sim.jobs import JobFailure
 from mockserver.spec.loader import Spec
 from mockserver.spec.validation import Issue, validate
+from mockserver.spec.yaml_files import read_yaml
 
 # Effects that replace the answer: when several rules would, the first one wins.
 RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})
@@ -337,7 +338,7 @@ def failure_of(effect: Mapping[str, Any]) -> JobFailure:
 def load_file(path: Path, spec: Spec) -> list[dict[str, Any]]:
     """The rules of a scenario file, checked against the spec's ``ScenarioFile`` schema."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         issue = Issue(("file",), f"cannot read scenario file {path}: {exc}", "value_error.file")
         raise ScenarioError([issue]) from None

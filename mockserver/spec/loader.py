@@ -4,15 +4,22 @@ Everything the mock knows about an endpoint comes from here: its path and
 method, the code that serves it (``x-mock-handler``), the validator of its
 body, and for model endpoints the role each body field plays
 (``x-mock-role``), so that no field name, enum or range is written in Python.
+
+A :class:`Spec` is read-only once built (tuples, read-only mappings, frozen
+dataclasses; validators and lookups cached on first use), so the default
+documents are loaded once per process (:func:`default_spec`) and shared by
+every app built from them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -24,6 +31,7 @@ from referencing.jsonschema import DRAFT202012
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.spec.refs import NotInlinable, inline
+from mockserver.spec.yaml_files import read_yaml
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -40,6 +48,19 @@ class SpecError(Exception):
 
 def default_spec_paths() -> list[Path]:
     return sorted(SPEC_DIR.glob("*.yaml"))
+
+
+_default: Spec | None = None
+_default_lock = threading.Lock()
+
+
+def default_spec() -> Spec:
+    """The spec of the default documents, loaded on first use and shared by the whole process."""
+    global _default
+    with _default_lock:  # mocks started from several threads at once still load it once
+        if _default is None:
+            _default = Spec.load()
+        return _default
 
 
 def _escape(segment: str) -> str:
@@ -97,11 +118,11 @@ class Operation:
         return bool(security)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpecDocument:
     spec: Spec = field(repr=False)
     uri: str
-    raw: dict[str, Any] = field(repr=False)
+    raw: Mapping[str, Any] = field(repr=False)
 
     @property
     def dialect(self) -> str:
@@ -133,24 +154,26 @@ class Spec:
     """One or more OpenAPI documents, with validators built once and reused."""
 
     def __init__(self, documents: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        self.documents: list[SpecDocument] = []
+        loaded: list[SpecDocument] = []
         registry: Registry[Any] = Registry()
         for uri, raw in documents:
             if not isinstance(raw, dict) or "paths" not in raw:
                 raise SpecError(f"{uri}: not an OpenAPI document")
-            self.documents.append(SpecDocument(self, uri, raw))
+            loaded.append(SpecDocument(self, uri, raw))
             registry = registry.with_resource(
                 uri, Resource.from_contents(raw, default_specification=DRAFT202012)
             )
+        self.documents: tuple[SpecDocument, ...] = tuple(loaded)
         self._registry = registry.crawl()
-        self.operations: list[Operation] = [op for doc in self.documents for op in self._compile(doc)]
-        self._models = {op.model.endpoint_id: op for op in self.operations if op.model}
-        self.named_models: dict[str, NamedModel] = {}
+        self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
+        self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
+        named_models: dict[str, NamedModel] = {}
         for doc in self.documents:
             for named in self._compile_named(doc):
-                if named.name in self.named_models:
+                if named.name in named_models:
                     raise SpecError(f"{doc.uri}: model {named.name!r} is declared twice")
-                self.named_models[named.name] = named
+                named_models[named.name] = named
+        self.named_models: Mapping[str, NamedModel] = MappingProxyType(named_models)
 
     @classmethod
     def load(cls, paths: Iterable[Path | str] | None = None) -> Spec:
@@ -160,7 +183,7 @@ class Spec:
         docs = []
         for path in chosen:
             try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+                raw = read_yaml(path)
             except (OSError, yaml.YAMLError) as exc:
                 raise SpecError(f"cannot read spec {path}: {exc}") from exc
             docs.append((path.resolve().as_uri(), raw))
@@ -188,11 +211,11 @@ class Spec:
         return self.documents[0]
 
     @functools.cached_property
-    def by_prefix(self) -> list[tuple[str, SpecDocument]]:
+    def by_prefix(self) -> tuple[tuple[str, SpecDocument], ...]:
         """The documents that have a path prefix, longest prefix first (the first that fits is
         the longest match)."""
         prefixed = [(doc.path_prefix, doc) for doc in self.documents if doc.path_prefix]
-        return sorted(prefixed, key=lambda pair: -len(pair[0]))
+        return tuple(sorted(prefixed, key=lambda pair: -len(pair[0])))
 
     def resolve(self, node: Any, document: SpecDocument | None = None) -> Any:
         """Follow local ``$ref``s, merging sibling keywords over the target."""
@@ -319,8 +342,8 @@ class Spec:
             endpoint_id=endpoint_id,
             title=str(settings.get("title", endpoint_id)),
             timing=document.timing(settings),
-            fields=fields,
-            defaults=defaults,
+            fields=MappingProxyType(fields),
+            defaults=MappingProxyType(defaults),
             image_format=str(settings.get("output_format", "jpeg")),
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from mockserver.spec.fastcheck import Check, compile_check
+from mockserver.spec.validity import Check, build_check
 
 Loc = tuple[str | int, ...]
 
@@ -63,24 +63,25 @@ class Issue:
         return text or str(self.loc[0])
 
 
-_COMPILED: OrderedDict[int, tuple[Draft202012Validator, Check | None]] = OrderedDict()
-_COMPILED_MAX = 1024
+_CHECKS: OrderedDict[int, tuple[Draft202012Validator, Check | None]] = OrderedDict()
+_CHECKS_MAX = 1024
 
 
-def compiled_check(validator: Draft202012Validator) -> Check | None:
-    """The compiled check for ``validator``'s schema (None when it cannot be compiled)."""
+def fast_check(validator: Draft202012Validator) -> Check | None:
+    """The yes/no check for ``validator``'s schema, built once (None: jsonschema judges alone)."""
     key = id(validator)  # the entry keeps the validator alive, so the id stays its own
-    entry = _COMPILED.get(key)
+    entry = _CHECKS.get(key)
     if entry is None:
-        entry = (validator, compile_check(validator.schema, validator.format_checker))
-        _COMPILED[key] = entry
-        if len(_COMPILED) > _COMPILED_MAX:
-            _COMPILED.popitem(last=False)
+        entry = (validator, build_check(validator.schema))
+        _CHECKS[key] = entry
+        if len(_CHECKS) > _CHECKS_MAX:
+            _CHECKS.popitem(last=False)
     return entry[1]
 
 
 def validate(validator: Draft202012Validator, instance: Any, root: str = "body") -> list[Issue]:
-    check = compiled_check(validator)
+    """Every failing field of ``instance``, worded as fal words them (empty: valid)."""
+    check = fast_check(validator)
     if check is not None and check(instance):
         return []  # valid: no need for jsonschema's slower, worded walk
     issues: list[Issue] = []
