@@ -18,7 +18,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mockserver.runtime.joined_writes import HeldHeads, JoiningTransport
+from mockserver.runtime.joined_writes import JoiningTransport
 
 
 class JoiningHttpToolsProtocol(HttpToolsProtocol):
@@ -39,12 +39,7 @@ class JoiningHttpToolsProtocol(HttpToolsProtocol):
     _idle_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn declares it
-        # One HeldHeads per server (so per loop), kept on uvicorn's state object the connections share.
-        held = getattr(self.server_state, "flux_mock_held_heads", None)
-        if held is None:
-            held = HeldHeads(self.loop)
-            self.server_state.flux_mock_held_heads = held  # type: ignore[attr-defined]
-        self.joining = JoiningTransport(transport, self.loop, held)
+        self.joining = JoiningTransport(transport, self.loop)
         super().connection_made(self.joining)
 
     def connection_lost(self, exc: Exception | None) -> None:
