@@ -1,9 +1,10 @@
 """Keep-alive: an idle connection is closed after the timeout, a busy one never is.
 
 The server keeps one keep-alive timer per connection rather than uvicorn's one
-per answer (see mockserver.runtime.joined_writes). These tests run the real protocol
-on a real socket; the event loop's clock is moved forward by the test instead
-of waiting, and timers fire by that clock.
+per answer (see mockserver.runtime.joining_protocol); each test runs on that
+protocol and on uvicorn's own, which must behave alike. The protocols run on a
+real socket; the event loop's clock is moved forward by the test instead of
+waiting, and timers fire by that clock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 pytest.importorskip("httptools")
 
-from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol
+from mockserver.runtime.joining_protocol import JoiningHttpToolsProtocol
 from mockserver.runtime.server import bind
 
 TIMEOUT = 5.0
@@ -70,11 +71,11 @@ class App:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[ShiftedLoop, App, int]]:
+@pytest.fixture(params=[JoiningHttpToolsProtocol, "httptools"], ids=["joining", "uvicorn"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[ShiftedLoop, App, int]]:
     loop, app = ShiftedLoop(), App()
     config = uvicorn.Config(
-        app, http=JoiningHttpToolsProtocol, lifespan="off", timeout_keep_alive=int(TIMEOUT), log_level="warning"
+        app, http=request.param, lifespan="off", timeout_keep_alive=int(TIMEOUT), log_level="warning"
     )
     server = uvicorn.Server(config)
     sock = bind("127.0.0.1", 0)

@@ -16,7 +16,7 @@ def test_fast_stack_is_chosen_when_installed() -> None:
     pytest.importorskip("uvloop")
     pytest.importorskip("httptools")
     assert fast_stack() == Stack("uvloop", "httptools")
-    from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol
+    from mockserver.runtime.joining_protocol import JoiningHttpToolsProtocol
 
     server = make_server(create_app(Settings(port=0)))
     assert (server.config.loop, server.config.http) == ("uvloop", JoiningHttpToolsProtocol)

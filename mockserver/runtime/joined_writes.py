@@ -1,9 +1,9 @@
-"""uvicorn's httptools protocol, sending each answer's head and body in one write.
+"""A transport that sends each answer's head and body in one write.
 
 uvicorn writes an answer's status line and headers as soon as the app starts
 the answer, and the body when it comes: two system calls, and on a loopback
 connection two wake-ups of the client, for every small JSON answer. Under
-load that cost the mock ~9 µs of CPU per request. So the head that starts an
+load that was a large part of the mock's CPU per request. So the head that starts an
 answer, when it declares a length, is held for the body's first write and
 both go out together (one ``writev`` on uvloop; over TLS, one socket write of
 two records).
@@ -11,12 +11,14 @@ two records).
 A head is held for one turn of the event loop at most: an app that awaits
 something between starting an answer and sending its body (a client's
 ``Expect: 100-continue`` body, a slow file) has its head sent when the loop
-next runs, as stock uvicorn would have sent it. One callback per turn of the
-loop (:class:`HeldHeads`) sends the heads of all its connections that still
-hold one. Heads without a length (event
+next runs, as stock uvicorn would have sent it. Heads without a length (event
 streams, chunked answers) and interim answers (``100 Continue``) are written
 at once, and only the first write of an answer is taken for its head, so a
 body that merely looks like one is never held.
+
+Nothing here knows uvicorn beyond the shape of the heads it writes; the
+protocol that puts a connection's transport in a :class:`JoiningTransport`
+is in :mod:`mockserver.runtime.joining_protocol`.
 """
 
 from __future__ import annotations
@@ -26,54 +28,20 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 # uvicorn writes a head as the status line then lower-cased headers, each after "\r\n".
 _FINAL_HEAD = b"HTTP/1.1 "
 _LENGTH = b"\r\ncontent-length: "
 
 
-class HeldHeads:
-    """The transports of one event loop that hold a head this turn: one callback sends them all.
-
-    A head is held for one turn of the loop at most, so something must run in the
-    next turn to send a head whose body never came. One callback per turn, not
-    one per answer, does that for every connection the loop served in the turn.
-    """
-
-    __slots__ = ("_loop", "_scheduled", "_transports")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._transports: list[JoiningTransport] = []
-        self._scheduled = False
-
-    def add(self, transport: JoiningTransport) -> None:
-        self._transports.append(transport)
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        transports, self._transports = self._transports, []
-        self._scheduled = False
-        for transport in transports:  # nothing to do for one whose head went out with its body
-            # A connection reset under us must not keep the others' heads back.
-            with contextlib.suppress(Exception):
-                transport.flush()
-
-
 class JoiningTransport(asyncio.Transport):
     """A transport that holds a length-declaring answer head for the write after it."""
 
-    __slots__ = ("_head", "_held", "_inner", "expect_head")
+    __slots__ = ("_head", "_inner", "_loop", "expect_head")
 
-    def __init__(
-        self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop, held: HeldHeads | None = None
-    ) -> None:
+    def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._inner = inner
-        self._held = held or HeldHeads(loop)  # the loop's, shared by its connections
+        self._loop = loop
         self._head: bytes | None = None
         # True until an answer's head is written; the protocol sets it again when the answer ends.
         self.expect_head = True
@@ -87,7 +55,7 @@ class JoiningTransport(asyncio.Transport):
             self.expect_head = False
             if _LENGTH in data:
                 self._head = bytes(data)
-                self._held.add(self)  # the body normally comes first, in the same turn
+                self._loop.call_soon(self._flush_late)  # the body normally comes first, in this turn
             else:
                 self._inner.write(data)
         else:
@@ -99,6 +67,11 @@ class JoiningTransport(asyncio.Transport):
         if head is not None:
             self._head = None
             self._inner.write(head)
+
+    def _flush_late(self) -> None:
+        # Run by the loop, where nothing would catch a write to a connection that was reset meanwhile.
+        with contextlib.suppress(Exception):
+            self.flush()
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         head = self._head
@@ -152,73 +125,3 @@ class JoiningTransport(asyncio.Transport):
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._inner.get_write_buffer_limits()
-
-
-class JoiningHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a :class:`JoiningTransport`, with one keep-alive timer.
-
-    uvicorn arms a new keep-alive timer after every answer and cancels it when
-    the next request's first bytes arrive: a timer handle made and dropped per
-    request. Here a connection keeps at most one timer: it is armed when the
-    connection goes idle with none pending, and when it fires it closes the
-    connection only if it has been idle for the whole timeout since its last
-    answer; otherwise it waits out the rest (or, with a request in flight,
-    leaves the next answer to arm it again). An idle connection is closed
-    after the same timeout as uvicorn's, never sooner.
-    """
-
-    # When the connection last went idle (its last answer done), by the loop's clock;
-    # None while a request is being read or answered.
-    _idle_since: float | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn declares it
-        # One HeldHeads per server (so per loop), kept on uvicorn's state object the connections share.
-        held = getattr(self.server_state, "flux_mock_held_heads", None)
-        if held is None:
-            held = HeldHeads(self.loop)
-            self.server_state.flux_mock_held_heads = held  # type: ignore[attr-defined]
-        self.joining = JoiningTransport(transport, self.loop, held)
-        super().connection_made(self.joining)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        self._cancel_keep_alive()
-
-    def _unset_keepalive_if_required(self) -> None:
-        # uvicorn calls this when bytes arrive (and when an answer ends): the connection is busy.
-        # The timer stays armed; it sees the connection busy, or idle again since, when it fires.
-        self._idle_since = None
-
-    def on_response_complete(self) -> None:
-        joining = self.joining
-        joining.flush()  # a HEAD answer has no body write to carry its head
-        joining.expect_head = True  # the next answer's first write is its head
-        # What uvicorn's does, but for the keep-alive timer.
-        self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
-        self.flow.resume_reading()
-        if self.pipeline:  # a pipelined request waits: start it
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-            return
-        self._idle_since = self.loop.time()
-        if self.timeout_keep_alive_task is None:
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
-
-    def _keep_alive_due(self) -> None:
-        self.timeout_keep_alive_task = None
-        idle_since = self._idle_since
-        if idle_since is None:
-            return  # a request is in flight: its answer arms the timer again
-        left = idle_since + self.timeout_keep_alive - self.loop.time()
-        if left > 0:
-            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
-        else:
-            self.timeout_keep_alive_handler()
-
-    def _cancel_keep_alive(self) -> None:
-        task = self.timeout_keep_alive_task
-        if task is not None:
-            task.cancel()
-            self.timeout_keep_alive_task = None

@@ -4,8 +4,10 @@ The mock serves on uvicorn's fast stack (uvloop's event loop, httptools'
 parser) when those packages are installed, as ``uvicorn[standard]`` brings
 them; where they are missing (an exotic platform, a trimmed install) it falls
 back to asyncio and h11 with the same behaviour, only slower. With httptools
-the protocol is :mod:`mockserver.runtime.joined_writes`' subclass, which sends each
-answer's head and body in one write.
+the protocol is :mod:`mockserver.runtime.joining_protocol`'s subclass of
+uvicorn's, which sends each answer's head and body in one write; if the
+installed uvicorn's protocol no longer has what that subclass relies on, the
+server says so in one warning and serves on uvicorn's own protocol.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.util
+import logging
 import socket
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
+
+log = logging.getLogger("mockserver")
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,20 @@ def url_of(sock: socket.socket, scheme: str = "http") -> str:
 def _http_protocol(stack: Stack) -> str | type[asyncio.Protocol]:
     if stack.http != "httptools":
         return stack.http
-    from mockserver.runtime.joined_writes import JoiningHttpToolsProtocol  # imports httptools itself
-
-    return JoiningHttpToolsProtocol
+    try:
+        from mockserver.runtime import joining_protocol  # imports httptools and uvicorn's protocol
+    except ImportError as exc:  # uvicorn moved or renamed its protocol
+        problems = [str(exc)]
+    else:
+        problems = joining_protocol.incompatibilities()
+        if not problems:
+            return joining_protocol.JoiningHttpToolsProtocol
+    log.warning(
+        "uvicorn %s: its httptools protocol differs from the one flux-mock was tested with (%s); "
+        "serving on uvicorn's own protocol, which writes each answer's head and body separately",
+        uvicorn.__version__, "; ".join(problems),
+    )
+    return stack.http
 
 
 def make_server(
