@@ -120,7 +120,7 @@ def _job_of(ctx: AppContext, request: Request) -> Job | None:
 
 
 def _body_roles(operation: Operation, spec: Spec) -> dict[str, str]:
-    """Field name by role in an operation's JSON body schema (``prompt``, ``model``)."""
+    """Field name by role in an operation's JSON body schema (``prompt``, ``model_name``)."""
     if operation.model is not None:
         return {role: info.name for role, info in operation.model.fields.items()}
     pointer = operation.body_schema_pointer()
@@ -152,8 +152,8 @@ def _subject(
         if model_op is not None and model_op.model is not None:
             roles = {role: info.name for role, info in model_op.model.fields.items()}
     body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-    if endpoint_id is None and isinstance(body_map.get(roles.get("model", "")), str):
-        endpoint_id = body_map[roles["model"]]
+    if endpoint_id is None and isinstance(body_map.get(roles.get("model_name", "")), str):
+        endpoint_id = body_map[roles["model_name"]]
     prompt = body_map.get(roles.get("prompt", ""))
     return endpoint_id, prompt if isinstance(prompt, str) else None
 
