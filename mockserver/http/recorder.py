@@ -52,6 +52,7 @@ class Recorder:
         self.rules = rules
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
+        self._spec = spec
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
@@ -171,9 +172,15 @@ class Recorder:
             body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
             status=exchange.status,
             duration_ms=seen.duration_ms,
-            request_id=response_headers.get("x-fal-request-id"),
+            request_id=response_headers.get(self._request_id_header(seen.path)),
             violations=violations,
         )
+
+
+    def _request_id_header(self, path: str) -> str:
+        # Each API names its request id header; fal's handlers set theirs themselves.
+        header = self._spec.document_for_path(path).request_id_header
+        return header.decode("latin-1") if header else "x-fal-request-id"
 
 
 class Seen(NamedTuple):
