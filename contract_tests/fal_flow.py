@@ -25,6 +25,7 @@ from contract_tests.response_checks import check_response, json_body
 from contract_tests.stream import check_stream
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.model_info import ModelInfo
+from mockserver.spec.roles import Role
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -246,16 +247,16 @@ class FalFlow:
             return  # the schema check names the missing list
         body = expand_images(case.body) if isinstance(case.body, Mapping) else {}
 
-        def requested(role: str) -> Any:
+        def requested(role: Role) -> Any:
             name = model.name_of(role)
             return body.get(name, model.defaults.get(name)) if name else None
 
-        count = requested("num_images")
+        count = requested(Role.NUM_IMAGES)
         if isinstance(count, int) and len(images) != count:
             found.add("result.image-count", f"{len(images)} images for num_images {count}")
-        fmt = requested("output_format")
+        fmt = requested(Role.OUTPUT_FORMAT)
         wanted_type = model.content_types.get(fmt) if isinstance(fmt, str) else None
-        ratio = requested("aspect_ratio")
+        ratio = requested(Role.ASPECT_RATIO)
         wanted_size = model.sizes.get(ratio) if isinstance(ratio, str) else None
         for i, image in enumerate(images):
             if not isinstance(image, Mapping):

@@ -21,6 +21,7 @@ from mockserver.sim.queue import JobQueue
 from mockserver.spec.fastcheck import compile_check
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.roles import Role
 from mockserver.spec.validation import validate
 
 SPEC = Spec.load()
@@ -207,12 +208,12 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
 
     payload = {**model.defaults, **body}
     sizes = model.sizes
-    ratio = payload.get(model.name_of("aspect_ratio") or "")
-    fmt = payload.get(model.name_of("output_format") or "", "jpeg")
-    count = payload.get(model.name_of("num_images") or "", 1)
+    ratio = payload.get(model.name_of(Role.ASPECT_RATIO) or "")
+    fmt = payload.get(model.name_of(Role.OUTPUT_FORMAT) or "", "jpeg")
+    count = payload.get(model.name_of(Role.NUM_IMAGES) or "", 1)
     assert len(output.images) == count
     for image in output.images:
-        if payload.get(model.name_of("sync_mode") or ""):
+        if payload.get(model.name_of(Role.SYNC_MODE) or ""):
             assert image.data_uri is not None and image.file_id is None
             head, _, encoded = image.data_uri.partition(",")
             assert head == f"data:{image.content_type};base64"

@@ -58,6 +58,8 @@ HANDLERS: dict[str, HandlerFactory] = {
     **proxy.HANDLERS,
     **jwks.HANDLERS,
 }
+# The roles each handler reads; a spec that cannot give them does not start.
+ROLE_NEEDS = {**openai_images.NEEDS}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -137,6 +139,7 @@ class MockApp(Starlette):
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
     settings = settings or Settings()
     spec = spec or Spec.load(settings.spec_paths)
+    spec.check_needs(ROLE_NEEDS)
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []

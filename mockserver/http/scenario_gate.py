@@ -29,6 +29,7 @@ from mockserver.sim.decisions import Decision, RequestTags
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.roles import Role
 
 _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request
@@ -119,7 +120,7 @@ def _job_of(ctx: AppContext, request: Request) -> Job | None:
     return ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
 
 
-def _body_roles(operation: Operation, spec: Spec) -> dict[str, str]:
+def _body_roles(operation: Operation, spec: Spec) -> dict[Role, str]:
     """Field name by role in an operation's JSON body schema (``prompt``, ``model_name``)."""
     if operation.model is not None:
         return {role: info.name for role, info in operation.model.fields.items()}
@@ -127,21 +128,21 @@ def _body_roles(operation: Operation, spec: Spec) -> dict[str, str]:
     if pointer is None:
         return {}
     schema = spec.resolve(spec.resolve({"$ref": f"#{pointer}"}, operation.document), operation.document)
-    roles: dict[str, str] = {}
+    roles: dict[Role, str] = {}
     for name, prop in schema.get("properties", {}).items():
         role = spec.resolve(prop, operation.document).get("x-mock-role")
-        if isinstance(role, str):
-            roles.setdefault(role, name)
+        if isinstance(role, str):  # a known word: the loader checked every role
+            roles.setdefault(Role(role), name)
     return roles
 
 
 def _subject(
-    ctx: AppContext, request: Request, operation: Operation, roles: Mapping[str, str], job: Job | None, body: Any
+    ctx: AppContext, request: Request, operation: Operation, roles: Mapping[Role, str], job: Job | None, body: Any
 ) -> tuple[str | None, str | None]:
     """The model endpoint a request concerns, and its prompt."""
     if job is not None:
         model_op = ctx.spec.model(job.endpoint_id)
-        has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of("prompt")
+        has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of(Role.PROMPT)
         return job.endpoint_id, job.plan.prompt if has_prompt else None
     endpoint_id: str | None = None
     if operation.model is not None:
@@ -152,9 +153,9 @@ def _subject(
         if model_op is not None and model_op.model is not None:
             roles = {role: info.name for role, info in model_op.model.fields.items()}
     body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-    if endpoint_id is None and isinstance(body_map.get(roles.get("model_name", "")), str):
-        endpoint_id = body_map[roles["model_name"]]
-    prompt = body_map.get(roles.get("prompt", ""))
+    if endpoint_id is None and isinstance(body_map.get(roles.get(Role.MODEL_NAME, "")), str):
+        endpoint_id = body_map[roles[Role.MODEL_NAME]]
+    prompt = body_map.get(roles.get(Role.PROMPT, ""))
     return endpoint_id, prompt if isinstance(prompt, str) else None
 
 

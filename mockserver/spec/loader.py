@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.spec.refs import NotInlinable, inline
+from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -138,6 +139,8 @@ class Spec:
         for uri, raw in documents:
             if not isinstance(raw, dict) or "paths" not in raw:
                 raise SpecError(f"{uri}: not an OpenAPI document")
+            for unknown in unknown_roles(raw):
+                raise SpecError(f"{uri}: {unknown} (known roles: {', '.join(sorted(Role))})")
             self.documents.append(SpecDocument(self, uri, raw))
             registry = registry.with_resource(
                 uri, Resource.from_contents(raw, default_specification=DRAFT202012)
@@ -224,6 +227,47 @@ class Spec:
             # The library's message can quote a whole document: keep ours short.
             raise SpecError(f"{doc.uri}: unresolvable $ref {ref} ({type(exc).__name__})") from exc
 
+    # ---- roles -------------------------------------------------------------
+
+    def operation_roles(self, op: Operation) -> frozenset[Role]:
+        """The roles an operation's body fields (any media type) and parameters play."""
+        found: set[Role] = set()
+        for param in op.parameters():
+            if "x-mock-role" in param:
+                found.add(Role(param["x-mock-role"]))
+        for media_type in op.raw.get("requestBody", {}).get("content", {}):
+            pointer = op.body_schema_pointer(media_type)
+            if pointer is None:
+                continue
+            schema = self.resolve({"$ref": f"#{pointer}"}, op.document)
+            for prop in schema.get("properties", {}).values():
+                resolved = self.resolve(prop, op.document)
+                if resolved.get("type") == "array" and "items" in resolved:
+                    resolved = {**self.resolve(resolved["items"], op.document), **resolved}
+                if "x-mock-role" in resolved:
+                    found.add(Role(resolved["x-mock-role"]))
+        return frozenset(found)
+
+    def check_needs(self, needs: Mapping[str, RoleNeeds]) -> None:
+        """Stop start-up when a handler reads a role its operation, or a model it serves, cannot give."""
+        for op in self.operations:
+            need = needs.get(op.handler)
+            if need is None:
+                continue
+            missing = need.operation - self.operation_roles(op)
+            if missing:
+                raise SpecError(
+                    f"{op.document.uri}: operation {op.operation_id}: handler {op.handler} needs a field"
+                    f" with x-mock-role {', '.join(sorted(missing))}"
+                )
+            for named in self.named_models.values() if need.named_models else ():
+                missing = need.named_models - set(named.info.fields)
+                if missing:
+                    raise SpecError(
+                        f"{named.document.uri}: model {named.name}: handler {op.handler} needs a field"
+                        f" with x-mock-role {', '.join(sorted(missing))}"
+                    )
+
     # ---- validators --------------------------------------------------------
 
     def validator(self, document: SpecDocument, pointer: str) -> Draft202012Validator:
@@ -300,7 +344,7 @@ class Spec:
     ) -> ModelInfo:
         """What the body schema at ``schema_pointer`` means, from the roles of its fields."""
         schema = self.resolve(self._lookup(f"#{schema_pointer}", document), document)
-        fields: dict[str, FieldInfo] = {}
+        fields: dict[Role, FieldInfo] = {}
         defaults: dict[str, Any] = {}
         for name, prop in schema.get("properties", {}).items():
             resolved = self.resolve(prop, document)
@@ -308,8 +352,8 @@ class Spec:
                 # An array of a role-bearing item (e.g. image URLs) plays that role.
                 item = self.resolve(resolved["items"], document)
                 resolved = {**resolved, "x-mock-role": resolved.get("x-mock-role", item.get("x-mock-role"))}
-            role = resolved.get("x-mock-role")
-            if role:
+            if resolved.get("x-mock-role"):
+                role = Role(resolved["x-mock-role"])
                 if role in fields:
                     raise SpecError(f"{endpoint_id}: two fields play role {role!r}")
                 fields[role] = FieldInfo(name, resolved)
