@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.spec.loader import SpecError, default_spec_paths
+from mockserver.spec.loader import Spec, SpecError, default_spec_paths
 from mockserver.spec.roles import Role
 from mockserver.testing import MockServer
 
@@ -71,4 +71,18 @@ def test_a_model_without_a_role_its_handler_needs_stops_start_up(tmp_path: Path)
     paths = _copy_specs(tmp_path, "x-mock-role: response_format\n", "\n", "openai-images.yaml")
     with pytest.raises(SpecError, match=r"model [\w/-]+: handler openai\.\w+ needs a field with x-mock-role "
                        r"response_format"):
+        MockServer(spec_paths=paths)
+
+
+def test_the_request_id_header_of_each_dialect_header_is_read_from_the_documented_response_header() -> None:
+    spec = Spec.load()
+    assert spec.request_id_header("fal") == "x-fal-request-id"
+    assert spec.request_id_header("openai") == "x-request-id"
+
+
+def test_without_a_request_id_header_role_the_mock_does_not_start(tmp_path: Path) -> None:
+    old = "      description: The id of the request that produced this answer.\n      x-mock-role: request_id\n"
+    paths = _copy_specs(tmp_path, old, "      description: The id of the request that produced this answer.\n",
+                        "fal-kontext.yaml")
+    with pytest.raises(SpecError, match=r"no fal document declares a response header with x-mock-role request_id"):
         MockServer(spec_paths=paths)

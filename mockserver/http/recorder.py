@@ -53,6 +53,8 @@ class Recorder:
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
         self._spec = spec
+        # Each API names its request id header in its spec; a dialect without one stops start-up.
+        self._request_id_headers = {doc.dialect: spec.request_id_header(doc.dialect) for doc in spec.documents}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
@@ -172,15 +174,10 @@ class Recorder:
             body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
             status=exchange.status,
             duration_ms=seen.duration_ms,
-            request_id=response_headers.get(self._request_id_header(seen.path)),
+            request_id=response_headers.get(self._request_id_headers[self._spec.document_for_path(seen.path).dialect]),
             violations=violations,
         )
 
-
-    def _request_id_header(self, path: str) -> str:
-        # Each API names its request id header; fal's handlers set theirs themselves.
-        header = self._spec.document_for_path(path).request_id_header
-        return header.decode("latin-1") if header else "x-fal-request-id"
 
 
 class Seen(NamedTuple):

@@ -113,10 +113,12 @@ class SpecDocument:
         return str(self.raw.get("x-mock-path-prefix", ""))
 
     @functools.cached_property
-    def request_id_header(self) -> bytes | None:
-        """The header (lower-case, as ASGI spells it) every answer carries a request id in, if any."""
-        name = self.raw.get("x-mock-request-id-header")
-        return str(name).lower().encode("latin-1") if name else None
+    def stamped_request_id_header(self) -> bytes | None:
+        """The header (lower-case, as ASGI spells it) every answer carries a request id in, when the
+        document asks for one on every answer (``x-mock-stamp-request-id``)."""
+        if self.raw.get("x-mock-stamp-request-id") is not True:
+            return None
+        return self.spec.request_id_header(self.dialect).encode("latin-1")
 
     def timing(self, overrides: Mapping[str, Any]) -> Timing:
         merged = {**self.raw.get("x-mock-timing", {}), **overrides}
@@ -146,6 +148,7 @@ class Spec:
                 uri, Resource.from_contents(raw, default_specification=DRAFT202012)
             )
         self._registry = registry.crawl()
+        self._request_id_headers = self._find_request_id_headers()
         self.operations: list[Operation] = [op for doc in self.documents for op in self._compile(doc)]
         self._models = {op.model.endpoint_id: op for op in self.operations if op.model}
         self.named_models: dict[str, NamedModel] = {}
@@ -170,6 +173,32 @@ class Spec:
         return cls(docs)
 
     # ---- lookups -----------------------------------------------------------
+
+    def request_id_header(self, dialect: str) -> str:
+        """The response header (lower-case) an API's answers carry their request id in: the one
+        its documents give ``x-mock-role: request_id``."""
+        name = self._request_id_headers.get(dialect)
+        if name is None:
+            raise SpecError(f"no {dialect} document declares a response header with x-mock-role {Role.REQUEST_ID}")
+        return name
+
+    def _find_request_id_headers(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for doc in self.documents:
+            responses = list(doc.raw.get("components", {}).get("responses", {}).values())
+            for item in doc.raw["paths"].values():
+                for method in HTTP_METHODS:
+                    responses.extend(item.get(method, {}).get("responses", {}).values())
+            for response in responses:
+                # A $ref'd response is read where it is declared; the headers of this one are local.
+                headers = response.get("headers", {}) if isinstance(response, Mapping) else {}
+                for name, header in headers.items():
+                    if self.resolve(header, doc).get("x-mock-role") != Role.REQUEST_ID:
+                        continue
+                    known = found.setdefault(doc.dialect, str(name).lower())
+                    if known != str(name).lower():
+                        raise SpecError(f"{doc.uri}: the {doc.dialect} request id is in {known}, not {name}")
+        return found
 
     def model(self, endpoint_id: str) -> Operation | None:
         return self._models.get(endpoint_id.strip("/"))

@@ -1,4 +1,4 @@
-"""The words ``x-mock-role`` may say: what a field or header means to the mock.
+"""The words ``x-mock-role`` may say: what a field, parameter or header means to the mock.
 
 The spec names fields; the code asks for meanings. Every role the code asks
 for is a member of :class:`Role`, and :func:`unknown_roles` finds any other
@@ -31,6 +31,8 @@ class Role(StrEnum):
     FAIL_TIMES = "fail_times"
     RETRY_AFTER_MS = "retry_after_ms"
     SHOULD_RETRY = "should_retry"
+    # A documented response header.
+    REQUEST_ID = "request_id"  # the header an API's answers carry their request id in
 
 
 KNOWN = frozenset(Role)

@@ -20,7 +20,6 @@ from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.loader import Operation
 
-REQUEST_ID_HEADER = "x-fal-request-id"
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
 IN_QUEUE = JobState.IN_QUEUE.value  # what every submit answers (an enum's .value is a property call)
@@ -61,6 +60,11 @@ def _query(request: Request) -> Mapping[str, str]:
     return request.query_params if request.scope.get("query_string") else {}
 
 
+def _id_header(operation: Operation) -> str:
+    """The header fal's answers carry the request id in (the spec's ``request_id`` role)."""
+    return operation.document.spec.request_id_header(operation.dialect)
+
+
 def _not_found() -> ApiError:
     return ApiError(404, "Request not found", "request_not_found")
 
@@ -81,6 +85,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     queue = ctx.queue
     fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
     limit = ctx.settings.max_body_bytes
+    id_header = _id_header(operation)
 
     async def endpoint(request: Request) -> Response:
         if secured:
@@ -109,13 +114,14 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         answer["logs"] = None
         answer["metrics"] = {}
         answer["queue_position"] = queue.submitted_position(job)
-        return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(answer, headers={id_header: job.id})
 
     return endpoint
 
 
 def status(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
+    id_header = _id_header(operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
@@ -125,7 +131,7 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
-        return JsonAnswer(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(body, status_code=code, headers={id_header: job.id})
 
     return endpoint
 
@@ -133,6 +139,7 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
 def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     settings = ctx.settings
+    id_header = _id_header(operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
@@ -162,7 +169,7 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
                     last_sent = loop.time()
                 await asyncio.sleep(settings.stream_poll_seconds)
 
-        headers = {REQUEST_ID_HEADER: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        headers = {id_header: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     return endpoint
@@ -176,8 +183,8 @@ async def finished_result(queue: JobQueue, job: Job, base: str) -> tuple[int, An
     return 200, output.to_json(_file_url(base))
 
 
-async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Response:
-    headers = {REQUEST_ID_HEADER: job.id}
+async def _finished_answer(ctx: AppContext, request: Request, job: Job, id_header: str) -> Response:
+    headers = {id_header: job.id}
     code, body = await finished_result(ctx.queue, job, base_url(request))
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
@@ -185,19 +192,23 @@ async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Respo
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         job = _find(ctx, request)
         if job.state(ctx.queue.advance()) is not JobState.COMPLETED:
             raise ApiError(
-                400, "Request is still in progress", "request_in_progress", headers={REQUEST_ID_HEADER: job.id}
+                400, "Request is still in progress", "request_in_progress", headers={id_header: job.id}
             )
-        return await _finished_answer(ctx, request, job)
+        return await _finished_answer(ctx, request, job, id_header)
 
     return endpoint
 
 
 def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         params = request.path_params
@@ -210,12 +221,14 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         else:
             outcome = ctx.queue.cancel(job)
         code = 202 if outcome is CancelOutcome.REQUESTED else 400
-        return JsonAnswer({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer({"status": outcome.value}, status_code=code, headers={id_header: job.id})
 
     return endpoint
 
 
 def run(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         endpoint_id = request.path_params["endpoint_id"]
@@ -226,7 +239,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         fetched = await ctx.queue.prefetch(model_op.model, body) if ctx.queue.fetches else None
         job = ctx.queue.submit(model_op.model, body, fetched=fetched)
         await ctx.queue.wait(job)
-        return await _finished_answer(ctx, request, job)
+        return await _finished_answer(ctx, request, job, id_header)
 
     return endpoint
 
