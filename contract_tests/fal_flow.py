@@ -23,10 +23,12 @@ from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_response, json_body
 from contract_tests.stream import check_stream
+from mockserver.spec.contract import QueueContract
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.roles import Role
 
+DIALECT = "fal"  # the x-mock-dialect of the documents this flow drives
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -58,13 +60,17 @@ class FalFlow:
         if final.get("error"):
             found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
             return found
-        final_state = self._contract()["final_state"]
-        check_stream(self.spec, self.index, self.client, f"{ticket['status_url']}/stream", final_state, found)
+        contract = self._contract()
+        stream_url = f"{ticket['status_url']}/stream"
+        check_stream(self.spec, self.index, self.client, stream_url, contract.final_state, found)
         result = self._get(str(ticket["response_url"]), found)
         if result is None:
             return found
-        if result.status_code != 200:
-            found.add("result.status", f"result of a completed request answered {result.status_code}, not 200")
+        if result.status_code != contract.result_final:
+            found.add(
+                "result.status",
+                f"result of a completed request answered {result.status_code}, not {contract.result_final}",
+            )
             return found
         assert op.model is not None
         self._check_images(case, op.model, json_body(result), found)
@@ -109,17 +115,21 @@ class FalFlow:
             cancelled = bool(final.get("error"))
             if cancelled and result.is_success:
                 found.add("cancel.result", f"result of a cancelled request answered {result.status_code}, not a 4xx")
-            if not cancelled and result.status_code != 200:
-                found.add("cancel.result", f"{outcome} request's result answered {result.status_code}, not 200")
+            final_code = self._contract().result_final
+            if not cancelled and result.status_code != final_code:
+                found.add(
+                    "cancel.result", f"{outcome} request's result answered {result.status_code}, not {final_code}"
+                )
         # An id nobody issued: cancel and status must both say "not found" as documented.
         unknown = cancel_url.replace(str(ticket["request_id"]), UNKNOWN_ID)
         answer = self._request("PUT", unknown, found)
         if answer is not None:
             self._check_cancel_code(_field(json_body(answer), "status"), answer.status_code, found)
-            if answer.status_code != 404:
+            contract = self._contract()
+            if answer.status_code != contract.cancel_outcomes[contract.cancel_unknown]:
                 found.add("queue.unknown-request", f"cancel of an unknown request answered {answer.status_code}")
         status = self._get(str(ticket["status_url"]).replace(str(ticket["request_id"]), UNKNOWN_ID), found)
-        if status is not None and status.status_code != 404:
+        if status is not None and status.status_code != self._contract().unknown_request:
             found.add("queue.unknown-request", f"status of an unknown request answered {status.status_code}")
         return found
 
@@ -172,9 +182,9 @@ class FalFlow:
         self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool
     ) -> Mapping[str, Any] | None:
         contract = self._contract()
-        transitions: Mapping[str, list[str]] = contract["transitions"]
-        codes: Mapping[str, int] = contract["status_codes"]
-        final_state = contract["final_state"]
+        transitions = contract.transitions
+        codes = contract.status_codes
+        final_state = contract.final_state
         deadline = time.monotonic() + self.options.timeout
         previous: str | None = None
         position: int | None = None
@@ -227,21 +237,17 @@ class FalFlow:
         return answer.status_code if answer is not None and answer.is_success else None
 
     def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
-        expected = self._contract()["cancel_outcomes"].get(outcome)
+        expected = self._contract().cancel_outcomes.get(outcome)
         if expected is not None and expected != code:
             found.add("cancel.status-code", f"cancel answered {code} with {outcome}; the contract says {expected}")
 
-    def _contract(self) -> Mapping[str, Any]:
-        for document in self.spec.documents:
-            if document.dialect == "fal" and "x-contract" in document.raw:
-                contract: Mapping[str, Any] = document.raw["x-contract"]
-                return contract
-        raise LookupError("no fal document with an x-contract block")
+    def _contract(self) -> QueueContract:
+        return self.spec.queue_contract(DIALECT)
 
     # ---- images ------------------------------------------------------------
 
     def _check_images(self, case: Case, model: ModelInfo, result: Any, found: Findings) -> None:
-        names: Mapping[str, str] = self._contract()["output_images"]
+        names = self._contract().output_images
         images = _field(result, names["list"])
         if not isinstance(images, list):
             return  # the schema check names the missing list

@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     queue = JobQueue(settings, clock)
 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
-        return await fal_queue.finished_result(queue, job, base)
+        return await fal_queue.finished_result(queue, job, base, spec.queue_contract(fal_queue.DIALECT))
 
     dispatcher = WebhookDispatcher(queue, settings, webhook_result)
     uploads = UploadSlots(clock, settings.retention_seconds)

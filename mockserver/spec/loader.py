@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from mockserver.spec.contract import QueueContract
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.spec.refs import NotInlinable, inline
@@ -149,6 +150,7 @@ class Spec:
             )
         self._registry = registry.crawl()
         self._request_id_headers = self._find_request_id_headers()
+        self._contracts = self._read_contracts()
         self.operations: list[Operation] = [op for doc in self.documents for op in self._compile(doc)]
         self._models = {op.model.endpoint_id: op for op in self.operations if op.model}
         self.named_models: dict[str, NamedModel] = {}
@@ -181,6 +183,26 @@ class Spec:
         if name is None:
             raise SpecError(f"no {dialect} document declares a response header with x-mock-role {Role.REQUEST_ID}")
         return name
+
+    def queue_contract(self, dialect: str) -> QueueContract:
+        """The queue lifecycle of a dialect's documents (their ``x-contract`` block)."""
+        contract = self._contracts.get(dialect)
+        if contract is None:
+            raise SpecError(f"no {dialect} document has an x-contract block")
+        return contract
+
+    def _read_contracts(self) -> dict[str, QueueContract]:
+        found: dict[str, QueueContract] = {}
+        for doc in self.documents:
+            if "x-contract" not in doc.raw:
+                continue
+            if doc.dialect in found:
+                raise SpecError(f"{doc.uri}: a second x-contract block for the {doc.dialect} dialect")
+            try:
+                found[doc.dialect] = QueueContract.read(doc.raw["x-contract"])
+            except ValueError as exc:
+                raise SpecError(f"{doc.uri}: x-contract: {exc}") from exc
+        return found
 
     def _find_request_id_headers(self) -> dict[str, str]:
         found: dict[str, str] = {}
