@@ -16,9 +16,11 @@ from jsonschema import Draft202012Validator
 from PIL import Image
 
 from mockserver.config import Settings
+from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.queue import JobQueue
 from mockserver.spec.fastcheck import compile_check
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.roles import Role
@@ -201,7 +203,7 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
     body = data.draw(valid_value(schema))
     assert SPEC.validator(op.document, op.body_schema_pointer() or "").is_valid(body)
 
-    queue = JobQueue(Settings(time_scale=0), ManualClock())
+    queue = JobQueue(Settings(time_scale=0), ManualClock(), FileLinks.of(SPEC, FILE_HANDLER))
     job = queue.submit(model, body)
     assert job.failure is None
     output = asyncio.run(queue.output(job))

@@ -44,6 +44,7 @@ from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.loader import Operation, Spec, SpecError
 
 log = logging.getLogger("mockserver")
@@ -70,12 +71,18 @@ def _route_path(operation: Operation) -> str:
     return path
 
 
+def check_spec(spec: Spec) -> None:
+    """Stop start-up when the spec names a handler the code lacks, or lacks a role a handler reads."""
+    for operation in spec.operations:
+        if operation.handler not in HANDLERS:
+            raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
+    spec.check_needs(ROLE_NEEDS)
+
+
 def build_routes(ctx: AppContext) -> list[Route]:
     routes: list[Route] = []
     for operation in ctx.spec.operations:
-        factory = HANDLERS.get(operation.handler)
-        if factory is None:
-            raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
+        factory = HANDLERS[operation.handler]  # check_spec made sure there is one
         endpoint = checking_headers(operation, scenario_gate.wrap(factory(operation, ctx), operation, ctx))
         routes.append(
             Route(_route_path(operation), _Asgi(endpoint), methods=[operation.method], name=operation.operation_id)
@@ -139,12 +146,12 @@ class MockApp(Starlette):
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
     settings = settings or Settings()
     spec = spec or Spec.load(settings.spec_paths)
-    spec.check_needs(ROLE_NEEDS)
+    check_spec(spec)
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
-    queue = JobQueue(settings, clock)
+    queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER))
 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
         return await fal_queue.finished_result(queue, job, base, spec.queue_contract(fal_queue.DIALECT))

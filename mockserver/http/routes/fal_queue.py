@@ -43,8 +43,9 @@ def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
     }
 
 
-def _file_url(base: str) -> Any:
-    return lambda file_id, name: f"{base}/files/{file_id}/{name}"
+def _file_url(queue: JobQueue, base: str) -> Any:
+    links = queue.links
+    return lambda file_id, name: links.url(base, file_id, name)
 
 
 def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
@@ -194,7 +195,7 @@ async def finished_result(queue: JobQueue, job: Job, base: str, contract: QueueC
     if job.failure is not None:
         return job.failure.status_code, job.failure.body()
     output = await queue.output(job)
-    return contract.result_final, output.to_json(_file_url(base))
+    return contract.result_final, output.to_json(_file_url(queue, base))
 
 
 async def _finished_answer(

@@ -90,10 +90,11 @@ async def _images_body(
     key = str(body.get(info.name, info.schema.get("default")))
     inline = key == info.schema.get("x-mock-inline-format")
     base = base_url(request)
+    links = ctx.queue.links
     data: list[dict[str, str]] = []
     for image in output.images:
         if not inline:
-            data.append({key: image.url(lambda file_id, name: f"{base}/files/{file_id}/{name}")})
+            data.append({key: image.url(lambda file_id, name: links.url(base, file_id, name))})
             continue
         stored = ctx.queue.files.get(image.file_id) if image.file_id else None
         if stored is None:
