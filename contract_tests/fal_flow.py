@@ -23,10 +23,7 @@ from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_response, json_body
 from contract_tests.stream import check_stream
-from mockserver.spec.contract import QueueContract
-from mockserver.spec.loader import Operation, Spec
-from mockserver.spec.model_info import ModelInfo
-from mockserver.spec.roles import Role
+from mockserver.testing import ModelInfo, Operation, QueueContract, Role, Spec
 
 DIALECT = "fal"  # the x-mock-dialect of the documents this flow drives
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"

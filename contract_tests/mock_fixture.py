@@ -8,10 +8,16 @@ from typing import Any
 import httpx
 
 from contract_tests.report import ContractViolation
-from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.kit.client_check import client_environment, format_report, read_all, summarize
-from mockserver.kit.journal import Entry, Violation
-from mockserver.testing import MockServer
+from mockserver.testing import (
+    TEST_ID_HEADER,
+    Entry,
+    MockServer,
+    Violation,
+    client_environment,
+    format_report,
+    read_all,
+    summarize,
+)
 
 
 class FluxMock:

@@ -23,9 +23,7 @@ import pytest
 from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow, FlowOptions
 from contract_tests.mock_fixture import FluxMock
-from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.spec.loader import Spec
-from mockserver.testing import MockServer
+from mockserver.testing import TEST_ID_HEADER, MockServer, Spec
 
 # The flow that drives each API's fixtures; a new API registers its own.
 FLOWS = {"fal": FalFlow}

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from contract_tests.report import Failure
-from mockserver.spec.loader import Operation, Spec
+from mockserver.testing import Operation, Spec
 
 JSON = "application/json"
 _MAX_ERRORS = 5

@@ -10,7 +10,7 @@ import pytest
 
 from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow
-from mockserver.spec.loader import Spec
+from mockserver.testing import Spec
 
 
 def _flow(flows: dict[str, FalFlow], case: Case) -> FalFlow:

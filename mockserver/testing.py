@@ -4,6 +4,11 @@
         httpx.post(f"{mock.url}/fal-ai/flux-pro/kontext/max/text-to-image", json={...})
 
 Pass a :class:`~mockserver.sim.clock.ManualClock` as ``clock`` to move time by hand.
+
+This module is the package's public surface for test code: besides the server
+it re-exports what a test suite or a contract kit reads (the loaded spec and
+its typed parts, journal entries, the test id header, the client-check
+helpers); everything else in ``mockserver`` may change without notice.
 """
 
 from __future__ import annotations
@@ -22,11 +27,36 @@ from starlette.types import ASGIApp
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
+from mockserver.http.recorder import TEST_ID_HEADER
+from mockserver.kit.client_check import client_environment, format_report, read_all, summarize
+from mockserver.kit.journal import Entry, Violation
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
 from mockserver.sim.clock import Clock, ManualClock, SystemClock
+from mockserver.spec.contract import QueueContract
+from mockserver.spec.loader import Operation, Spec, SpecError
+from mockserver.spec.model_info import ModelInfo
+from mockserver.spec.roles import Role
 
-__all__ = ["ManualClock", "MockServer", "point_fal_client"]
+__all__ = [
+    "TEST_ID_HEADER",
+    "Entry",
+    "ManualClock",
+    "MockServer",
+    "ModelInfo",
+    "Operation",
+    "QueueContract",
+    "Role",
+    "Settings",
+    "Spec",
+    "SpecError",
+    "Violation",
+    "client_environment",
+    "format_report",
+    "point_fal_client",
+    "read_all",
+    "summarize",
+]
 
 # fal-client's module globals for its four hosts, and the cached per-client
 # objects that copy one of them when first used.

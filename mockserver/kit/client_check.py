@@ -13,11 +13,13 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mockserver.config import Settings
 from mockserver.kit.journal import ERROR, Entry, Query
-from mockserver.testing import MockServer
+
+if TYPE_CHECKING:
+    from mockserver.testing import MockServer
 
 # Placeholder credentials: a real key in the caller's environment never reaches the mock.
 CHECK_KEY = "flux-mock-check"
@@ -98,6 +100,8 @@ def run_check(
     if not command:
         print("flux-mock check: give the command to run after --", file=sys.stderr)
         return 2
+    from mockserver.testing import MockServer  # imported here: mockserver.testing re-exports this module
+
     with MockServer(settings) as server:
         print(f"flux-mock check: mock on {server.url}; running {' '.join(command)}", file=out, flush=True)
         try:
