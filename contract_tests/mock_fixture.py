@@ -9,7 +9,6 @@ import httpx
 
 from contract_tests.report import ContractViolation
 from mockserver.testing import (
-    TEST_ID_HEADER,
     Entry,
     MockServer,
     Violation,
@@ -60,7 +59,7 @@ class FluxMock:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {TEST_ID_HEADER: self.test_id}
+        return {self.server.test_id_header: self.test_id}
 
     def environment(self) -> dict[str, str]:
         """Variables that point a client process at this mock (as ``flux-mock check`` sets them)."""

@@ -7,8 +7,8 @@ Pass a :class:`~mockserver.sim.clock.ManualClock` as ``clock`` to move time by h
 
 This module is the package's public surface for test code: besides the server
 it re-exports what a test suite or a contract kit reads (the loaded spec and
-its typed parts, journal entries, the test id header, the client-check
-helpers); everything else in ``mockserver`` may change without notice.
+its typed parts, journal entries, the client-check helpers); everything else
+in ``mockserver`` may change without notice.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from starlette.types import ASGIApp
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
-from mockserver.http.recorder import TEST_ID_HEADER
 from mockserver.kit.client_check import client_environment, format_report, read_all, summarize
 from mockserver.kit.journal import Entry, Violation
 from mockserver.runtime.server import bind, make_server, url_of
@@ -39,7 +38,6 @@ from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.roles import Role
 
 __all__ = [
-    "TEST_ID_HEADER",
     "Entry",
     "ManualClock",
     "MockServer",
@@ -91,6 +89,11 @@ class MockServer:
             ssl_keyfile=str(self.tls.server_key) if self.tls else None,
         )
         self._thread: threading.Thread | None = None
+
+    @property
+    def test_id_header(self) -> str:
+        """The request header that scopes journal entries and scenario rules to one test."""
+        return self.context.spec.test_id_header
 
     @property
     def context(self) -> AppContext:

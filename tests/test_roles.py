@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mockserver.spec.loader import Spec, SpecError, default_spec_paths
@@ -86,3 +87,18 @@ def test_without_a_request_id_header_role_the_mock_does_not_start(tmp_path: Path
                         "fal-kontext.yaml")
     with pytest.raises(SpecError, match=r"no fal document declares a response header with x-mock-role request_id"):
         MockServer(spec_paths=paths)
+
+
+def test_the_test_id_header_is_the_header_parameter_with_its_role(tmp_path: Path) -> None:
+    assert Spec.load().test_id_header == "x-mock-test-id"
+    paths = _copy_specs(tmp_path, "      name: X-Mock-Test-Id\n", "      name: X-Suite-Case\n", "mock-admin.yaml")
+    with MockServer(time_scale=0, spec_paths=paths) as mock:
+        assert mock.test_id_header == "x-suite-case"
+        rule = {"id": "mine", "effect": {"type": "error", "status": 503}}
+        assert httpx.post(f"{mock.url}/_mock/scenarios", json=rule, headers={"X-Suite-Case": "t"}).status_code == 201
+        scoped = httpx.get(f"{mock.url}/_mock/scenarios", headers={"X-Suite-Case": "t"}).json()["rules"]
+        assert [r["id"] for r in scoped] == ["mine"]
+        assert httpx.get(f"{mock.url}/_mock/scenarios").json()["rules"] == []  # only that test's scope has it
+        answer = httpx.post(f"{mock.url}/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"},
+                            headers={"X-Suite-Case": "t"})
+        assert answer.status_code == 503

@@ -33,7 +33,6 @@ from mockserver.spec.loader import Spec
 
 log = logging.getLogger("mockserver")
 
-TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
 _MAX_RESPONSE_COPY = 256 * 1024
 # Exchanges bigger than this are judged at once instead of held, bytes and all, until a read.
@@ -53,6 +52,7 @@ class Recorder:
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
         self._spec = spec
+        self._test_id_header = spec.test_id_header
         # Each API names its request id header in its spec; a dialect without one stops start-up.
         self._request_id_headers = {doc.dialect: spec.request_id_header(doc.dialect) for doc in spec.documents}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
@@ -148,7 +148,7 @@ class Recorder:
         response_json = _json_or_none(seen.response_body, response_headers.get("content-type", ""))
         exchange = Exchange(
             at=seen.at,
-            test_id=request_headers.get(TEST_ID_HEADER),
+            test_id=request_headers.get(self._test_id_header),
             method=seen.method,
             path=seen.path,
             operation=operation,

@@ -23,7 +23,6 @@ from starlette.types import Message, Receive, Scope, Send
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
-from mockserver.http.recorder import TEST_ID_HEADER
 from mockserver.sim import decisions
 from mockserver.sim.decisions import Decision, RequestTags
 from mockserver.sim.jobs import Job
@@ -31,7 +30,6 @@ from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.roles import Role
 
-_TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request
 # cycle, which holds it), so a ``drop`` effect can close the connection without answering;
 # under another server nothing is found and ``drop`` falls back to a cut-off answer.
@@ -41,8 +39,9 @@ CONNECTION = "flux_mock.transport"
 _INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
 
 
-def test_id_of(request: Request) -> str | None:
-    value = (header_of(request, _TEST_ID_NAME) or "").strip()
+def test_id_of(request: Request, ctx: AppContext) -> str | None:
+    """The test a request names in the spec's test id header, if any."""
+    value = (header_of(request, ctx.spec.test_id_header.encode("latin-1")) or "").strip()
     return value or None
 
 
@@ -52,13 +51,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     roles = _body_roles(operation, ctx.spec)
     creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
     handler = operation.handler
+    test_id_name = ctx.spec.test_id_header.encode("latin-1")
 
     def checked(request: Request) -> Awaitable[Response]:
         # Not a coroutine itself: in the usual case (no rules, no test id) it hands back the
         # endpoint's own, so the check adds no frame to the request.
         header_id = None
         for key, value in request.scope["headers"]:  # test_id_of, written out: every request asks
-            if key == _TEST_ID_NAME:
+            if key == test_id_name:
                 header_id = value.decode("latin-1").strip() or None
                 break
         if header_id is None and decisions.tags_here() is None and not ctx.scenarios.has_rules():

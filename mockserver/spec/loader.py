@@ -176,6 +176,26 @@ class Spec:
 
     # ---- lookups -----------------------------------------------------------
 
+    @functools.cached_property
+    def test_id_header(self) -> str:
+        """The request header (lower-case) that names a request's test: the header parameter
+        with ``x-mock-role: test_id``."""
+        names: set[str] = set()
+        for doc in self.documents:
+            params = list(doc.raw.get("components", {}).get("parameters", {}).values())
+            for item in doc.raw["paths"].values():
+                params.extend(item.get("parameters", []))
+                for method in HTTP_METHODS:
+                    params.extend(item.get(method, {}).get("parameters", []))
+            for param in params:
+                resolved = self.resolve(param, doc)
+                if resolved.get("in") == "header" and resolved.get("x-mock-role") == Role.TEST_ID:
+                    names.add(str(resolved["name"]).lower())
+        if len(names) != 1:
+            found = ", ".join(sorted(names)) or "none"
+            raise SpecError(f"the spec needs one header parameter with x-mock-role {Role.TEST_ID}, found {found}")
+        return names.pop()
+
     def request_id_header(self, dialect: str) -> str:
         """The response header (lower-case) an API's answers carry their request id in: the one
         its documents give ``x-mock-role: request_id``."""

@@ -31,6 +31,7 @@ class Role(StrEnum):
     FAIL_TIMES = "fail_times"
     RETRY_AFTER_MS = "retry_after_ms"
     SHOULD_RETRY = "should_retry"
+    TEST_ID = "test_id"  # the request header that names the test a request belongs to
     # A documented response header.
     REQUEST_ID = "request_id"  # the header an API's answers carry their request id in
 
