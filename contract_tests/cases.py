@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mockserver.spec.yaml_files import read_yaml
+from mockserver.testing import read_yaml
 
 _PACKAGED = Path(__file__).resolve().parent / "fixtures"
 FIXTURES_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "fixtures"

@@ -24,9 +24,9 @@ from contract_tests.report import Findings
 from contract_tests.response_checks import check_answer, documented_response, json_body
 from contract_tests.stream import check_stream
 from contract_tests.webhook_receiver import WebhookReceiver
-from mockserver.spec.loader import Operation, Spec
-from mockserver.spec.model_info import ModelInfo
+from mockserver.testing import ModelInfo, Operation, QueueContract, Role, Spec
 
+DIALECT = "fal"  # the x-mock-dialect of the documents this flow drives
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 _LIFECYCLE_RULES = ("lifecycle.state", "lifecycle.status-code", "lifecycle.transition", "lifecycle.queue-position")
 
@@ -60,13 +60,17 @@ class FalFlow:
         if final.get("error"):
             found.add("lifecycle.failed", f"a valid request ended {final.get('status')} with error {final['error']!r}")
             return found
-        final_state = self.contract()["final_state"]
-        check_stream(self.spec, self.index, self.client, f"{ticket['status_url']}/stream", final_state, found)
+        contract = self.contract()
+        stream_url = f"{ticket['status_url']}/stream"
+        check_stream(self.spec, self.index, self.client, stream_url, contract.final_state, found)
         result = self._get(str(ticket["response_url"]), found)
         if result is None:
             return found
-        if result.status_code != 200:
-            found.add("result.status", f"result of a completed request answered {result.status_code}, not 200")
+        if result.status_code != contract.result_final:
+            found.add(
+                "result.status",
+                f"result of a completed request answered {result.status_code}, not {contract.result_final}",
+            )
             return found
         assert op.model is not None
         self._check_images(case, op.model, json_body(result), found)
@@ -114,18 +118,22 @@ class FalFlow:
             cancelled = bool(final.get("error"))
             if cancelled and result.is_success:
                 found.add("cancel.result", f"result of a cancelled request answered {result.status_code}, not a 4xx")
-            if not cancelled and result.status_code != 200:
-                found.add("cancel.result", f"{outcome} request's result answered {result.status_code}, not 200")
+            final_code = self.contract().result_final
+            if not cancelled and result.status_code != final_code:
+                found.add(
+                    "cancel.result", f"{outcome} request's result answered {result.status_code}, not {final_code}"
+                )
         # An id nobody issued: cancel and status must both say "not found" as documented.
         unknown = cancel_url.replace(str(ticket["request_id"]), UNKNOWN_ID)
         answer = self._request("PUT", unknown, found)
         if answer is not None:
             found.checked("queue.unknown-request")
             self._check_cancel_code(_field(json_body(answer), "status"), answer.status_code, found)
-            if answer.status_code != 404:
+            contract = self.contract()
+            if answer.status_code != contract.cancel_outcomes[contract.cancel_unknown]:
                 found.add("queue.unknown-request", f"cancel of an unknown request answered {answer.status_code}")
         status = self._get(str(ticket["status_url"]).replace(str(ticket["request_id"]), UNKNOWN_ID), found)
-        if status is not None and status.status_code != 404:
+        if status is not None and status.status_code != self.contract().unknown_request:
             found.add("queue.unknown-request", f"status of an unknown request answered {status.status_code}")
         return found
 
@@ -135,7 +143,11 @@ class FalFlow:
         op = self._model(case, found)
         if op is None or op.model is None:
             return found
-        run_op = self.spec.operation(self.contract()["run_operation"])
+        run_operation = self.contract().run_operation
+        if run_operation is None:
+            found.add("run.status", "the spec's x-contract names no run host operation")
+            return found
+        run_op = self.spec.operation(run_operation)
         url = f"{run_base.rstrip('/')}/{case.endpoint}"
         found.checked("run.status")
         try:
@@ -154,7 +166,7 @@ class FalFlow:
         """Submit with a webhook to ``receiver``; the delivery must come, in the documented shape."""
         found = Findings(case.endpoint, f"webhook after {case.describe()}")
         op = self._model(case, found)
-        param = _query_parameter(op, "webhook_url") if op else None
+        param = _query_parameter(op, Role.WEBHOOK_URL) if op else None
         if op is None or param is None:
             if op is not None:
                 found.add("webhook.parameter", f"{case.endpoint} declares no query parameter of role webhook_url")
@@ -162,7 +174,7 @@ class FalFlow:
         ticket = self._submit(case, op, found, {param: receiver.url})
         if ticket is None or self._poll(ticket, found, check_early_result=False) is None:
             return found
-        settings: Mapping[str, str] = self.contract()["webhook"]
+        settings: Mapping[str, str] = self.contract().webhook
         found.checked("webhook.delivered", "webhook.body", "webhook.status", "webhook.payload")
         delivery = receiver.wait(str(ticket["request_id"]), self.options.timeout)
         if delivery is None:
@@ -238,10 +250,10 @@ class FalFlow:
         self, ticket: Mapping[str, Any], found: Findings, *, check_early_result: bool
     ) -> Mapping[str, Any] | None:
         contract = self.contract()
-        transitions: Mapping[str, list[str]] = contract["transitions"]
-        warned: Mapping[str, list[str]] = contract.get("warn_transitions", {})
-        codes: Mapping[str, int] = contract["status_codes"]
-        final_state = contract["final_state"]
+        transitions = contract.transitions
+        warned = contract.warn_transitions
+        codes = contract.status_codes
+        final_state = contract.final_state
         deadline = time.monotonic() + self.options.timeout
         submitted = ticket.get("status")
         previous: str | None = submitted if submitted in transitions else None
@@ -300,38 +312,34 @@ class FalFlow:
         return answer.status_code if answer is not None and answer.is_success else None
 
     def _check_cancel_code(self, outcome: Any, code: int, found: Findings) -> None:
-        expected = self.contract()["cancel_outcomes"].get(outcome)
+        expected = self.contract().cancel_outcomes.get(outcome)
         found.checked("cancel.status-code")
         if expected is not None and expected != code:
             found.add("cancel.status-code", f"cancel answered {code} with {outcome}; the contract says {expected}")
 
-    def contract(self) -> Mapping[str, Any]:
-        for document in self.spec.documents:
-            if document.dialect == "fal" and "x-contract" in document.raw:
-                contract: Mapping[str, Any] = document.raw["x-contract"]
-                return contract
-        raise LookupError("no fal document with an x-contract block")
+    def contract(self) -> QueueContract:
+        return self.spec.queue_contract(DIALECT)
 
     # ---- images ------------------------------------------------------------
 
     def _check_images(self, case: Case, model: ModelInfo, result: Any, found: Findings) -> None:
-        names: Mapping[str, str] = self.contract()["output_images"]
+        names = self.contract().output_images
         images = _field(result, names["list"])
         if not isinstance(images, list):
             return  # the schema check names the missing list
         body = expand_images(case.body) if isinstance(case.body, Mapping) else {}
 
-        def requested(role: str) -> Any:
+        def requested(role: Role) -> Any:
             name = model.name_of(role)
             return body.get(name, model.defaults.get(name)) if name else None
 
-        count = requested("num_images")
+        count = requested(Role.NUM_IMAGES)
         found.checked("result.image-count", "result.size", "image.decode", "image.size", "image.content-type")
         if isinstance(count, int) and len(images) != count:
             found.add("result.image-count", f"{len(images)} images for num_images {count}")
-        fmt = requested("output_format")
+        fmt = requested(Role.OUTPUT_FORMAT)
         wanted_type = model.content_types.get(fmt) if isinstance(fmt, str) else None
-        ratio = requested("aspect_ratio")
+        ratio = requested(Role.ASPECT_RATIO)
         wanted_size = model.sizes.get(ratio) if isinstance(ratio, str) else None
         for i, image in enumerate(images):
             if not isinstance(image, Mapping):
@@ -393,7 +401,7 @@ class FalFlow:
             found.add("image.content-type", f"images[{i}] is {kind!r}; the output_format asked for {wanted_type!r}")
 
 
-def _query_parameter(op: Operation, role: str) -> str | None:
+def _query_parameter(op: Operation, role: Role) -> str | None:
     for param in op.parameters():
         if param.get("in") == "query" and param.get("x-mock-role") == role:
             return str(param["name"])

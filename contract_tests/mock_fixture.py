@@ -8,11 +8,18 @@ from typing import Any
 import httpx
 
 from contract_tests.report import ContractViolation
-from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.kit.client_check import format_report, read_all, summarize
-from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
-from mockserver.runtime.run_file import client_environment
-from mockserver.testing import MockServer
+from mockserver.testing import (
+    ERROR,
+    INFO,
+    WARNING,
+    Entry,
+    MockServer,
+    Violation,
+    client_environment,
+    format_report,
+    read_all,
+    summarize,
+)
 
 
 class FluxMock:
@@ -55,7 +62,7 @@ class FluxMock:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {TEST_ID_HEADER: self.test_id}
+        return {self.server.test_id_header: self.test_id}
 
     def environment(self) -> dict[str, str]:
         """Variables that point a client process at this mock (as ``flux-mock check`` sets them)."""

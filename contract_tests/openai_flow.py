@@ -21,7 +21,7 @@ from PIL import Image
 from contract_tests.cases import Case, expand_images, image_path
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_answer, json_body
-from mockserver.spec.loader import NamedModel, Operation, Spec, SpecDocument
+from mockserver.testing import NamedModel, Operation, Role, Spec, SpecDocument
 
 DIALECT = "openai"
 
@@ -123,13 +123,13 @@ class OpenAIFlow:
             return found
         op = self._operation("edit")
         upload = _upload_field(self.spec, op)
-        model_field = named.info.name_of("model_name")
+        model_field = named.info.name_of(Role.MODEL_NAME)
         if upload is None or model_field is None:
             found.add("edit.form", f"{op.operation_id} declares no image_upload field")
             return found
         path = image_path("square.png")
         fields = {model_field: case.endpoint}
-        prompt = named.info.name_of("prompt")
+        prompt = named.info.name_of(Role.PROMPT)
         if prompt:
             fields[prompt] = "conformance edit"
         try:
@@ -158,7 +158,7 @@ class OpenAIFlow:
     def _body(self, case: Case, named: NamedModel) -> Any:
         """The fixture's body, naming the model unless it names one itself (an unknown model, say)."""
         body = expand_images(case.body)
-        name = named.info.name_of("model_name")
+        name = named.info.name_of(Role.MODEL_NAME)
         if isinstance(body, Mapping) and name and name not in body:
             return {name: case.endpoint, **body}
         return body
@@ -195,20 +195,20 @@ class OpenAIFlow:
         info = named.info
         sent = body if isinstance(body, Mapping) else {}
 
-        def requested(role: str) -> Any:
+        def requested(role: Role) -> Any:
             name = info.name_of(role)
             return sent.get(name, info.defaults.get(name)) if name else None
 
         found.checked("result.image-count", "result.format", "result.size", "image.decode")
-        count = requested("num_images")
+        count = requested(Role.NUM_IMAGES)
         if isinstance(count, str) and count.isdigit():  # a form field
             count = int(count)
         if isinstance(count, int) and len(items) != count:
-            found.add("result.image-count", f"{len(items)} images for {info.name_of('num_images')} {count}")
-        key = requested("response_format")
-        ratio = requested("aspect_ratio")
+            found.add("result.image-count", f"{len(items)} images for {info.name_of(Role.NUM_IMAGES)} {count}")
+        key = requested(Role.RESPONSE_FORMAT)
+        ratio = requested(Role.ASPECT_RATIO)
         wanted = info.sizes.get(ratio) if isinstance(ratio, str) else None
-        format_field = info.field("response_format")
+        format_field = info.field(Role.RESPONSE_FORMAT)
         inline = format_field.schema.get("x-mock-inline-format") if format_field else None
         for i, item in enumerate(items):
             value = _field(item, key) if isinstance(key, str) else None
@@ -256,7 +256,7 @@ def _upload_field(spec: Spec, op: Operation) -> str | None:
         return None
     schema = spec.resolve(spec.validator(op.document, pointer).schema, op.document)
     for name, prop in schema.get("properties", {}).items():
-        if spec.resolve(prop, op.document).get("x-mock-role") == "image_upload":
+        if spec.resolve(prop, op.document).get("x-mock-role") == Role.IMAGE_UPLOAD:
             return str(name)
     return None
 

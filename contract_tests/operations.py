@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from mockserver.spec.loader import Operation, Spec
+from mockserver.testing import Operation, Spec
 
 _PARAM = re.compile(r"\{([^}]+)\}")
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from contract_tests.report import Failure, Findings
-from mockserver.spec.loader import Operation, Spec
+from mockserver.testing import Operation, Spec
 
 JSON = "application/json"
 _MAX_ERRORS = 5
@@ -25,7 +25,7 @@ RESPONSE_RULES = ("response.status", "response.header", "response.content-type",
 def check_answer(spec: Spec, op: Operation, response: httpx.Response, found: Findings) -> None:
     """Check ``response`` against ``op`` and count the response rules as evaluated."""
     found.checked(*RESPONSE_RULES)
-    if op.document.request_id_header:
+    if op.document.stamped_request_id_header:
         found.checked("response.request-id")
     found.extend(check_response(spec, op, response))
 
@@ -60,7 +60,7 @@ def check_response(spec: Spec, op: Operation, response: httpx.Response) -> list[
     where = f"{response.request.method} {response.request.url} ({op.operation_id}) answered {response.status_code}"
     failures: list[Failure] = []
     # A document may promise a request id header on every answer, errors included.
-    id_header = op.document.request_id_header
+    id_header = op.document.stamped_request_id_header
     if id_header and not response.headers.get(id_header.decode("latin-1")):
         failures.append(Failure("response.request-id", f"{where} without the {id_header.decode('latin-1')} header"))
     found = documented_response(spec, op, response.status_code)

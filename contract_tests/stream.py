@@ -11,7 +11,7 @@ import httpx
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_response, documented_response
-from mockserver.spec.loader import Spec
+from mockserver.testing import Spec
 
 EVENT_STREAM = "text/event-stream"
 _MAX_EVENTS = 1000

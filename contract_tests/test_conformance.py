@@ -17,7 +17,7 @@ from contract_tests.plugin import Flows, is_extension, requires_api
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_gets
 from contract_tests.webhook_receiver import WebhookReceiver
-from mockserver.spec.loader import Spec
+from mockserver.testing import Spec
 
 Verdict = Callable[[Findings], None]
 

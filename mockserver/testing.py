@@ -4,6 +4,11 @@
         httpx.post(f"{mock.url}/fal-ai/flux-pro/kontext/max/text-to-image", json={...})
 
 Pass a :class:`~mockserver.sim.clock.ManualClock` as ``clock`` to move time by hand.
+
+This module is the package's public surface for test code: besides the server
+it re-exports what a test suite or a contract kit reads (the loaded spec and
+its typed parts, journal entries, the client-check helpers); everything else
+in ``mockserver`` may change without notice.
 """
 
 from __future__ import annotations
@@ -22,12 +27,42 @@ from starlette.types import ASGIApp
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
-from mockserver.runtime.run_file import RunInfo, fal_urls
+from mockserver.kit.client_check import format_report, read_all, summarize
+from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
+from mockserver.runtime.run_file import RunInfo, client_environment, fal_urls
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
 from mockserver.sim.clock import Clock, ManualClock, SystemClock
+from mockserver.spec.contract import QueueContract
+from mockserver.spec.loader import NamedModel, Operation, Spec, SpecDocument, SpecError
+from mockserver.spec.model_info import ModelInfo
+from mockserver.spec.roles import Role
+from mockserver.spec.yaml_files import read_yaml
 
-__all__ = ["ManualClock", "MockServer", "point_fal_client"]
+__all__ = [
+    "ERROR",
+    "INFO",
+    "WARNING",
+    "Entry",
+    "ManualClock",
+    "MockServer",
+    "ModelInfo",
+    "NamedModel",
+    "Operation",
+    "QueueContract",
+    "Role",
+    "Settings",
+    "Spec",
+    "SpecDocument",
+    "SpecError",
+    "Violation",
+    "client_environment",
+    "format_report",
+    "point_fal_client",
+    "read_all",
+    "read_yaml",
+    "summarize",
+]
 
 # fal-client's module globals for its four hosts, and the cached per-client
 # objects that copy one of them when first used.
@@ -62,6 +97,11 @@ class MockServer:
             ssl_keyfile=str(self.tls.server_key) if self.tls else None,
         )
         self._thread: threading.Thread | None = None
+
+    @property
+    def test_id_header(self) -> str:
+        """The request header that scopes journal entries and scenario rules to one test."""
+        return self.context.spec.test_id_header
 
     @property
     def context(self) -> AppContext:

@@ -18,6 +18,7 @@ from contract_tests.openai_flow import OpenAIFlow
 from contract_tests.report import ContractViolation, Findings
 from mockserver.kit.journal import Query
 from mockserver.spec.loader import Spec
+from mockserver.spec.roles import Role
 from mockserver.testing import MockServer
 from tests import broken
 from tests.broken import Answer, corrupting, fake_state, is_result, is_status, is_submit, nth_status_poll
@@ -92,7 +93,7 @@ def test_full_suite_passes_against_the_mock_through_the_cli(tmp_path: Path) -> N
     suite = ElementTree.parse(junit).getroot().find("testsuite")
     assert suite is not None
     fal = {c.endpoint for c in CASES if c.api == "fal"}
-    edits = [n for n, m in SPEC.named_models.items() if m.info.field("image_input")]
+    edits = [n for n, m in SPEC.named_models.items() if m.info.field(Role.IMAGE_INPUT)]
     # every case; per fal endpoint a cancel, a run and a webhook; per editable model an edit;
     # the model list, the extension routes and the fixture coverage
     expected = len(CASES) + 3 * len(fal) + len(edits) + 3

@@ -259,7 +259,7 @@ def test_a_whole_json_answer_is_sent_and_journalled_as_its_two_messages_would_be
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert (b"x-request-id", b"req_new") in sent[0]["headers"]  # stamped, in place of the app's
     assert (b"x-request-id", b"req_old") not in sent[0]["headers"]
-    assert entry.status == 400 and entry.request_id is None and entry.body == {"prompt": "x", "seed": 1}
+    assert entry.status == 400 and entry.request_id == "req_new" and entry.body == {"prompt": "x", "seed": 1}
     assert [v.message for v in entry.violations] == ["the mock answered 400: not this"]  # the answer was read
     fields = ("method", "path", "operation", "headers", "body", "status", "request_id", "violations")
     assert [getattr(entry, f) for f in fields] == [getattr(entry_apart, f) for f in fields]

@@ -84,6 +84,22 @@ def test_a_run_call_is_judged_by_the_model_its_path_names(instant: MockServer) -
     assert entry["status"] == 200 and rules == [("schema.unknown-field", "extra")]
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "header"),
+    [
+        (f"/{TEXT}", {"prompt": "x"}, "x-fal-request-id"),
+        ("/v1/images/generations", {"model": "black-forest-labs/flux-kontext-max/text-to-image", "prompt": "x"},
+         "x-request-id"),
+    ],
+)
+def test_the_request_id_of_each_api_is_journalled(instant: MockServer, path: str, body: Any, header: str) -> None:
+    with client(instant, "rid") as http:
+        answer = http.post(path, json=body)
+    assert answer.status_code == 200 and answer.headers[header]
+    [entry] = entries(instant, test_id="rid")
+    assert entry["request_id"] == answer.headers[header]
+
+
 def test_filters_and_paging(server: MockServer) -> None:
     with client(server, "a") as a, client(server, "b") as b:
         for _ in range(3):

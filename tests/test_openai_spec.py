@@ -15,6 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from mockserver.cli import build_parser, settings_from
 from mockserver.spec.loader import Spec, SpecError
+from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import read_yaml
 from mockserver.testing import MockServer
 
@@ -109,7 +110,7 @@ def test_roles_are_read_from_the_openai_schemas() -> None:
         "response_format": "response_format",
     }
     single = spec.named_models["black-forest-labs/flux-kontext-max"].info
-    assert single.name_of("image_input") == "image"
+    assert single.name_of(Role.IMAGE_INPUT) == "image"
     assert single.defaults["strength"] == 0.8
     assert multi.defaults["guidance_scale"] == 2.5 and multi.defaults["steps"] == 20 and multi.defaults["seed"] == -1
 

@@ -16,10 +16,13 @@ from jsonschema import Draft202012Validator
 from PIL import Image
 
 from mockserver.config import Settings
+from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.queue import JobQueue
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.roles import Role
 from mockserver.spec.validation import validate
 from mockserver.spec.validity import available, build_check
 
@@ -242,19 +245,19 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
     body = data.draw(valid_value(schema))
     assert SPEC.validator(op.document, op.body_schema_pointer() or "").is_valid(body)
 
-    queue = JobQueue(Settings(time_scale=0), ManualClock())
+    queue = JobQueue(Settings(time_scale=0), ManualClock(), FileLinks.of(SPEC, FILE_HANDLER))
     job = queue.submit(model, body)
     assert job.failure is None
     output = asyncio.run(queue.output(job))
 
     payload = {**model.defaults, **body}
     sizes = model.sizes
-    ratio = payload.get(model.name_of("aspect_ratio") or "")
-    fmt = payload.get(model.name_of("output_format") or "", "jpeg")
-    count = payload.get(model.name_of("num_images") or "", 1)
+    ratio = payload.get(model.name_of(Role.ASPECT_RATIO) or "")
+    fmt = payload.get(model.name_of(Role.OUTPUT_FORMAT) or "", "jpeg")
+    count = payload.get(model.name_of(Role.NUM_IMAGES) or "", 1)
     assert len(output.images) == count
     for image in output.images:
-        if payload.get(model.name_of("sync_mode") or ""):
+        if payload.get(model.name_of(Role.SYNC_MODE) or ""):
             assert image.data_uri is not None and image.file_id is None
             head, _, encoded = image.data_uri.partition(",")
             assert head == f"data:{image.content_type};base64"

@@ -65,3 +65,11 @@ def test_a_failing_model_answers_its_own_status_in_the_openai_shape(instant: Moc
     assert caught.value.status_code == 500
     assert caught.value.code == "internal_error"
     assert "model crashed" in str(caught.value.message)
+
+
+def test_a_rule_on_the_endpoint_fires_for_the_model_a_v1_body_names(instant: MockServer, test_id: str) -> None:
+    # On /v1 the model is named by the body, not the path: the rule must read it from there.
+    add_rule(instant.url, {"id": "by-model", "match": {"endpoint": TEXT}, "effect": {"type": "timeout"}}, test_id)
+    with pytest.raises(openai.InternalServerError):
+        sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a fox")
+    assert rules(instant.url, test_id)["by-model"]["fired"] == 1

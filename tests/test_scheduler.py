@@ -8,9 +8,11 @@ import gc
 import pytest
 
 from mockserver.config import Settings
+from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, QueueFull
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.loader import Spec
 from mockserver.spec.model_info import ModelInfo
 
@@ -24,7 +26,7 @@ def _model(endpoint: str = "fal-ai/flux-pro/kontext/max/text-to-image") -> Model
 
 
 def _queue(clock: ManualClock, **options: object) -> JobQueue:
-    return JobQueue(Settings(**options), clock)  # type: ignore[arg-type]
+    return JobQueue(Settings(**options), clock, FileLinks.of(SPEC, FILE_HANDLER))  # type: ignore[arg-type]
 
 
 def test_a_job_walks_queue_progress_completed_on_the_spec_timing(clock: ManualClock) -> None:

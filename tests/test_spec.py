@@ -12,6 +12,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
 from mockserver.spec.loader import Spec, SpecDocument, default_spec_paths
+from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import SafeLoader, read_yaml
 
 SPEC_FILES = default_spec_paths()
@@ -112,7 +113,7 @@ def test_model_roles_cover_what_the_mock_needs(op: Any) -> None:
     assert ("image_input" in roles) is edits
     # every size in the table is a real aspect ratio of the enum it decorates
     sizes = op.model.sizes
-    assert set(sizes) == set(op.model.field("aspect_ratio").schema["enum"])
+    assert set(sizes) == set(op.model.field(Role.ASPECT_RATIO).schema["enum"])
     for ratio, (width, height) in sizes.items():
         w, h = (int(x) for x in ratio.split(":"))
         assert abs(width / height - w / h) < 0.1, ratio

@@ -44,6 +44,7 @@ from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.loader import Operation, Spec, SpecError, default_spec
 
 log = logging.getLogger("mockserver")
@@ -58,6 +59,8 @@ HANDLERS: dict[str, HandlerFactory] = {
     **proxy.HANDLERS,
     **jwks.HANDLERS,
 }
+# The roles each handler reads; a spec that cannot give them does not start.
+ROLE_NEEDS = {**openai_images.NEEDS}
 _STATUS_WITH_SUBPATH = re.compile(r"^/([^/]+)/([^/]+)/.+/requests/([^/]+)(/status|/cancel|/status/stream)?$")
 
 
@@ -68,12 +71,18 @@ def _route_path(operation: Operation) -> str:
     return path
 
 
+def check_spec(spec: Spec) -> None:
+    """Stop start-up when the spec names a handler the code lacks, or lacks a role a handler reads."""
+    for operation in spec.operations:
+        if operation.handler not in HANDLERS:
+            raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
+    spec.check_needs(ROLE_NEEDS)
+
+
 def build_routes(ctx: AppContext) -> list[Route]:
     routes: list[Route] = []
     for operation in ctx.spec.operations:
-        factory = HANDLERS.get(operation.handler)
-        if factory is None:
-            raise SpecError(f"{operation.operation_id}: unknown x-mock-handler {operation.handler!r}")
+        factory = HANDLERS[operation.handler]  # check_spec made sure there is one
         endpoint = checking_headers(operation, scenario_gate.wrap(factory(operation, ctx), operation, ctx))
         routes.append(
             Route(_route_path(operation), _Asgi(endpoint), methods=[operation.method], name=operation.operation_id)
@@ -139,14 +148,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     if spec is None:
         # The default documents are read once per process; documents of one's own, every time.
         spec = default_spec() if settings.spec_paths is None else Spec.load(settings.spec_paths)
+    check_spec(spec)
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
-    queue = JobQueue(settings, clock)
+    queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER))
 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
-        return await fal_queue.finished_result(queue, job, base)
+        return await fal_queue.finished_result(queue, job, base, spec.queue_contract(fal_queue.DIALECT))
 
     dispatcher = WebhookDispatcher(queue, settings, webhook_result)
     uploads = UploadSlots(clock, settings.retention_seconds)

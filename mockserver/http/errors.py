@@ -76,10 +76,8 @@ def render_openai(error: ApiError) -> JsonAnswer:
     error_type, code = OPENAI_CODES.get(status, fallback)
     request_id = request_ids.current()
     body = {"error": {"message": message, "type": error_type, "param": request_id, "code": code}}
-    headers = dict(error.headers)
-    if request_id:
-        headers["x-request-id"] = request_id
-    return JsonAnswer(body, status_code=status, headers=headers)
+    # The request id header itself is put on every answer by the front (x-mock-stamp-request-id).
+    return JsonAnswer(body, status_code=status, headers=dict(error.headers))
 
 
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}

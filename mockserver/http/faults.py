@@ -17,6 +17,7 @@ from starlette.requests import Request
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.recorder import note_injected
 from mockserver.spec.loader import Operation
+from mockserver.spec.roles import Role
 from mockserver.spec.validation import Issue, validate
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
@@ -37,12 +38,12 @@ class FaultChecker:
 
     def __init__(self, operation: Operation) -> None:
         self._params = {
-            str(p["x-mock-role"]): (str(p["name"]).lower(), Draft202012Validator(p.get("schema", {})))
+            Role(p["x-mock-role"]): (str(p["name"]).lower(), Draft202012Validator(p.get("schema", {})))
             for p in operation.parameters()
             if p.get("in") == "header" and p.get("x-mock-role")
         }
 
-    def _value(self, request: Request, role: str) -> int | str | None:
+    def _value(self, request: Request, role: Role) -> int | str | None:
         if role not in self._params:
             return None
         name, validator = self._params[role]
@@ -60,22 +61,22 @@ class FaultChecker:
 
     def check(self, request: Request) -> None:
         """Raise the requested error, unless this attempt is past the failing ones."""
-        status = self._value(request, "fail_status")
+        status = self._value(request, Role.FAIL_STATUS)
         if not isinstance(status, int):
             return
-        times = self._value(request, "fail_times")
+        times = self._value(request, Role.FAIL_TIMES)
         attempt = request.headers.get(RETRY_COUNT, "0").strip()
         if isinstance(times, int) and attempt.isdigit() and int(attempt) >= times:
             return
         headers: dict[str, str] = {}
-        delay = self._value(request, "retry_after_ms")
+        delay = self._value(request, Role.RETRY_AFTER_MS)
         if isinstance(delay, int):
             headers["retry-after-ms"] = str(delay)
             headers["retry-after"] = str(math.ceil(delay / 1000))
-        should_retry = self._value(request, "should_retry")
+        should_retry = self._value(request, Role.SHOULD_RETRY)
         if isinstance(should_retry, str):
             headers["x-should-retry"] = should_retry
-        asked_by = self._params["fail_status"][0]
+        asked_by = self._params[Role.FAIL_STATUS][0]
         note_injected(request.scope, "answer", f"header {asked_by}")
         message = f"{_MESSAGES.get(status, 'Error')} (asked for by {asked_by})"
         raise ApiError(status, message, "injected_fault", headers=headers)

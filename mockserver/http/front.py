@@ -10,7 +10,7 @@ they are done here in order, with one object around ``send`` (a
 1. headers over the limit are refused with a 431 (not journalled: nothing
    past this point has seen them);
 2. a request id is made when the path's API hands them out
-   (``x-mock-request-id-header``);
+   (``x-mock-stamp-request-id``);
 3. the exchange is copied for the journal (not ``/_mock/*``);
 4. the router picks the route; whatever a handler or the router raises is
    turned into an answer by the exception handlers, in the dialect's shape.
@@ -54,8 +54,8 @@ class Front:
         self.handlers = dict(handlers)
         # Each path prefix's request id header, longest prefix first, as document_for_path
         # would find them: read on every request without a call per request.
-        self._id_headers = [(prefix, doc.request_id_header) for prefix, doc in spec.by_prefix]
-        self._default_id_header = spec.document_for_path("").request_id_header
+        self._id_headers = [(prefix, doc.stamped_request_id_header) for prefix, doc in spec.by_prefix]
+        self._default_id_header = spec.document_for_path("").stamped_request_id_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

@@ -33,7 +33,6 @@ from mockserver.spec.loader import Spec
 
 log = logging.getLogger("mockserver")
 
-TEST_ID_HEADER = "x-mock-test-id"
 ADMIN_PREFIX = "/_mock"
 # What the mock was told to do with a request ("answer:<source>", "job:<source>"; see
 # client_rules), noted in its scope by the code that obeyed, so no verdict blames the client.
@@ -57,6 +56,10 @@ class Recorder:
         self.rules = rules
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
+        self._spec = spec
+        self._test_id_header = spec.test_id_header
+        # Each API names its request id header in its spec; a dialect without one stops start-up.
+        self._request_id_headers = {doc.dialect: spec.request_id_header(doc.dialect) for doc in spec.documents}
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
@@ -150,7 +153,7 @@ class Recorder:
         response_json = _json_or_none(seen.response_body, response_headers.get("content-type", ""))
         exchange = Exchange(
             at=seen.at,
-            test_id=request_headers.get(TEST_ID_HEADER),
+            test_id=request_headers.get(self._test_id_header),
             method=seen.method,
             path=seen.path,
             operation=operation,
@@ -179,9 +182,10 @@ class Recorder:
             body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
             status=exchange.status,
             duration_ms=seen.duration_ms,
-            request_id=response_headers.get("x-fal-request-id"),
+            request_id=response_headers.get(self._request_id_headers[self._spec.document_for_path(seen.path).dialect]),
             violations=violations,
         )
+
 
 
 class Seen(NamedTuple):

@@ -1,9 +1,10 @@
 """The request id of the answer being made, for APIs whose clients read one from a header.
 
-A spec document opts in with ``x-mock-request-id-header`` (the OpenAI API uses
-``x-request-id``). :class:`~mockserver.http.front.Front` makes the id before
-routing, so 404s, 405s and crashes carry it too, and puts it on the answer;
-error renderers quote it from here.
+A spec document opts in with ``x-mock-stamp-request-id`` (the OpenAI API does;
+its header is the one the spec gives ``x-mock-role: request_id``).
+:class:`~mockserver.http.front.Front` makes the id before routing, so 404s,
+405s and crashes carry it too, and puts it on the answer; error renderers
+quote it from here.
 """
 
 from __future__ import annotations

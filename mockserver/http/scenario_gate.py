@@ -23,14 +23,14 @@ from starlette.types import Message, Receive, Scope, Send
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
-from mockserver.http.recorder import TEST_ID_HEADER, note_injected
+from mockserver.http.recorder import note_injected
 from mockserver.sim import decisions
 from mockserver.sim.decisions import Decision, JobDirectives, RequestTags
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.roles import Role
 
-_TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request
 # cycle, which holds it), so a ``drop`` effect can close the connection without answering;
 # under another server nothing is found and ``drop`` falls back to a cut-off answer.
@@ -40,8 +40,9 @@ CONNECTION = "flux_mock.transport"
 _INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
 
 
-def test_id_of(request: Request) -> str | None:
-    value = (header_of(request, _TEST_ID_NAME) or "").strip()
+def test_id_of(request: Request, ctx: AppContext) -> str | None:
+    """The test a request names in the spec's test id header, if any."""
+    value = (header_of(request, ctx.spec.test_id_header.encode("latin-1")) or "").strip()
     return value or None
 
 
@@ -51,13 +52,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     roles = _body_roles(operation, ctx.spec)
     creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
     handler = operation.handler
+    test_id_name = ctx.spec.test_id_header.encode("latin-1")
 
     def checked(request: Request) -> Awaitable[Response]:
         # Not a coroutine itself: in the usual case (no rules, no test id) it hands back the
         # endpoint's own, so the check adds no frame to the request.
         header_id = None
         for key, value in request.scope["headers"]:  # test_id_of, written out: every request asks
-            if key == _TEST_ID_NAME:
+            if key == test_id_name:
                 header_id = value.decode("latin-1").strip() or None
                 break
         if header_id is None and decisions.tags_here() is None and not ctx.scenarios.has_rules():
@@ -131,29 +133,29 @@ def _job_of(ctx: AppContext, request: Request) -> Job | None:
     return ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
 
 
-def _body_roles(operation: Operation, spec: Spec) -> dict[str, str]:
-    """Field name by role in an operation's JSON body schema (``prompt``, ``model``)."""
+def _body_roles(operation: Operation, spec: Spec) -> dict[Role, str]:
+    """Field name by role in an operation's JSON body schema (``prompt``, ``model_name``)."""
     if operation.model is not None:
         return {role: info.name for role, info in operation.model.fields.items()}
     pointer = operation.body_schema_pointer()
     if pointer is None:
         return {}
     schema = spec.resolve(spec.resolve({"$ref": f"#{pointer}"}, operation.document), operation.document)
-    roles: dict[str, str] = {}
+    roles: dict[Role, str] = {}
     for name, prop in schema.get("properties", {}).items():
         role = spec.resolve(prop, operation.document).get("x-mock-role")
-        if isinstance(role, str):
-            roles.setdefault(role, name)
+        if isinstance(role, str):  # a known word: the loader checked every role
+            roles.setdefault(Role(role), name)
     return roles
 
 
 def _subject(
-    ctx: AppContext, request: Request, operation: Operation, roles: Mapping[str, str], job: Job | None, body: Any
+    ctx: AppContext, request: Request, operation: Operation, roles: Mapping[Role, str], job: Job | None, body: Any
 ) -> tuple[str | None, str | None]:
     """The model endpoint a request concerns, and its prompt."""
     if job is not None:
         model_op = ctx.spec.model(job.endpoint_id)
-        has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of("prompt")
+        has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of(Role.PROMPT)
         return job.endpoint_id, job.plan.prompt if has_prompt else None
     endpoint_id: str | None = None
     if operation.model is not None:
@@ -164,9 +166,9 @@ def _subject(
         if model_op is not None and model_op.model is not None:
             roles = {role: info.name for role, info in model_op.model.fields.items()}
     body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-    if endpoint_id is None and isinstance(body_map.get(roles.get("model", "")), str):
-        endpoint_id = body_map[roles["model"]]
-    prompt = body_map.get(roles.get("prompt", ""))
+    if endpoint_id is None and isinstance(body_map.get(roles.get(Role.MODEL_NAME, "")), str):
+        endpoint_id = body_map[roles[Role.MODEL_NAME]]
+    prompt = body_map.get(roles.get(Role.PROMPT, ""))
     return endpoint_id, prompt if isinstance(prompt, str) else None
 
 

@@ -21,6 +21,7 @@ from mockserver.sim.generation import data_uri
 from mockserver.spec import jsontext
 from mockserver.spec.form_values import typed
 from mockserver.spec.loader import JSON, NamedModel, Operation, Spec, SpecDocument
+from mockserver.spec.roles import Role
 from mockserver.spec.validation import Issue, validate
 
 FORM = "multipart/form-data"
@@ -119,7 +120,7 @@ class BodyRules:
             body[name] = typed(value, fields.get(name, {}))
         if model_field:
             body.setdefault(model_field, named.name)
-        target = named.info.field("image_input")
+        target = named.info.field(Role.IMAGE_INPUT)
         files = [data_uri(ctype, data) for name, data, filename, ctype in parts if filename and name in uploads]
         if target is not None and files:
             body[target.name] = files if target.is_array else files[0]

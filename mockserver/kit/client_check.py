@@ -16,12 +16,14 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mockserver.config import Settings
 from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Query
 from mockserver.runtime.run_file import client_environment
-from mockserver.testing import MockServer
+
+if TYPE_CHECKING:
+    from mockserver.testing import MockServer
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ def run_check(
     if not command:
         print("flux-mock check: give the command to run after --", file=sys.stderr)
         return 2
+    from mockserver.testing import MockServer  # imported here: mockserver.testing re-exports this module
+
     with MockServer(settings, tls_state_dir=tls_state_dir) as server:
         print(f"flux-mock check: mock on {server.url}; running {' '.join(command)}", file=out, flush=True)
         try:

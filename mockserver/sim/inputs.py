@@ -26,7 +26,6 @@ THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
 # (header, size, integrity) but never decoded into pixels, so a request with
 # thousands of images costs little more than one with eight.
 DECODED_INPUTS = 8
-_FILE_PATH = re.compile(r"^/files/([0-9a-f]{8,64})/[^/]+$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
 
 
@@ -49,13 +48,16 @@ def resolve(
     label: str,
     url: str,
     limits: Limits,
+    file_id_in: Callable[[str], str | None],
     lookup_file: Callable[[str], bytes | None],
     fetched: Mapping[str, Fetched] | None = None,
     *,
     decode: bool = True,
 ) -> ResolvedInput:
-    """Read one input. With ``decode`` off the image is only checked (format and
-    size from its header), for inputs past the ones the renderer draws."""
+    """Read one input. ``file_id_in`` says which URL paths are the mock's own files
+    (:class:`~mockserver.spec.file_links.FileLinks`), ``lookup_file`` reads one by id.
+    With ``decode`` off the image is only checked (format and size from its header),
+    for inputs past the ones the renderer draws."""
     if url.startswith("data:"):
         try:
             data = _data_uri_bytes(url, limits.max_bytes)
@@ -63,9 +65,9 @@ def resolve(
             return ResolvedInput(label, None, None, error=str(exc))
         return _read(label, data, limits, decode=decode)
     parts = urlsplit(url)
-    match = _FILE_PATH.match(parts.path)
-    if parts.scheme in ("http", "https") and match:
-        stored = lookup_file(match.group(1))
+    file_id = file_id_in(parts.path) if parts.scheme in ("http", "https") else None
+    if file_id is not None:
+        stored = lookup_file(file_id)
         if stored is None:
             return ResolvedInput(label, None, None, error=f"file not found on this server: {url}")
         return _read(label, stored, limits, decode=decode)
@@ -76,7 +78,7 @@ def resolve(
         return _read(label, remote.data, limits, decode=decode)
     if not parts.scheme and _BASE64.match(url):
         # Some APIs take bare base64 image data where others take a data URI.
-        return resolve(label, "data:;base64," + url, limits, lookup_file, decode=decode)
+        return resolve(label, "data:;base64," + url, limits, file_id_in, lookup_file, decode=decode)
     return ResolvedInput(label, None, None, note=f"remote URL not fetched (offline): {url}")
 
 

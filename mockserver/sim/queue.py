@@ -22,6 +22,7 @@ from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.sim.jobs import CANCELLED, Job, JobFailure, JobState
 from mockserver.sim.scheduler import Scheduler
 from mockserver.sim.stores import FileStore, JobStore
+from mockserver.spec.file_links import FileLinks
 from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.validation import Issue
 
@@ -53,9 +54,10 @@ class StatusView(NamedTuple):
 
 
 class JobQueue:
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, links: FileLinks) -> None:
         self.settings = settings
         self.clock = clock
+        self.links = links  # where stored files are served, so inputs naming one are read from the store
         self.files = FileStore(clock, settings.max_file_bytes, settings.retention_seconds)
         self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
@@ -253,7 +255,7 @@ class JobQueue:
             stored = self.files.get(file_id)
             return stored.data if stored else None
 
-        return resolve(label, url, self._limits, lookup, fetched, decode=decode)
+        return resolve(label, url, self._limits, self.links.file_id_in, lookup, fetched, decode=decode)
 
     async def _render(self, job: Job) -> Output:
         model_plan = job.plan

@@ -1,5 +1,6 @@
 """The contract as the code sees it: the OpenAPI documents in ``specs/``, loaded and checked once."""
 
 from mockserver.spec.loader import Operation, Spec, SpecError
+from mockserver.spec.roles import Role, RoleNeeds
 
-__all__ = ["Operation", "Spec", "SpecError"]
+__all__ = ["Operation", "Role", "RoleNeeds", "Spec", "SpecError"]

@@ -28,9 +28,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from mockserver.spec.contract import QueueContract
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
 from mockserver.spec.refs import NotInlinable, inline
+from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
@@ -133,10 +135,12 @@ class SpecDocument:
         return str(self.raw.get("x-mock-path-prefix", ""))
 
     @functools.cached_property
-    def request_id_header(self) -> bytes | None:
-        """The header (lower-case, as ASGI spells it) every answer carries a request id in, if any."""
-        name = self.raw.get("x-mock-request-id-header")
-        return str(name).lower().encode("latin-1") if name else None
+    def stamped_request_id_header(self) -> bytes | None:
+        """The header (lower-case, as ASGI spells it) every answer carries a request id in, when the
+        document asks for one on every answer (``x-mock-stamp-request-id``)."""
+        if self.raw.get("x-mock-stamp-request-id") is not True:
+            return None
+        return self.spec.request_id_header(self.dialect).encode("latin-1")
 
     def timing(self, overrides: Mapping[str, Any]) -> Timing:
         merged = {**self.raw.get("x-mock-timing", {}), **overrides}
@@ -159,12 +163,16 @@ class Spec:
         for uri, raw in documents:
             if not isinstance(raw, dict) or "paths" not in raw:
                 raise SpecError(f"{uri}: not an OpenAPI document")
+            for unknown in unknown_roles(raw):
+                raise SpecError(f"{uri}: {unknown} (known roles: {', '.join(sorted(Role))})")
             loaded.append(SpecDocument(self, uri, raw))
             registry = registry.with_resource(
                 uri, Resource.from_contents(raw, default_specification=DRAFT202012)
             )
         self.documents: tuple[SpecDocument, ...] = tuple(loaded)
         self._registry = registry.crawl()
+        self._request_id_headers = self._find_request_id_headers()
+        self._contracts = self._read_contracts()
         self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
         self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
         named_models: dict[str, NamedModel] = {}
@@ -190,6 +198,73 @@ class Spec:
         return cls(docs)
 
     # ---- lookups -----------------------------------------------------------
+
+    @functools.cached_property
+    def test_id_header(self) -> str:
+        """The request header (lower-case) that names a request's test: the header parameter
+        with ``x-mock-role: test_id``."""
+        names: set[str] = set()
+        for doc in self.documents:
+            params = list(doc.raw.get("components", {}).get("parameters", {}).values())
+            for item in doc.raw["paths"].values():
+                params.extend(item.get("parameters", []))
+                for method in HTTP_METHODS:
+                    params.extend(item.get(method, {}).get("parameters", []))
+            for param in params:
+                resolved = self.resolve(param, doc)
+                if resolved.get("in") == "header" and resolved.get("x-mock-role") == Role.TEST_ID:
+                    names.add(str(resolved["name"]).lower())
+        if len(names) != 1:
+            found = ", ".join(sorted(names)) or "none"
+            raise SpecError(f"the spec needs one header parameter with x-mock-role {Role.TEST_ID}, found {found}")
+        return names.pop()
+
+    def request_id_header(self, dialect: str) -> str:
+        """The response header (lower-case) an API's answers carry their request id in: the one
+        its documents give ``x-mock-role: request_id``."""
+        name = self._request_id_headers.get(dialect)
+        if name is None:
+            raise SpecError(f"no {dialect} document declares a response header with x-mock-role {Role.REQUEST_ID}")
+        return name
+
+    def queue_contract(self, dialect: str) -> QueueContract:
+        """The queue lifecycle of a dialect's documents (their ``x-contract`` block)."""
+        contract = self._contracts.get(dialect)
+        if contract is None:
+            raise SpecError(f"no {dialect} document has an x-contract block")
+        return contract
+
+    def _read_contracts(self) -> Mapping[str, QueueContract]:
+        found: dict[str, QueueContract] = {}
+        for doc in self.documents:
+            # Only an API with a queue lifecycle has one; others' x-contract blocks hold other facts.
+            if "transitions" not in doc.raw.get("x-contract", {}):
+                continue
+            if doc.dialect in found:
+                raise SpecError(f"{doc.uri}: a second x-contract block for the {doc.dialect} dialect")
+            try:
+                found[doc.dialect] = QueueContract.read(doc.raw["x-contract"])
+            except ValueError as exc:
+                raise SpecError(f"{doc.uri}: x-contract: {exc}") from exc
+        return MappingProxyType(found)
+
+    def _find_request_id_headers(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for doc in self.documents:
+            responses = list(doc.raw.get("components", {}).get("responses", {}).values())
+            for item in doc.raw["paths"].values():
+                for method in HTTP_METHODS:
+                    responses.extend(item.get(method, {}).get("responses", {}).values())
+            for response in responses:
+                # A $ref'd response is read where it is declared; the headers of this one are local.
+                headers = response.get("headers", {}) if isinstance(response, Mapping) else {}
+                for name, header in headers.items():
+                    if self.resolve(header, doc).get("x-mock-role") != Role.REQUEST_ID:
+                        continue
+                    known = found.setdefault(doc.dialect, str(name).lower())
+                    if known != str(name).lower():
+                        raise SpecError(f"{doc.uri}: the {doc.dialect} request id is in {known}, not {name}")
+        return found
 
     def model(self, endpoint_id: str) -> Operation | None:
         return self._models.get(endpoint_id.strip("/"))
@@ -246,6 +321,47 @@ class Spec:
         except Exception as exc:  # referencing raises several unrelated types
             # The library's message can quote a whole document: keep ours short.
             raise SpecError(f"{doc.uri}: unresolvable $ref {ref} ({type(exc).__name__})") from exc
+
+    # ---- roles -------------------------------------------------------------
+
+    def operation_roles(self, op: Operation) -> frozenset[Role]:
+        """The roles an operation's body fields (any media type) and parameters play."""
+        found: set[Role] = set()
+        for param in op.parameters():
+            if "x-mock-role" in param:
+                found.add(Role(param["x-mock-role"]))
+        for media_type in op.raw.get("requestBody", {}).get("content", {}):
+            pointer = op.body_schema_pointer(media_type)
+            if pointer is None:
+                continue
+            schema = self.resolve({"$ref": f"#{pointer}"}, op.document)
+            for prop in schema.get("properties", {}).values():
+                resolved = self.resolve(prop, op.document)
+                if resolved.get("type") == "array" and "items" in resolved:
+                    resolved = {**self.resolve(resolved["items"], op.document), **resolved}
+                if "x-mock-role" in resolved:
+                    found.add(Role(resolved["x-mock-role"]))
+        return frozenset(found)
+
+    def check_needs(self, needs: Mapping[str, RoleNeeds]) -> None:
+        """Stop start-up when a handler reads a role its operation, or a model it serves, cannot give."""
+        for op in self.operations:
+            need = needs.get(op.handler)
+            if need is None:
+                continue
+            missing = need.operation - self.operation_roles(op)
+            if missing:
+                raise SpecError(
+                    f"{op.document.uri}: operation {op.operation_id}: handler {op.handler} needs a field"
+                    f" with x-mock-role {', '.join(sorted(missing))}"
+                )
+            for named in self.named_models.values() if need.named_models else ():
+                missing = need.named_models - set(named.info.fields)
+                if missing:
+                    raise SpecError(
+                        f"{named.document.uri}: model {named.name}: handler {op.handler} needs a field"
+                        f" with x-mock-role {', '.join(sorted(missing))}"
+                    )
 
     # ---- validators --------------------------------------------------------
 
@@ -323,7 +439,7 @@ class Spec:
     ) -> ModelInfo:
         """What the body schema at ``schema_pointer`` means, from the roles of its fields."""
         schema = self.resolve(self._lookup(f"#{schema_pointer}", document), document)
-        fields: dict[str, FieldInfo] = {}
+        fields: dict[Role, FieldInfo] = {}
         defaults: dict[str, Any] = {}
         for name, prop in schema.get("properties", {}).items():
             resolved = self.resolve(prop, document)
@@ -331,8 +447,8 @@ class Spec:
                 # An array of a role-bearing item (e.g. image URLs) plays that role.
                 item = self.resolve(resolved["items"], document)
                 resolved = {**resolved, "x-mock-role": resolved.get("x-mock-role", item.get("x-mock-role"))}
-            role = resolved.get("x-mock-role")
-            if role:
+            if resolved.get("x-mock-role"):
+                role = Role(resolved["x-mock-role"])
                 if role in fields:
                     raise SpecError(f"{endpoint_id}: two fields play role {role!r}")
                 fields[role] = FieldInfo(name, resolved)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-Role = tuple[str, Any]  # the name of the field that plays a role, and what a body that leaves it out gets
+from mockserver.spec.roles import Role
+
+Played = tuple[str, Any]  # the name of the field that plays a role, and what a body that leaves it out gets
 
 
 class SubmitRoles(NamedTuple):
@@ -24,13 +26,13 @@ class SubmitRoles(NamedTuple):
     merged copy of the defaults, no lookups by role, on every request.
     """
 
-    prompt: Role | None
-    aspect_ratio: Role | None
-    output_format: Role | None
-    sync_mode: Role | None
-    num_images: Role | None
-    seed: Role | None
-    image_input: Role | None
+    prompt: Played | None
+    aspect_ratio: Played | None
+    output_format: Played | None
+    sync_mode: Played | None
+    num_images: Played | None
+    seed: Played | None
+    image_input: Played | None
     random_seed: Any  # the seed value that asks for a random one (``x-mock-random-seed``), if any
 
 
@@ -63,32 +65,32 @@ class ModelInfo:
     endpoint_id: str
     title: str
     timing: Timing
-    fields: Mapping[str, FieldInfo]  # by role
+    fields: Mapping[Role, FieldInfo]
     defaults: Mapping[str, Any]  # by field name
     image_format: str = "jpeg"  # encoding when no field plays role output_format
 
-    def field(self, role: str) -> FieldInfo | None:
+    def field(self, role: Role) -> FieldInfo | None:
         return self.fields.get(role)
 
-    def name_of(self, role: str) -> str | None:
+    def name_of(self, role: Role) -> str | None:
         info = self.fields.get(role)
         return info.name if info else None
 
     @functools.cached_property
     def roles(self) -> SubmitRoles:
-        def role(name: str, fallback: Any = None) -> Role | None:
+        def played(name: Role, fallback: Any = None) -> Played | None:
             info = self.fields.get(name)
             return (info.name, self.defaults.get(info.name, fallback)) if info else None
 
-        seed = self.fields.get("seed")
+        seed = self.fields.get(Role.SEED)
         return SubmitRoles(
-            prompt=role("prompt", ""),
-            aspect_ratio=role("aspect_ratio"),
-            output_format=role("output_format", self.image_format),
-            sync_mode=role("sync_mode", False),
-            num_images=role("num_images", 1),
-            seed=role("seed"),
-            image_input=role("image_input"),
+            prompt=played(Role.PROMPT, ""),
+            aspect_ratio=played(Role.ASPECT_RATIO),
+            output_format=played(Role.OUTPUT_FORMAT, self.image_format),
+            sync_mode=played(Role.SYNC_MODE, False),
+            num_images=played(Role.NUM_IMAGES, 1),
+            seed=played(Role.SEED),
+            image_input=played(Role.IMAGE_INPUT),
             random_seed=seed.schema.get("x-mock-random-seed") if seed else None,
         )
 
@@ -100,7 +102,7 @@ class ModelInfo:
     @functools.cached_property
     def sizes(self) -> Mapping[str, tuple[int, int]]:
         """Output size by aspect ratio (``x-mock-sizes``); read on every submit, so built once, read-only."""
-        info = self.fields.get("aspect_ratio")
+        info = self.fields.get(Role.ASPECT_RATIO)
         table = info.schema.get("x-mock-sizes", {}) if info else {}
         return MappingProxyType({ratio: (int(w), int(h)) for ratio, (w, h) in table.items()})
 
@@ -120,7 +122,7 @@ class ModelInfo:
     @functools.cached_property
     def content_types(self) -> Mapping[str, str]:
         """Media type by output format (``x-mock-content-types``)."""
-        info = self.fields.get("output_format")
+        info = self.fields.get(Role.OUTPUT_FORMAT)
         return MappingProxyType(dict(info.schema.get("x-mock-content-types", {})) if info else {})
 
 

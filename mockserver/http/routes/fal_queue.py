@@ -1,4 +1,8 @@
-"""fal's queue API: submit, status, status stream, result, cancel and run."""
+"""fal's queue API: submit, status, status stream, result, cancel and run.
+
+Status codes of the lifecycle come from the spec's ``x-contract`` block, the
+request id header from its documented response header.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,10 @@ from mockserver.http.urls import base_url
 from mockserver.sim import decisions
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
-from mockserver.spec.loader import Operation
+from mockserver.spec.contract import QueueContract
+from mockserver.spec.loader import Operation, SpecError
 
-REQUEST_ID_HEADER = "x-fal-request-id"
+DIALECT = "fal"  # the x-mock-dialect of the documents these handlers serve
 TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
 IN_QUEUE = JobState.IN_QUEUE.value  # what every submit answers (an enum's .value is a property call)
@@ -38,8 +43,9 @@ def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
     }
 
 
-def _file_url(base: str) -> Any:
-    return lambda file_id, name: f"{base}/files/{file_id}/{name}"
+def _file_url(queue: JobQueue, base: str) -> Any:
+    links = queue.links
+    return lambda file_id, name: links.url(base, file_id, name)
 
 
 def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
@@ -61,15 +67,26 @@ def _query(request: Request) -> Mapping[str, str]:
     return request.query_params if request.scope.get("query_string") else {}
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "Request not found", "request_not_found")
+def _id_header(operation: Operation) -> str:
+    """The header fal's answers carry the request id in (the spec's ``request_id`` role)."""
+    return operation.document.spec.request_id_header(operation.dialect)
 
 
-def _find(ctx: AppContext, request: Request) -> Job:
+def _lifecycle(operation: Operation) -> QueueContract:
+    """The dialect's ``x-contract``, checked to give a code for every state and cancel outcome the queue has."""
+    contract = operation.document.spec.queue_contract(operation.dialect)
+    missing = {state.value for state in JobState} - set(contract.status_codes)
+    missing |= {outcome.value for outcome in CancelOutcome} - set(contract.cancel_outcomes)
+    if missing:
+        raise SpecError(f"{operation.operation_id}: x-contract gives no status code for {', '.join(sorted(missing))}")
+    return contract
+
+
+def _find(ctx: AppContext, request: Request, contract: QueueContract) -> Job:
     params = request.path_params
     job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
     if job is None:
-        raise _not_found()
+        raise ApiError(contract.unknown_request, "Request not found", "request_not_found")
     return job
 
 
@@ -81,6 +98,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     queue = ctx.queue
     fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
     limit = ctx.settings.max_body_bytes
+    id_header = _id_header(operation)
 
     async def endpoint(request: Request) -> Response:
         if secured:
@@ -109,23 +127,25 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         answer["logs"] = None
         answer["metrics"] = {}
         answer["queue_position"] = queue.submitted_position(job)
-        return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(answer, headers={id_header: job.id})
 
     return endpoint
 
 
 def status(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
+    id_header = _id_header(operation)
+    contract = _lifecycle(operation)
+    codes = {state: contract.status_codes[state.value] for state in JobState}
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         params = _query(request)
         query.check(params)
-        job = _find(ctx, request)
+        job = _find(ctx, request, contract)
         view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
-        code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
-        return JsonAnswer(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer(body, status_code=codes[view.state], headers={id_header: job.id})
 
     return endpoint
 
@@ -133,11 +153,13 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
 def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     settings = ctx.settings
+    id_header = _id_header(operation)
+    contract = _lifecycle(operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         query.check(request.query_params)
-        job = _find(ctx, request)
+        job = _find(ctx, request, contract)
         with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
         base = base_url(request)
         # A scenario may slow the stream down: a pause before every event.
@@ -162,60 +184,71 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
                     last_sent = loop.time()
                 await asyncio.sleep(settings.stream_poll_seconds)
 
-        headers = {REQUEST_ID_HEADER: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        headers = {id_header: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     return endpoint
 
 
-async def finished_result(queue: JobQueue, job: Job, base: str) -> tuple[int, Any]:
+async def finished_result(queue: JobQueue, job: Job, base: str, contract: QueueContract) -> tuple[int, Any]:
     """Status code and body of a finished job's result (also the webhook's payload)."""
     if job.failure is not None:
         return job.failure.status_code, job.failure.body()
     output = await queue.output(job)
-    return 200, output.to_json(_file_url(base))
+    return contract.result_final, output.to_json(_file_url(queue, base))
 
 
-async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Response:
-    headers = {REQUEST_ID_HEADER: job.id}
-    code, body = await finished_result(ctx.queue, job, base_url(request))
+async def _finished_answer(
+    ctx: AppContext, request: Request, job: Job, id_header: str, contract: QueueContract
+) -> Response:
+    headers = {id_header: job.id}
+    code, body = await finished_result(ctx.queue, job, base_url(request), contract)
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
     return JsonAnswer(body, status_code=code, headers=headers)
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+    contract = _lifecycle(operation)
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        job = _find(ctx, request)
+        job = _find(ctx, request, contract)
         if job.state(ctx.queue.advance()) is not JobState.COMPLETED:
-            raise ApiError(
-                400, "Request is still in progress", "request_in_progress", headers={REQUEST_ID_HEADER: job.id}
-            )
-        return await _finished_answer(ctx, request, job)
+            message, error_type = "Request is still in progress", "request_in_progress"
+            raise ApiError(contract.result_pending, message, error_type, headers={id_header: job.id})
+        return await _finished_answer(ctx, request, job, id_header, contract)
 
     return endpoint
 
 
 def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+    contract = _lifecycle(operation)
+    unknown = {"status": contract.cancel_unknown}, contract.cancel_outcomes[contract.cancel_unknown]
+    codes = {outcome: contract.cancel_outcomes[outcome.value] for outcome in CancelOutcome}
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         params = request.path_params
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
-            return JsonAnswer({"status": "NOT_FOUND"}, status_code=404)
+            return JsonAnswer(unknown[0], status_code=unknown[1])
         if decisions.current().decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:
             outcome = ctx.queue.cancel(job)
-        code = 202 if outcome is CancelOutcome.REQUESTED else 400
-        return JsonAnswer({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonAnswer({"status": outcome.value}, status_code=codes[outcome], headers={id_header: job.id})
 
     return endpoint
 
 
 def run(operation: Operation, ctx: AppContext) -> Endpoint:
+    id_header = _id_header(operation)
+    contract = _lifecycle(operation)
+
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         endpoint_id = request.path_params["endpoint_id"]
@@ -226,7 +259,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         fetched = await ctx.queue.prefetch(model_op.model, body) if ctx.queue.fetches else None
         job = ctx.queue.submit(model_op.model, body, fetched=fetched)
         await ctx.queue.wait(job)
-        return await _finished_answer(ctx, request, job)
+        return await _finished_answer(ctx, request, job, id_header, contract)
 
     return endpoint
 

@@ -40,4 +40,5 @@ def health(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
-HANDLERS: dict[str, HandlerFactory] = {"files.get": get_file, "mock.health": health}
+FILE_HANDLER = "files.get"  # the operation whose path is the shape of every file URL (see FileLinks)
+HANDLERS: dict[str, HandlerFactory] = {FILE_HANDLER: get_file, "mock.health": health}

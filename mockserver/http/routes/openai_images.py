@@ -25,6 +25,7 @@ from mockserver.sim.generation import data_uri
 from mockserver.sim.jobs import Job
 from mockserver.spec.form_values import typed
 from mockserver.spec.loader import NamedModel, Operation, SpecDocument
+from mockserver.spec.roles import Role, RoleNeeds
 from mockserver.spec.validation import Issue, validate
 
 FORM = "multipart/form-data"
@@ -39,7 +40,7 @@ def _pick_model(ctx: AppContext, field: str, name: Any) -> NamedModel:
     return named
 
 
-def _with_role(fields: Mapping[str, Mapping[str, Any]], role: str, operation: Operation) -> str:
+def _with_role(fields: Mapping[str, Mapping[str, Any]], role: Role, operation: Operation) -> str:
     for name, schema in fields.items():
         if schema.get("x-mock-role") == role:
             return name
@@ -79,17 +80,18 @@ async def _images_body(
     ctx: AppContext, request: Request, named: NamedModel, job: Job, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     output = await ctx.queue.output(job)
-    info = named.info.field("response_format")
+    info = named.info.field(Role.RESPONSE_FORMAT)
     if info is None:
         raise LookupError(f"model {named.name} has no field with role response_format")
     # The chosen format names the key of each data item ("url", "b64_json").
     key = str(body.get(info.name, info.schema.get("default")))
     inline = key == info.schema.get("x-mock-inline-format")
     base = base_url(request)
+    links = ctx.queue.links
     data: list[dict[str, str]] = []
     for image in output.images:
         if not inline:
-            data.append({key: image.url(lambda file_id, name: f"{base}/files/{file_id}/{name}")})
+            data.append({key: image.url(lambda file_id, name: links.url(base, file_id, name))})
             continue
         stored = ctx.queue.files.get(image.file_id) if image.file_id else None
         if stored is None:
@@ -106,7 +108,7 @@ def generate(operation: Operation, ctx: AppContext) -> Endpoint:
     pointer = operation.body_schema_pointer()
     if pointer is None:
         raise LookupError(f"{operation.operation_id} has no JSON body schema")
-    model_field = _with_role(_schema_fields(ctx, operation.document, pointer), "model_name", operation)
+    model_field = _with_role(_schema_fields(ctx, operation.document, pointer), Role.MODEL_NAME, operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
@@ -139,12 +141,12 @@ def _form_body(
             body[name] = [typed(v, prop.get("items", {})) for v in values]
         else:
             body[name] = typed(values[-1], prop)
-    model_field = named.info.name_of("model_name")
+    model_field = named.info.name_of(Role.MODEL_NAME)
     if model_field:
         body.setdefault(model_field, named.name)
     uploads = [f for f in form.files if f.field in file_fields]
     sent_as = uploads[0].field if uploads else (file_fields or ["image"])[0]
-    target = named.info.field("image_input")
+    target = named.info.field(Role.IMAGE_INPUT)
     if target is None:
         if uploads:
             raise validation_failed(
@@ -167,8 +169,8 @@ def edit(operation: Operation, ctx: AppContext) -> Endpoint:
     if pointer is None:
         raise LookupError(f"{operation.operation_id} has no {FORM} body schema")
     properties = _schema_fields(ctx, operation.document, pointer)
-    file_fields = [name for name, p in properties.items() if p.get("x-mock-role") == "image_upload"]
-    model_field = _with_role(properties, "model_name", operation)
+    file_fields = [name for name, p in properties.items() if p.get("x-mock-role") == Role.IMAGE_UPLOAD]
+    model_field = _with_role(properties, Role.MODEL_NAME, operation)
     default_model = properties[model_field].get("default")
     settings = ctx.settings
 
@@ -219,4 +221,14 @@ HANDLERS: dict[str, HandlerFactory] = {
     "openai.edit": edit,
     "openai.list_models": list_models,
     "openai.get_model": get_model,
+}
+
+# What the handlers above read by role, checked against the spec at start-up.
+NEEDS: dict[str, RoleNeeds] = {
+    "openai.generate": RoleNeeds(
+        operation=frozenset({Role.MODEL_NAME}), named_models=frozenset({Role.RESPONSE_FORMAT})
+    ),
+    "openai.edit": RoleNeeds(
+        operation=frozenset({Role.MODEL_NAME, Role.IMAGE_UPLOAD}), named_models=frozenset({Role.RESPONSE_FORMAT})
+    ),
 }

@@ -27,14 +27,14 @@ def _listing(ctx: AppContext, scope: str | None, status_code: int = 200) -> Json
 
 def list_rules(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return _listing(ctx, test_id_of(request))
+        return _listing(ctx, test_id_of(request, ctx))
 
     return endpoint
 
 
 def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        scope = test_id_of(request)
+        scope = test_id_of(request, ctx)
         body = await ctx.read_valid_body(request, operation)
         try:
             rule = ctx.scenarios.add(body, scope)
@@ -47,7 +47,7 @@ def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def replace_rules(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        scope = test_id_of(request)
+        scope = test_id_of(request, ctx)
         body = await ctx.read_valid_body(request, operation)
         try:
             ctx.scenarios.replace(body["rules"], scope)
@@ -60,7 +60,7 @@ def replace_rules(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def clear_rules(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        ctx.scenarios.clear(test_id_of(request))
+        ctx.scenarios.clear(test_id_of(request, ctx))
         return Response(status_code=204)
 
     return endpoint
@@ -69,7 +69,7 @@ def clear_rules(operation: Operation, ctx: AppContext) -> Endpoint:
 def delete_rule(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         rule_id = request.path_params["rule_id"]
-        if not ctx.scenarios.delete(rule_id, test_id_of(request)):
+        if not ctx.scenarios.delete(rule_id, test_id_of(request, ctx)):
             raise ApiError(404, f"No rule {rule_id!r} in this scope", "rule_not_found")
         return Response(status_code=204)
 
@@ -78,7 +78,7 @@ def delete_rule(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def reset_rules(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        scope = test_id_of(request)
+        scope = test_id_of(request, ctx)
         ctx.scenarios.reset(scope)
         return _listing(ctx, scope)
 

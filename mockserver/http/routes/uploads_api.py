@@ -78,7 +78,7 @@ def upload(operation: Operation, ctx: AppContext) -> Endpoint:
         file_id = ctx.queue.files.put(data, content_type, name)
         return JsonAnswer(
             {
-                "access_url": f"{base_url(request)}/files/{file_id}/{name}",
+                "access_url": ctx.queue.links.url(base_url(request), file_id, name),
                 "content_type": content_type,
                 "file_name": name,
                 "file_size": len(data),
@@ -104,7 +104,10 @@ def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
         upload_id, slot = ctx.uploads.reserve(name, content_type)
         base = base_url(request)
         return JsonAnswer(
-            {"upload_url": f"{base}/files/upload/{upload_id}", "file_url": f"{base}/files/{slot.file_id}/{slot.name}"}
+            {
+                "upload_url": f"{base}/files/upload/{upload_id}",
+                "file_url": ctx.queue.links.url(base, slot.file_id, slot.name),
+            }
         )
 
     return endpoint
@@ -122,7 +125,7 @@ def put_upload(operation: Operation, ctx: AppContext) -> Endpoint:
             raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
         content_type = media_type(request.headers.get("content-type"), slot.content_type)
         ctx.queue.files.put(data, content_type, slot.name, file_id=slot.file_id)
-        return JsonAnswer({"file_url": f"{base_url(request)}/files/{slot.file_id}/{slot.name}"})
+        return JsonAnswer({"file_url": ctx.queue.links.url(base_url(request), slot.file_id, slot.name)})
 
     return endpoint
 

@@ -1,0 +1,66 @@
+"""The queue lifecycle's codes are the spec's ``x-contract``: read at load, checked for shape, answered by."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockserver.sim.clock import ManualClock
+from mockserver.spec.loader import Spec, SpecError, default_spec_paths
+from mockserver.testing import MockServer
+
+TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
+
+
+def _specs_with(tmp_path: Path, old: str, new: str) -> list[Path]:
+    copies = []
+    for path in default_spec_paths():
+        copy = tmp_path / path.name
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    target = tmp_path / "fal-kontext.yaml"
+    text = target.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return copies
+
+
+def test_the_shipped_contract_is_read_whole() -> None:
+    contract = Spec.load().queue_contract("fal")
+    assert contract.status_codes == {"IN_QUEUE": 202, "IN_PROGRESS": 202, "COMPLETED": 200}
+    assert (contract.result_pending, contract.result_final, contract.unknown_request) == (400, 200, 404)
+    assert contract.cancel_outcomes[contract.cancel_unknown] == 404
+
+
+def test_the_mock_answers_with_the_codes_the_contract_gives(tmp_path: Path) -> None:
+    old, new = "result_codes: {pending: 400, final: 200}", "result_codes: {pending: 409, final: 203}"
+    paths = _specs_with(tmp_path, old, new)
+    clock = ManualClock()
+    with MockServer(clock=clock, spec_paths=paths) as mock, httpx.Client(base_url=mock.url) as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": "a fox"}).json()
+        assert http.get(ticket["response_url"]).status_code == 409
+        clock.advance(60)
+        assert http.get(ticket["response_url"]).status_code == 203
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("status_codes: {IN_QUEUE: 202, IN_PROGRESS: 202, COMPLETED: 200}",
+         "status_codes: {IN_QUEUE: 202, COMPLETED: 200}", "status_codes must give a code for every state"),
+        ("unknown_request: 404", "unknown_request: lost", "unknown_request must be an HTTP status code, not 'lost'"),
+        ("cancel_unknown: NOT_FOUND", "cancel_unknown: GONE", "cancel_unknown 'GONE' is not one of cancel_outcomes"),
+    ],
+)
+def test_a_malformed_contract_stops_start_up(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(SpecError, match=rf"fal-kontext\.yaml: x-contract: {message}"):
+        MockServer(spec_paths=_specs_with(tmp_path, old, new))
+
+
+def test_a_contract_without_a_cancel_outcome_the_queue_has_stops_start_up(tmp_path: Path) -> None:
+    paths = _specs_with(tmp_path, "ALREADY_COMPLETED: 400, ", "")
+    with pytest.raises(SpecError, match="x-contract gives no status code for ALREADY_COMPLETED"):
+        MockServer(spec_paths=paths)
