@@ -5,8 +5,9 @@ dialect, so APIs added later get it too). It gathers what rules look at
 (endpoint, prompt, headers, the job a URL names), asks the
 :class:`~mockserver.sim.scenarios.ScenarioBook`, and then either answers for the
 endpoint (an error in the API's own shape, an ingress error page, a dropped
-connection), delays it, corrupts its answer, or lets it run with the decision
-in :func:`mockserver.sim.decisions.current` so the queue can shape the job.
+connection), delays it, corrupts its answer, or lets it run with the
+decision kept in the request's scope (:func:`ruling_of`), from which the
+route hands the queue what shapes the job.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
 from mockserver.http.errors import ApiError, render
 from mockserver.http.recorder import TEST_ID_HEADER
-from mockserver.sim import decisions
-from mockserver.sim.decisions import Decision, RequestTags
+from mockserver.sim.decisions import NO_RULING, Decision, Ruling
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
@@ -37,7 +37,15 @@ _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 CONNECTION = "flux_mock.transport"
 # The load balancer's own pages: fal-client treats a 502/503/504 whose body names
 # nginx and that lacks x-fal-request-id as an ingress error, and retries it.
+# Where the gate keeps a request's Ruling in its scope (absent: no rule, no test id).
+RULING = "flux_mock.ruling"
 _INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
+
+
+def ruling_of(request: Request) -> Ruling:
+    """The test a request belongs to and what the scenario rules decided for it."""
+    ruling: Ruling = request.scope.get(RULING, NO_RULING)
+    return ruling
 
 
 def test_id_of(request: Request) -> str | None:
@@ -60,14 +68,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
             if key == _TEST_ID_NAME:
                 header_id = value.decode("latin-1").strip() or None
                 break
-        if header_id is None and decisions.tags_here() is None and not ctx.scenarios.has_rules():
-            return endpoint(request)  # nothing to decide, no job to look up; current() is the empty one
+        if header_id is None and not ctx.scenarios.has_rules():
+            return endpoint(request)  # nothing to decide, no job to look up: ruling_of says NO_RULING
         return deciding(request, header_id)
 
     async def deciding(request: Request, header_id: str | None) -> Response:
         if not ctx.scenarios.has_rules():
-            with decisions.serving(RequestTags(header_id)):
-                return await endpoint(request)
+            request.scope[RULING] = Ruling(header_id)
+            return await endpoint(request)
         job = _job_of(ctx, request)
         test_id = header_id or (job.test_id if job else None)
         decision = Decision()
@@ -97,14 +105,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
                 return Response(status_code=499)  # nobody is listening any more
             if decision.response is not None:
                 return _answer(decision.response, operation.dialect)
-        with decisions.serving(RequestTags(test_id, decision)):
-            if decision.corrupt is None:
-                return await endpoint(request)
-            try:
-                response = await endpoint(request)
-            except ApiError as exc:
-                response = render(operation.dialect, exc)
-            return corrupt(response, decision.corrupt)
+        request.scope[RULING] = Ruling(test_id, decision)
+        if decision.corrupt is None:
+            return await endpoint(request)
+        try:
+            response = await endpoint(request)
+        except ApiError as exc:
+            response = render(operation.dialect, exc)
+        return corrupt(response, decision.corrupt)
 
     return checked
 

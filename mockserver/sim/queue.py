@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from mockserver.config import Settings
-from mockserver.sim import decisions, generation, ids
+from mockserver.sim import generation, ids
 from mockserver.sim.clock import Clock
+from mockserver.sim.decisions import JobDirectives
 from mockserver.sim.fetch import Fetched, prefetch
 from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
@@ -71,12 +72,14 @@ class JobQueue:
         *,
         webhook_url: str | None = None,
         fetched: Mapping[str, Fetched] | None = None,
+        test_id: str | None = None,
+        directives: JobDirectives | None = None,
     ) -> Job:
-        """Create a job. The scenario rules of the request being served (if any) may
-        put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail."""
+        """Create a job. ``directives`` (what the scenario rules decided for the request)
+        may put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail;
+        ``test_id`` ties later calls about the job to the same test's rules."""
         now = self.clock.now()
-        tags = decisions.tags_here() or decisions.NO_TAGS  # decisions.current(), without its frame
-        directives = tags.decision.job
+        directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.
         role = model.roles.prompt
@@ -114,7 +117,7 @@ class JobQueue:
             inputs,
             failure,
             webhook_url,
-            tags.test_id,
+            test_id,
             step,  # step_mode
             directives.stall_seconds if step else 0.0,
             size,  # size_bytes
@@ -288,4 +291,5 @@ def _label_loc(label: str) -> tuple[str | int, ...]:
     return (name, int(rest.rstrip("]"))) if rest else (name,)
 
 
+_NO_DIRECTIVES = JobDirectives()
 _JOB_OVERHEAD = 600  # the Job, its plan, id and store entries, measured at ~550 bytes

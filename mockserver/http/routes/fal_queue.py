@@ -14,8 +14,8 @@ from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonAnswer
+from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
-from mockserver.sim import decisions
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.loader import Operation
@@ -101,7 +101,10 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         body = ctx.checked_body(operation, await read_json(request, limit))
         fetched = await queue.prefetch(model, body) if fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
-        job = queue.submit(model, body, webhook_url=webhook, fetched=fetched)
+        ruling = ruling_of(request)
+        job = queue.submit(
+            model, body, webhook_url=webhook, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+        )
         base = base_url(request)
         if webhook is not None:
             ctx.webhooks.schedule(job, base)
@@ -141,7 +144,7 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
         base = base_url(request)
         # A scenario may slow the stream down: a pause before every event.
-        pause = decisions.current().decision.stream_interval_ms / 1000
+        pause = ruling_of(request).decision.stream_interval_ms / 1000
 
         async def events() -> AsyncIterator[str]:
             loop = asyncio.get_running_loop()
@@ -204,7 +207,7 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
             return JsonAnswer({"status": "NOT_FOUND"}, status_code=404)
-        if decisions.current().decision.cancel_race and not ctx.queue.is_done(job):
+        if ruling_of(request).decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:
@@ -224,7 +227,10 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await ctx.read_valid_body(request, model_op)
         fetched = await ctx.queue.prefetch(model_op.model, body) if ctx.queue.fetches else None
-        job = ctx.queue.submit(model_op.model, body, fetched=fetched)
+        ruling = ruling_of(request)
+        job = ctx.queue.submit(
+            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+        )
         await ctx.queue.wait(job)
         return await _finished_answer(ctx, request, job)
 

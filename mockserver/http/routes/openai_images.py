@@ -21,6 +21,7 @@ from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
 from mockserver.http.responses import JsonAnswer
+from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.generation import data_uri
 from mockserver.sim.jobs import Job
@@ -66,7 +67,8 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
     fetched = await ctx.queue.prefetch(named.info, body) if ctx.queue.fetches else None
-    job = ctx.queue.submit(named.info, body, fetched=fetched)
+    ruling = ruling_of(request)
+    job = ctx.queue.submit(named.info, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job)
     await ctx.queue.wait(job)
     failure = job.failure
     if failure is not None:
