@@ -108,11 +108,6 @@ class RouteIndex:
             return None  # Starlette matches the path without its root; not worth mirroring
         return min(depth(scope["path"]), self._deepest)
 
-    def candidates(self, scope: Scope) -> list[BaseRoute]:
-        """Routes that may match this request, in the order they must be tried."""
-        group = self.group_of(scope)
-        return self.routes if group is None else self.groups[group]
-
     def find(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         """The route that takes this request outright and its path parameters, as
         Starlette's router would pick them; None when it would answer otherwise

@@ -57,10 +57,6 @@ class FileStore:
     def __len__(self) -> int:
         return len(self._files)
 
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
-
     def _drop(self, file_id: str) -> None:
         stored = self._files.pop(file_id, None)
         if stored is not None:
@@ -131,10 +127,6 @@ class JobStore:
         if len(self._jobs) >= self._max_jobs:
             return False
         return self._max_bytes is None or not self._jobs or self._bytes + size_bytes <= self._max_bytes
-
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
 
     def _drop(self, job_id: str) -> None:
         job = self._jobs.pop(job_id, None)
