@@ -17,6 +17,7 @@ from starlette.requests import Request
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.spec.loader import Operation
 from mockserver.spec.validation import Issue, validate
+from mockserver.typed_text import typed
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
 
@@ -48,10 +49,8 @@ class FaultChecker:
         raw = request.headers.get(name)
         if raw is None:
             return None
-        value: int | str = raw.strip()
         schema = validator.schema if isinstance(validator.schema, Mapping) else {}
-        if schema.get("type") == "integer" and str(value).lstrip("-").isdigit():
-            value = int(value)
+        value: int | str = typed(raw.strip(), schema.get("type"))
         issues = validate(validator, value, root="header")
         if issues:
             raise validation_failed([Issue(("header", name, *i.loc[1:]), i.msg, i.type, i.ctx) for i in issues])

@@ -19,9 +19,9 @@ from mockserver.http.urls import base_url
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.loader import Operation
+from mockserver.typed_text import is_true
 
 REQUEST_ID_HEADER = "x-fal-request-id"
-TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
 IN_QUEUE = JobState.IN_QUEUE.value  # what every submit answers (an enum's .value is a property call)
 
@@ -125,7 +125,7 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         params = _query(request)
         query.check(params)
         job = _find(ctx, request)
-        view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
+        view = ctx.queue.view(job, with_logs=is_true(params.get("logs")), step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
         return JsonAnswer(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
@@ -141,7 +141,7 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         ctx.authorize(request, operation)
         query.check(request.query_params)
         job = _find(ctx, request)
-        with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
+        with_logs = is_true(request.query_params.get("logs"))
         base = base_url(request)
         # A scenario may slow the stream down: a pause before every event.
         pause = ruling_of(request).decision.stream_interval_ms / 1000

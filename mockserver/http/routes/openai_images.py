@@ -8,7 +8,6 @@ same queue and renderer as fal's, and the answer is synchronous.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +26,9 @@ from mockserver.sim.generation import data_uri
 from mockserver.sim.jobs import Job
 from mockserver.spec.loader import NamedModel, Operation, SpecDocument
 from mockserver.spec.validation import Issue, validate
+from mockserver.typed_text import typed
 
 FORM = "multipart/form-data"
-_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_BOOLEANS = {"true": True, "false": False}
 
 
 def _pick_model(ctx: AppContext, field: str, name: Any) -> NamedModel:
@@ -127,19 +124,6 @@ def generate(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
-def _typed(value: str, schema: Mapping[str, Any]) -> Any:
-    """A form field's text as the type its schema asks for; left as text when it does not parse."""
-    kind = schema.get("type")
-    text = value.strip()
-    if kind == "integer" and _INTEGER.match(text):
-        return int(text)
-    if kind == "number" and _NUMBER.match(text):
-        return float(text)
-    if kind == "boolean" and text.lower() in _BOOLEANS:
-        return _BOOLEANS[text.lower()]
-    return value
-
-
 def _schema_fields(ctx: AppContext, document: SpecDocument, pointer: str) -> dict[str, Mapping[str, Any]]:
     schema = ctx.spec.resolve({"$ref": f"#{pointer}"}, document)
     return {name: ctx.spec.resolve(p, document) for name, p in schema.get("properties", {}).items()}
@@ -154,9 +138,9 @@ def _form_body(
     for name, values in form.fields.items():
         prop = fields.get(name, {})
         if prop.get("type") == "array":
-            body[name] = [_typed(v, prop.get("items", {})) for v in values]
+            body[name] = [typed(v, prop.get("items", {}).get("type")) for v in values]
         else:
-            body[name] = _typed(values[-1], prop)
+            body[name] = typed(values[-1], prop.get("type"))
     model_field = named.info.name_of("model_name")
     if model_field:
         body.setdefault(model_field, named.name)
