@@ -14,22 +14,12 @@ from collections.abc import Mapping
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, validation_failed
 from mockserver.spec.loader import Operation
 from mockserver.spec.validation import Issue, validate
 from mockserver.typed_text import typed
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
-
-_MESSAGES = {
-    408: "Request timed out",
-    409: "Conflict, please retry",
-    429: "Rate limit reached, please retry later",
-    500: "Internal error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout: the model did not answer in time",
-}
 
 
 class FaultChecker:
@@ -73,5 +63,5 @@ class FaultChecker:
         should_retry = self._value(request, "should_retry")
         if isinstance(should_retry, str):
             headers["x-should-retry"] = should_retry
-        message = f"{_MESSAGES.get(status, 'Error')} (asked for by {self._params['fail_status'][0]})"
+        message = f"{STATUS_WORDS.get(status, UNKNOWN_STATUS).message} (asked for by {self._params['fail_status'][0]})"
         raise ApiError(status, message, "injected_fault", headers=headers)

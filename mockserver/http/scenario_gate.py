@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
-from mockserver.http.errors import ApiError, render
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, render
 from mockserver.http.recorder import TEST_ID_HEADER
 from mockserver.sim.decisions import NO_RULING, Decision, Ruling
 from mockserver.sim.jobs import Job
@@ -35,11 +35,8 @@ _TEST_ID_NAME = TEST_ID_HEADER.encode("latin-1")
 # cycle, which holds it), so a ``drop`` effect can close the connection without answering;
 # under another server nothing is found and ``drop`` falls back to a cut-off answer.
 CONNECTION = "flux_mock.transport"
-# The load balancer's own pages: fal-client treats a 502/503/504 whose body names
-# nginx and that lacks x-fal-request-id as an ingress error, and retries it.
 # Where the gate keeps a request's Ruling in its scope (absent: no rule, no test id).
 RULING = "flux_mock.ruling"
-_INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
 
 
 def ruling_of(request: Request) -> Ruling:
@@ -227,7 +224,9 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         return _Drop()
     if kind == "ingress_error":
         status = int(effect.get("status", 502))
-        title = _INGRESS_TITLES[status]
+        # The load balancer's own page: fal-client treats a 502/503/504 whose body names
+        # nginx and that lacks x-fal-request-id as an ingress error, and retries it.
+        title = STATUS_WORDS[status].nginx_title
         page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
         page += "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         return HTMLResponse(page, status_code=status)
@@ -240,31 +239,15 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         seconds = float(effect["retry_after"])
         headers.setdefault("Retry-After", str(max(0, round(seconds))))
         headers.setdefault("retry-after-ms", str(round(seconds * 1000)))
-    message, error_type = _DEFAULT_ERRORS.get(status, ("Request failed", "http_error"))
+    words = STATUS_WORDS.get(status, UNKNOWN_STATUS)
     error = ApiError(
         status,
-        str(effect.get("message", message)),
-        str(effect.get("error_type", error_type)),
+        str(effect.get("message", words.message)),
+        str(effect.get("error_type", words.error_type)),
         headers=headers,
         body=effect.get("body"),
     )
     return render(dialect, error)
-
-
-_DEFAULT_ERRORS = {
-    400: ("Bad request", "bad_request"),
-    401: ("Invalid credentials", "unauthorized"),
-    403: ("Forbidden: the key may not use this endpoint", "forbidden"),
-    404: ("Not found", "not_found"),
-    408: ("Request timed out", "request_timeout"),
-    409: ("Conflict", "conflict"),
-    422: ("Unprocessable entity", "validation_error"),
-    429: ("Rate limit exceeded: too many concurrent requests", "rate_limited"),
-    500: ("Internal server error", "internal_error"),
-    502: ("Bad gateway", "bad_gateway"),
-    503: ("Service unavailable", "service_unavailable"),
-    504: ("Gateway timeout", "gateway_timeout"),
-}
 
 
 def corrupt(response: Response, mode: str) -> Response:
