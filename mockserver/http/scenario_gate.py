@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -57,21 +57,11 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
     handler = operation.handler
 
-    def checked(request: Request) -> Awaitable[Response]:
-        # Not a coroutine itself: in the usual case (no rules, no test id) it hands back the
-        # endpoint's own, so the check adds no frame to the request.
-        header_id = None
-        for key, value in request.scope["headers"]:  # test_id_of, written out: every request asks
-            if key == _TEST_ID_NAME:
-                header_id = value.decode("latin-1").strip() or None
-                break
-        if header_id is None and not ctx.scenarios.has_rules():
-            return endpoint(request)  # nothing to decide, no job to look up: ruling_of says NO_RULING
-        return deciding(request, header_id)
-
-    async def deciding(request: Request, header_id: str | None) -> Response:
+    async def checked(request: Request) -> Response:
+        header_id = test_id_of(request)
         if not ctx.scenarios.has_rules():
-            request.scope[RULING] = Ruling(header_id)
+            if header_id is not None:  # (without one, ruling_of says NO_RULING)
+                request.scope[RULING] = Ruling(header_id)
             return await endpoint(request)
         job = _job_of(ctx, request)
         test_id = header_id or (job.test_id if job else None)

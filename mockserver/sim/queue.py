@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any
 
 from mockserver.config import Settings
 from mockserver.sim import generation, ids
@@ -43,8 +43,9 @@ class CancelOutcome(enum.Enum):
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
 
 
-class StatusView(NamedTuple):
-    """A job's status at one moment (a named tuple: one is made per poll)."""
+@dataclass(slots=True)
+class StatusView:
+    """A job's status at one moment."""
 
     state: JobState
     queue_position: int | None
@@ -82,8 +83,7 @@ class JobQueue:
         directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.
-        role = model.roles.prompt
-        prompt = body.get(role[0], role[1]) if role else None
+        prompt = generation.role_value(body, model.roles.prompt)
         size = _JOB_OVERHEAD + len(prompt) if isinstance(prompt, str) else _JOB_OVERHEAD
         if not self.jobs.has_room(size, now):
             raise QueueFull(len(self.jobs))
@@ -102,25 +102,24 @@ class JobQueue:
         step = self.settings.step_mode or directives.step
         delay = 0.0 if step else model.timing.dispatch_seconds * scale
         run_seconds = run * scale + (0.0 if step else directives.stall_seconds)
-        # Positional, in field order: keywords cost twice as much, on every submit. A zero
-        # delay or run keeps no float of its own (100,000 stored jobs: ~5 MB).
         job = Job(
-            ids.uuid4(),
-            model.endpoint_id,
-            model.app_path,
-            model.title,
-            plan,
-            now,  # submitted_at
-            now + delay if delay else now,  # ready_at
-            run_seconds or 0.0,  # run_seconds
-            -1,  # seq: the scheduler's ticket, if it has to wait
-            inputs,
-            failure,
-            webhook_url,
-            test_id,
-            step,  # step_mode
-            directives.stall_seconds if step else 0.0,
-            size,  # size_bytes
+            id=ids.uuid4(),
+            endpoint_id=model.endpoint_id,
+            app_path=model.app_path,
+            title=model.title,
+            plan=plan,
+            submitted_at=now,
+            # With time scale 0 these share one float object rather than each holding a new
+            # one: 100,000 stored jobs keep ~5 MB less.
+            ready_at=now + delay if delay else now,
+            run_seconds=run_seconds or 0.0,
+            inputs=inputs,
+            failure=failure,
+            webhook_url=webhook_url,
+            test_id=test_id,
+            step_mode=step,
+            stall_seconds=directives.stall_seconds if step else 0.0,
+            size_bytes=size,
         )
         self.jobs.add(job)
         # The queue first catches up to now, so the new job goes behind exactly the jobs
@@ -181,12 +180,12 @@ class JobQueue:
         now = self.advance()
         state = job.state(now)
         done = state is JobState.COMPLETED
-        view = StatusView(  # positionally, in field order: made on every poll
-            state,
-            self._position(job, state),  # queue_position
-            job.logs(now) if with_logs else None,
-            job.inference_time() if done else None,
-            job.failure if done else None,
+        view = StatusView(
+            state=state,
+            queue_position=self._position(job, state),
+            logs=job.logs(now) if with_logs else None,
+            inference_time=job.inference_time() if done else None,
+            failure=job.failure if done else None,
         )
         if step and job.step_mode:
             self._step(job, now)
@@ -236,11 +235,6 @@ class JobQueue:
         return await asyncio.shield(pending)
 
     # ---- internals ---------------------------------------------------------
-
-    @property
-    def fetches(self) -> bool:
-        """Whether :meth:`prefetch` may fetch anything: callers skip it (a coroutine per submit) when not."""
-        return bool(self.settings.fetch_hosts)
 
     async def prefetch(self, model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Fetched]:
         """Fetch the request's remote inputs from allowed hosts (none by default)."""

@@ -63,7 +63,7 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
-    fetched = await ctx.queue.prefetch(named.info, body) if ctx.queue.fetches else None
+    fetched = await ctx.queue.prefetch(named.info, body)
     ruling = ruling_of(request)
     job = ctx.queue.submit(named.info, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job)
     await ctx.queue.wait(job)
