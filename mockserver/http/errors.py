@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.http import request_ids
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.spec.validation import Issue
 
-ErrorRenderer = Callable[["ApiError"], JsonAnswer]
+ErrorRenderer = Callable[["ApiError"], JsonResponse]
 
 
 class ApiError(Exception):
@@ -43,7 +43,7 @@ def validation_failed(issues: Sequence[Issue]) -> ApiError:
     return ApiError(422, f"{first.field_path}: {first.msg}", "validation_error", issues=issues)
 
 
-def render_fal(error: ApiError) -> JsonAnswer:
+def render_fal(error: ApiError) -> JsonResponse:
     if error.body is not None:
         body: dict[str, Any] = dict(error.body)
     elif error.issues:
@@ -51,7 +51,7 @@ def render_fal(error: ApiError) -> JsonAnswer:
     else:
         body = {"detail": error.message, "error_type": error.error_type}
     headers = {"X-Fal-Error-Type": error.error_type, **error.headers}
-    return JsonAnswer(body, status_code=error.status_code, headers=headers)
+    return JsonResponse(body, status_code=error.status_code, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ STATUS_WORDS: dict[int, StatusWords] = {
 UNKNOWN_STATUS = StatusWords("Request failed", "http_error")
 
 
-def render_openai(error: ApiError) -> JsonAnswer:
+def render_openai(error: ApiError) -> JsonResponse:
     """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
     # The provider knows no 422: every invalid body is a 400 that names the fields.
     status = 400 if error.status_code == 422 else error.status_code
@@ -104,11 +104,11 @@ def render_openai(error: ApiError) -> JsonAnswer:
     headers = dict(error.headers)
     if request_id:
         headers["x-request-id"] = request_id
-    return JsonAnswer(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
-def render(dialect: str, error: ApiError) -> JsonAnswer:
+def render(dialect: str, error: ApiError) -> JsonResponse:
     return RENDERERS.get(dialect, render_fal)(error)

@@ -15,7 +15,7 @@ from typing import Any
 
 from mockserver.sim.inputs import ResolvedInput
 from mockserver.sim.renderer import InputImage, RenderSpec, render
-from mockserver.spec.model_info import ModelInfo, Role
+from mockserver.spec.model_info import ModelInfo
 
 FileUrl = Callable[[str, str], str]  # (file id, file name) -> absolute URL
 SEED_RANGE = 2**31  # seeds chosen by the mock fit a signed 32-bit int, like fal's
@@ -113,38 +113,30 @@ def make_plan(model: ModelInfo, body: Mapping[str, Any], inputs: tuple[ResolvedI
     The seed is the body's, or a random one when it names none (or the value
     that asks for a random one); the image count is the body's when positive.
     """
+    # Each role is (field name, default) or None when no field plays it.
     roles = model.roles
-    ratio = role_value(body, roles.aspect_ratio)
+    ratio = body.get(*roles.aspect_ratio) if roles.aspect_ratio else None
     if isinstance(ratio, str) and ratio in model.sizes:
         width, height = model.sizes[ratio]
     else:
         width, height = _follow_input(model, inputs)
-    image_format = str(role_value(body, roles.output_format, model.image_format))
-    count = role_value(body, roles.num_images, 1)
-    seed = role_value(body, roles.seed)
+    image_format = str(body.get(*roles.output_format)) if roles.output_format else model.image_format
+    count = body.get(*roles.num_images) if roles.num_images else 1
+    seed = body.get(*roles.seed) if roles.seed else None
     # Some APIs reserve a value (e.g. -1) that asks for a random seed.
     if type(seed) is not int or (roles.random_seed is not None and seed == roles.random_seed):
         seed = secrets.randbelow(SEED_RANGE)
     return Plan(
         endpoint_id=model.endpoint_id,
-        prompt=str(role_value(body, roles.prompt, "")),
+        prompt=str(body.get(*roles.prompt)) if roles.prompt else "",
         seed=seed,
         image_count=int(count) if isinstance(count, int) and count > 0 else 1,
         width=width,
         height=height,
         image_format=image_format,
         content_type=model.content_types.get(image_format) or f"image/{image_format}",
-        data_uris=bool(role_value(body, roles.sync_mode, False)),
+        data_uris=bool(body.get(*roles.sync_mode)) if roles.sync_mode else False,
     )
-
-
-def role_value(body: Mapping[str, Any], role: Role | None, absent: Any = None) -> Any:
-    """The body's value for the field playing ``role`` (its default when the body leaves it
-    out), or ``absent`` when no field plays it."""
-    if role is None:
-        return absent
-    name, default = role
-    return body.get(name, default)
 
 
 def _follow_input(model: ModelInfo, inputs: tuple[ResolvedInput, ...]) -> tuple[int, int]:

@@ -83,7 +83,7 @@ class JobQueue:
         directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.
-        prompt = generation.role_value(body, model.roles.prompt)
+        prompt = body.get(*model.roles.prompt) if model.roles.prompt else None
         size = _JOB_OVERHEAD + len(prompt) if isinstance(prompt, str) else _JOB_OVERHEAD
         if not self.jobs.has_room(size, now):
             raise QueueFull(len(self.jobs))

@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.jobs import Job, JobState
@@ -22,10 +22,11 @@ from mockserver.typed_text import is_true
 
 REQUEST_ID_HEADER = "x-fal-request-id"
 WEBHOOK_PARAM = "fal_webhook"
+IN_QUEUE = JobState.IN_QUEUE.value  # what every submit says
 
 
 def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
-    """The start every queue answer shares: the status, then where to find the request."""
+    """The start every queue response shares: the status, then where to find the request."""
     root = f"{base}/{job.app_path}/requests/{job.id}"
     return {
         "status": status,
@@ -98,11 +99,11 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         base = base_url(request)
         if webhook is not None:
             ctx.webhooks.schedule(job, base)
-        answer = _with_links(JobState.IN_QUEUE.value, base, job)
-        answer["logs"] = None
-        answer["metrics"] = {}
-        answer["queue_position"] = queue.submitted_position(job)
-        return JsonAnswer(answer, headers={REQUEST_ID_HEADER: job.id})
+        queued = _with_links(IN_QUEUE, base, job)
+        queued["logs"] = None
+        queued["metrics"] = {}
+        queued["queue_position"] = queue.submitted_position(job)
+        return JsonResponse(queued, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 
@@ -118,7 +119,7 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         view = ctx.queue.view(job, with_logs=is_true(params.get("logs")), step=True)
         code = 200 if view.state is JobState.COMPLETED else 202
         body = status_body(base_url(request), job, view)
-        return JsonAnswer(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonResponse(body, status_code=code, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 
@@ -169,12 +170,12 @@ async def finished_result(queue: JobQueue, job: Job, base: str) -> tuple[int, An
     return 200, output.to_json(_file_url(base))
 
 
-async def _finished_answer(ctx: AppContext, request: Request, job: Job) -> Response:
+async def _finished_response(ctx: AppContext, request: Request, job: Job) -> Response:
     headers = {REQUEST_ID_HEADER: job.id}
     code, body = await finished_result(ctx.queue, job, base_url(request))
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
-    return JsonAnswer(body, status_code=code, headers=headers)
+    return JsonResponse(body, status_code=code, headers=headers)
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -185,7 +186,7 @@ def result(operation: Operation, ctx: AppContext) -> Endpoint:
             raise ApiError(
                 400, "Request is still in progress", "request_in_progress", headers={REQUEST_ID_HEADER: job.id}
             )
-        return await _finished_answer(ctx, request, job)
+        return await _finished_response(ctx, request, job)
 
     return endpoint
 
@@ -196,14 +197,14 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         params = request.path_params
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
-            return JsonAnswer({"status": "NOT_FOUND"}, status_code=404)
+            return JsonResponse({"status": "NOT_FOUND"}, status_code=404)
         if ruling_of(request).decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:
             outcome = ctx.queue.cancel(job)
         code = 202 if outcome is CancelOutcome.REQUESTED else 400
-        return JsonAnswer({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
+        return JsonResponse({"status": outcome.value}, status_code=code, headers={REQUEST_ID_HEADER: job.id})
 
     return endpoint
 
@@ -222,7 +223,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
             model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
         )
         await ctx.queue.wait(job)
-        return await _finished_answer(ctx, request, job)
+        return await _finished_response(ctx, request, job)
 
     return endpoint
 

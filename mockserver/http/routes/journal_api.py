@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.kit.journal import Query
 from mockserver.spec.loader import Operation
 from mockserver.typed_text import int_or, is_true
@@ -31,7 +31,7 @@ def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:
         )
         entries, total = ctx.journal.read(wanted)
         end = wanted.offset + len(entries)
-        return JsonAnswer(
+        return JsonResponse(
             {
                 "entries": [e.as_json() for e in entries],
                 "total": total,
@@ -52,7 +52,7 @@ def clear_entries(operation: Operation, ctx: AppContext) -> Endpoint:
         test_id = request.query_params.get("test_id")
         deleted = ctx.journal.clear(test_id)
         ctx.rules.forget(test_id)
-        return JsonAnswer({"deleted": deleted})
+        return JsonResponse({"deleted": deleted})
 
     return endpoint
 

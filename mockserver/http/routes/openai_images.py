@@ -19,7 +19,7 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.generation import data_uri
@@ -74,7 +74,7 @@ async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Map
             raise ApiError(400, failure.error, failure.error_type, issues=failure.issues)
         # A model that fails (a scenario rule): its own status, in this API's error shape.
         raise ApiError(failure.status_code, failure.error, failure.error_type)
-    return JsonAnswer(await _images_body(ctx, request, named, job, body))
+    return JsonResponse(await _images_body(ctx, request, named, job, body))
 
 
 async def _images_body(
@@ -199,7 +199,7 @@ def _model_json(named: NamedModel) -> dict[str, Any]:
 def list_models(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        return JsonAnswer({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
+        return JsonResponse({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
 
     return endpoint
 
@@ -211,7 +211,7 @@ def get_model(operation: Operation, ctx: AppContext) -> Endpoint:
         named = ctx.spec.named_models.get(name)
         if named is None:
             raise ApiError(404, f"The model {name} does not exist", "model_not_found")
-        return JsonAnswer(_model_json(named))
+        return JsonResponse(_model_json(named))
 
     return endpoint
 
