@@ -5,8 +5,7 @@
 passage only stamps the request id on the answer's head and notes that the
 head went out (after which an error can no longer be answered); the
 journal's :class:`~mockserver.http.recorder.Recording` is a passage that also
-copies the answer. Both are objects with slots rather than closures made per
-request: each message then costs one call, not a wrapper and a callee.
+copies the answer.
 
 Nearly every answer is a whole JSON body: :func:`send_json` hands one to the
 passage in a single call (:meth:`Passage.send_json`), so that the journal

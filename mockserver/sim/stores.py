@@ -155,8 +155,8 @@ class JobStore:
             over_cap = len(self._jobs) + slots > self._max_jobs or (
                 self._max_bytes is not None and self._bytes + incoming > self._max_bytes
             )
-            # Written out, since a full store sweeps on every submit: COMPLETED is a finish
-            # time reached (Job.state), expired is that time plus the retention (_expired).
+            # COMPLETED is a finish time reached (Job.state); expired is that time plus the
+            # retention (_expired).
             finished = job.finished_at
             if finished is None or not ((over_cap and finished <= now) or finished + retention <= now):
                 if finished is not None:
