@@ -236,6 +236,11 @@ class JobQueue:
 
     # ---- internals ---------------------------------------------------------
 
+    @property
+    def fetches(self) -> bool:
+        """Whether any input may be fetched (a host was allowed): else :meth:`prefetch` has nothing to do."""
+        return bool(self.settings.fetch_hosts)
+
     async def prefetch(self, model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Fetched]:
         """Fetch the request's remote inputs from allowed hosts (none by default)."""
         if not self.settings.fetch_hosts:

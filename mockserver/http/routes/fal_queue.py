@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonResponse
@@ -78,9 +79,12 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     assert operation.model is not None
     model = operation.model
     queue = ctx.queue
+    secured = operation.security_required and ctx.settings.api_key is not None
+    limit = ctx.settings.max_body_bytes
 
     async def endpoint(request: Request) -> Response:
-        ctx.authorize(request, operation)
+        if secured:
+            ctx.authorize(request, operation)
         params = _query(request)
         query.check(params)
         webhook = params.get(WEBHOOK_PARAM)
@@ -89,8 +93,8 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
-        body = await ctx.read_valid_body(request, operation)
-        fetched = await queue.prefetch(model, body)
+        body = ctx.checked_body(operation, await read_json(request, limit))
+        fetched = await queue.prefetch(model, body) if queue.fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
         ruling = ruling_of(request)
         job = queue.submit(
