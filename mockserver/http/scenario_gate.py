@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -57,11 +57,17 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
     handler = operation.handler
 
-    async def checked(request: Request) -> Response:
+    def checked(request: Request) -> Awaitable[Response]:
+        # With no rules and no test id (the usual case) the endpoint's own awaitable is handed
+        # back: nothing to decide, and ruling_of says NO_RULING.
         header_id = test_id_of(request)
+        if header_id is None and not ctx.scenarios.has_rules():
+            return endpoint(request)
+        return deciding(request, header_id)
+
+    async def deciding(request: Request, header_id: str | None) -> Response:
         if not ctx.scenarios.has_rules():
-            if header_id is not None:  # (without one, ruling_of says NO_RULING)
-                request.scope[RULING] = Ruling(header_id)
+            request.scope[RULING] = Ruling(header_id)
             return await endpoint(request)
         job = _job_of(ctx, request)
         test_id = header_id or (job.test_id if job else None)
