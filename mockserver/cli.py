@@ -24,20 +24,7 @@ from mockserver.runtime.run_file import (
 )
 from mockserver.runtime.server import bind, fast_stack, make_server, tune_gc
 from mockserver.spec.loader import SpecError
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+from mockserver.typed_text import non_negative_float, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +48,7 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_serve_options(check)
     check.set_defaults(port=0)
     check.add_argument(
-        "--min-poll-interval", type=_positive_float, default=Settings().min_poll_interval,
+        "--min-poll-interval", type=non_negative_float, default=Settings().min_poll_interval,
         help="status polls closer together than this many seconds are violations (default %(default)s)",
     )
     check.add_argument(
@@ -102,7 +89,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
     )
     parser.add_argument(
-        "--time-scale", type=_positive_float, default=defaults.time_scale,
+        "--time-scale", type=non_negative_float, default=defaults.time_scale,
         help="multiply simulated durations; 0 completes jobs at once (default %(default)s)",
     )
     parser.add_argument(
@@ -111,7 +98,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--api-key", default=None, help="require this key (Key or Bearer); default: accept any")
     parser.add_argument(
-        "--retention", type=_positive_float, default=defaults.retention_seconds,
+        "--retention", type=non_negative_float, default=defaults.retention_seconds,
         help="seconds a finished request and its files are kept (default %(default)s)",
     )
     parser.add_argument(
@@ -137,15 +124,15 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "(default %(default)s)",
     )
     parser.add_argument(
-        "--max-body-mb", type=_positive_float, default=defaults.max_body_bytes / MB,
+        "--max-body-mb", type=non_negative_float, default=defaults.max_body_bytes / MB,
         help="largest request body accepted, in MiB; larger gets 413 (default %(default)g)",
     )
     parser.add_argument(
-        "--max-files-mb", type=_positive_float, default=defaults.max_file_bytes / MB,
+        "--max-files-mb", type=non_negative_float, default=defaults.max_file_bytes / MB,
         help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
     )
     parser.add_argument(
-        "--journal-max-entries", type=_positive_int, default=defaults.journal_max_entries,
+        "--journal-max-entries", type=positive_int, default=defaults.journal_max_entries,
         help="requests the journal keeps, newest first (default %(default)s)",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
@@ -160,7 +147,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="delivery attempts per webhook (default %(default)s)",
     )
     parser.add_argument(
-        "--webhook-backoff", type=_positive_float, default=defaults.webhook_backoff_seconds,
+        "--webhook-backoff", type=non_negative_float, default=defaults.webhook_backoff_seconds,
         help="seconds before the first retry, doubling after each (default %(default)s)",
     )
 

@@ -157,12 +157,6 @@ def _wait(condition: Any, timeout: float) -> bool:
 
 
 @contextmanager
-def mock_server(**options: Any) -> Iterator[MockServer]:
-    with MockServer(**options) as server:
-        yield server
-
-
-@contextmanager
 def point_fal_client(url: str, *, key: str = "flux-mock") -> Iterator[None]:
     """Send every ``fal-client`` call to the mock at ``url``, restoring the real hosts afterwards.
 

@@ -1,22 +1,31 @@
-"""Small builders shared by the tests."""
+"""What many tests share: the endpoints they call, the images they send, and the checks on
+the images they get back."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 EDIT = "fal-ai/flux-pro/kontext/max"
 MULTI = "fal-ai/flux-pro/kontext/max/multi"
 
+MAGENTA = (255, 0, 255)
+CYAN = (0, 255, 255)
 
-def data_uri(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (255, 0, 255), fmt: str = "PNG") -> str:
+
+def png(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = MAGENTA, fmt: str = "PNG") -> bytes:
+    """An encoded image of one colour."""
     buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, fmt)
+    Image.new("RGB", size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def data_uri(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = MAGENTA, fmt: str = "PNG") -> str:
     media = "jpeg" if fmt == "JPEG" else fmt.lower()
-    return f"data:image/{media};base64," + base64.b64encode(buffer.getvalue()).decode()
+    return f"data:image/{media};base64," + base64.b64encode(png(size, colour, fmt)).decode("ascii")
 
 
 def decode(data: bytes) -> Image.Image:
@@ -25,9 +34,21 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-def share_of_color(image: Image.Image, color: tuple[int, int, int], tolerance: int = 40) -> float:
-    """Fraction of pixels within ``tolerance`` of ``color`` on every channel."""
-    raw = image.convert("RGB").resize((128, 128)).tobytes()
-    pixels = [raw[i : i + 3] for i in range(0, len(raw), 3)]
-    close = sum(all(abs(p[i] - color[i]) <= tolerance for i in range(3)) for p in pixels)
-    return close / len(pixels)
+def count_colour(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 24) -> int:
+    """Pixels within ``tolerance`` of ``colour`` on every channel."""
+    bands = [
+        band.point(lambda v, c=c: 255 if abs(v - c) <= tolerance else 0)
+        for band, c in zip(image.convert("RGB").split(), colour, strict=True)
+    ]
+    mask = ImageChops.darker(ImageChops.darker(bands[0], bands[1]), bands[2])
+    return mask.histogram()[255]
+
+
+def share_of_colour(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 40) -> float:
+    """Fraction of the picture within ``tolerance`` of ``colour`` (measured at 128x128)."""
+    return count_colour(image.convert("RGB").resize((128, 128)), colour, tolerance) / (128 * 128)
+
+
+def magenta_pixels(data: bytes) -> int:
+    """How many pixels of an encoded image are (close to) pure magenta."""
+    return count_colour(decode(data), MAGENTA, tolerance=35)

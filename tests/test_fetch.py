@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mockserver.testing import MockServer
-from tests.helpers import EDIT, data_uri, decode, share_of_color
+from tests.helpers import EDIT, data_uri, decode, share_of_colour
 
 PICTURE = base64.b64decode(data_uri((800, 600), (255, 0, 255)).split(",", 1)[1])
 
@@ -75,7 +75,7 @@ def test_an_allowed_host_is_fetched_and_its_image_used(image_host: ImageHost) ->
         assert image_host.hits == ["/cat.png"]
         assert (image["width"], image["height"]) == (1184, 880)  # 800x600 is 4:3
         picture = decode(httpx.get(image["url"]).content)
-        assert share_of_color(picture, (255, 0, 255)) > 0.03
+        assert share_of_colour(picture, (255, 0, 255)) > 0.03
 
 
 def test_other_hosts_stay_unfetched_with_an_allow_list(image_host: ImageHost) -> None:

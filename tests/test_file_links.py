@@ -12,7 +12,7 @@ from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.spec.file_links import FileLinks
 from mockserver.spec.loader import Spec, SpecError, default_spec_paths
 from mockserver.testing import MockServer
-from tests.helpers import EDIT, data_uri, decode, share_of_color
+from tests.helpers import EDIT, data_uri, decode, share_of_colour
 
 MAGENTA = (255, 0, 255)
 
@@ -48,7 +48,7 @@ def test_files_served_elsewhere_are_linked_and_read_as_inputs_from_there(tmp_pat
         assert source.startswith(f"{mock.url}/cdn/v2/")
         edited = http.post(f"/run/{EDIT}", json={"prompt": "y", "image_url": source}).json()["images"][0]["url"]
         picture = decode(http.get(edited).content)
-        assert share_of_color(picture, MAGENTA) > 0.01  # the input was read from the mock's own store
+        assert share_of_colour(picture, MAGENTA) > 0.01  # the input was read from the mock's own store
 
 
 def test_a_file_path_of_another_shape_stops_start_up(tmp_path: Path) -> None:

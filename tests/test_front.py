@@ -22,7 +22,7 @@ from mockserver.http import responses
 from mockserver.http.bodies import BODY_READ
 from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder, Recording
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.kit.client_rules import ClientRules
 from mockserver.kit.journal import Entry, Journal, Query
 from mockserver.sim.clock import ManualClock
@@ -134,7 +134,7 @@ def _sent(response: Response) -> list[Message]:
 def test_json_answer_sends_what_starlette_would(
     content: Any, headers: dict[str, str], status: int, media_type: str | None
 ) -> None:
-    ours = JsonAnswer(content, status_code=status, headers=headers, media_type=media_type)
+    ours = JsonResponse(content, status_code=status, headers=headers, media_type=media_type)
     theirs = JSONResponse(content, status_code=status, headers=headers, media_type=media_type)
     assert responses.STANDARD_ENCODE(content) == theirs.body  # the fallback: Starlette's bytes, always
     assert json.loads(bytes(ours.body)) == content
@@ -165,16 +165,16 @@ def test_json_answer_never_says_what_json_cannot() -> None:
             responses.STANDARD_ENCODE({"x": [value]})
         if not responses.USES_ORJSON:
             with pytest.raises(ValueError):
-                JsonAnswer({"x": [value]})
+                JsonResponse({"x": [value]})
         else:  # orjson's rule: not a number, so null
-            assert JsonAnswer({"x": [value]}).body == b'{"x":[null]}'
+            assert JsonResponse({"x": [value]}).body == b'{"x":[null]}'
     with pytest.raises(TypeError, match="set is not JSON serializable"):
-        JsonAnswer({"x": {1}})
+        JsonResponse({"x": {1}})
 
 
 def test_json_answer_takes_what_only_the_standard_encoder_can_say() -> None:
     # Past orjson's reach (integers over 64 bits, keys that are not strings): the standard rules.
-    assert JsonAnswer({"n": 2**70, 1: None}).body == b'{"n":1180591620717411303424,"1":null}'
+    assert JsonResponse({"n": 2**70, 1: None}).body == b'{"n":1180591620717411303424,"1":null}'
 
 
 @pytest.mark.skipif(not responses.USES_ORJSON, reason="orjson is not installed")
@@ -236,7 +236,7 @@ def _through_a_recording(lane: str) -> tuple[list[Message], Entry]:
     async def receive() -> Message:
         raise AssertionError("the recording reads no body itself")
 
-    answer = JsonAnswer({"detail": "not this"}, status_code=400, headers={"x-request-id": "req_old"})
+    answer = JsonResponse({"detail": "not this"}, status_code=400, headers={"x-request-id": "req_old"})
     recording = Recording(recorder, scope, receive, server_send, b"x-request-id", b"req_new")
 
     async def answer_it() -> None:
@@ -297,7 +297,7 @@ def test_an_answer_whose_head_could_not_be_sent_is_journalled_without_its_body()
         return {"type": "http.disconnect"}
 
     recording = Recording(recorder, scope, receive, gone, None, b"")
-    answer = JsonAnswer({"detail": "never sent"}, status_code=400)
+    answer = JsonResponse({"detail": "never sent"}, status_code=400)
 
     async def answer_it() -> None:
         await send_json(recording.send, answer.status_code, answer.raw_headers, answer.body)

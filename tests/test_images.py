@@ -11,12 +11,11 @@ import pytest
 
 from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
-from tests.helpers import EDIT, MULTI, TEXT, data_uri, decode, share_of_color
+from tests.helpers import EDIT, MAGENTA, MULTI, TEXT, data_uri, decode, share_of_colour
 
 MODEL = Spec.load().model(TEXT)
 assert MODEL is not None and MODEL.model is not None
 SIZES = MODEL.model.sizes
-MAGENTA = (255, 0, 255)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +111,8 @@ def test_the_returned_seed_reproduces_the_image(server: MockServer) -> None:
 def test_an_input_image_visibly_appears_in_the_edit(server: MockServer) -> None:
     edited = decode(fetch(run(server, EDIT, image_url=data_uri((400, 300), MAGENTA), seed=3)["images"][0]["url"]))
     plain = decode(fetch(run(server, TEXT, seed=3, aspect_ratio="4:3")["images"][0]["url"]))
-    assert share_of_color(edited, MAGENTA) > 0.03
-    assert share_of_color(plain, MAGENTA) < 0.005
+    assert share_of_colour(edited, MAGENTA) > 0.03
+    assert share_of_colour(plain, MAGENTA) < 0.005
 
 
 def test_every_input_of_a_multi_edit_appears(server: MockServer) -> None:
@@ -121,7 +120,7 @@ def test_every_input_of_a_multi_edit_appears(server: MockServer) -> None:
     result = run(server, MULTI, image_urls=[data_uri((200, 200), c, "JPEG") for c in colors], seed=9)
     picture = decode(fetch(result["images"][0]["url"]))
     for color in colors:
-        assert share_of_color(picture, color) > 0.01, color
+        assert share_of_colour(picture, color) > 0.01, color
 
 
 def test_a_file_served_by_the_mock_can_be_an_input(server: MockServer) -> None:
@@ -129,7 +128,7 @@ def test_a_file_served_by_the_mock_can_be_an_input(server: MockServer) -> None:
     edited = run(server, EDIT, image_url=source, seed=6)
     picture = decode(fetch(edited["images"][0]["url"]))
     assert (picture.width, picture.height) == SIZES["4:3"]
-    assert share_of_color(picture, MAGENTA) > 0.01
+    assert share_of_colour(picture, MAGENTA) > 0.01
 
 
 def test_a_remote_input_is_not_fetched_and_the_edit_still_completes(server: MockServer) -> None:

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from mockserver.testing import MockServer
-from tests.pixels import magenta_pixels, magenta_png
+from tests.helpers import magenta_pixels, png
 
 NPM_PACKAGES = ("@fal-ai/client", "openai")
 INSTALL_TIMEOUT = 300
@@ -114,9 +114,9 @@ def js_out(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
     """The script's findings: every check below reads them, so node runs once."""
     node = shutil.which("node")
     assert node is not None
-    png = base64.b64encode(magenta_png()).decode()
+    png_base64 = base64.b64encode(png((600, 400))).decode()
     done = subprocess.run(
-        [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png],
+        [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png_base64],
         cwd=js_project, capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr

@@ -13,7 +13,7 @@ import pytest
 from mockserver.http import app as app_module
 from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
-from tests.imaging import MAGENTA, count_colour, open_image, png, png_data_uri
+from tests.helpers import MAGENTA, count_colour, data_uri, decode, png
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
 SINGLE = "black-forest-labs/flux-kontext-max"
@@ -146,7 +146,7 @@ def test_an_upload_that_is_not_an_image_is_a_400(api: httpx.Client) -> None:
 
 
 def test_an_input_image_that_cannot_be_read_is_a_400(api: httpx.Client) -> None:
-    body = {"model": MULTI, "prompt": "x", "images": [png_data_uri((8, 8), MAGENTA), "data:image/png;base64,AAAA"]}
+    body = {"model": MULTI, "prompt": "x", "images": [data_uri((8, 8), MAGENTA), "data:image/png;base64,AAAA"]}
     error = error_of(api.post(GENERATIONS, json=body), 400)
     assert "images[1]" in error["message"]
 
@@ -157,7 +157,7 @@ def test_bare_base64_inputs_are_read(api: httpx.Client) -> None:
     response = api.post(GENERATIONS, json=body)
     assert response.status_code == 200, response.text
     encoded = response.json()["data"][0]["b64_json"]
-    image = open_image(base64.b64decode(encoded.partition(",")[2]))
+    image = decode(base64.b64decode(encoded.partition(",")[2]))
     assert count_colour(image, MAGENTA) > 500
 
 

@@ -14,7 +14,7 @@ from openai.types import Image, ImagesResponse
 
 from mockserver.spec.yaml_files import read_yaml
 from mockserver.testing import MockServer
-from tests.imaging import CYAN, MAGENTA, count_colour, open_image, png, png_data_uri
+from tests.helpers import CYAN, MAGENTA, count_colour, data_uri, decode, png
 
 MULTI = "black-forest-labs/flux-kontext-max/multi"
 SINGLE = "black-forest-labs/flux-kontext-max"
@@ -51,7 +51,7 @@ def test_generate_multi_returns_urls_of_images_with_the_ratio_size(client: OpenA
         model=MULTI,
         prompt="Convert to quick pencil sketch",
         extra_body={
-            "images": [png_data_uri((300, 200), MAGENTA), png_data_uri((64, 64), CYAN)],
+            "images": [data_uri((300, 200), MAGENTA), data_uri((64, 64), CYAN)],
             "aspect_ratio": "16:9",
         },
     )
@@ -59,7 +59,7 @@ def test_generate_multi_returns_urls_of_images_with_the_ratio_size(client: OpenA
     result = raw.parse()
     assert len(images(result)) == 1
     assert images(result)[0].b64_json is None
-    image = open_image(_download(str(images(result)[0].url)))
+    image = decode(_download(str(images(result)[0].url)))
     assert image.size == (1392, 752)
     # Both inputs appear in the picture.
     assert count_colour(image, MAGENTA) > 500
@@ -72,7 +72,7 @@ def test_generate_b64_json_carries_the_providers_data_uri_prefix(client: OpenAI)
         prompt="Two of them",
         n=2,
         response_format="b64_json",
-        extra_body={"images": [png_data_uri((200, 300), MAGENTA)], "aspect_ratio": "2:3", "seed": 7},
+        extra_body={"images": [data_uri((200, 300), MAGENTA)], "aspect_ratio": "2:3", "seed": 7},
     )
     assert len(images(result)) == 2
     blobs = []
@@ -80,7 +80,7 @@ def test_generate_b64_json_carries_the_providers_data_uri_prefix(client: OpenAI)
         assert item.url is None
         assert item.b64_json is not None and item.b64_json.startswith(PREFIX)
         blobs.append(base64.b64decode(item.b64_json[len(PREFIX) :]))
-    assert [open_image(b).size for b in blobs] == [(832, 1248), (832, 1248)]
+    assert [decode(b).size for b in blobs] == [(832, 1248), (832, 1248)]
     assert blobs[0] != blobs[1]  # each image of the batch is its own picture
     assert result.created > 0
 
@@ -90,7 +90,7 @@ def test_plain_b64_json_when_the_server_asks_for_it() -> None:
         result = client.images.generate(model=TEXT, prompt="plain", response_format="b64_json")
     encoded = images(result)[0].b64_json
     assert encoded is not None and not encoded.startswith("data:")
-    assert open_image(base64.b64decode(encoded)).size == (1024, 1024)
+    assert decode(base64.b64decode(encoded)).size == (1024, 1024)
 
 
 def test_same_seed_gives_the_same_picture_and_minus_one_a_random_one(client: OpenAI) -> None:
@@ -114,7 +114,7 @@ def test_edit_with_one_file_shows_the_upload(client: OpenAI) -> None:
         prompt="Make it a watercolour",
         extra_body={"strength": 0.5, "aspect_ratio": "4:3"},
     )
-    image = open_image(_download(str(images(result)[0].url)))
+    image = decode(_download(str(images(result)[0].url)))
     assert image.size == (1184, 880)
     assert count_colour(image, MAGENTA) > 500
 
@@ -122,7 +122,7 @@ def test_edit_with_one_file_shows_the_upload(client: OpenAI) -> None:
 def test_edit_without_an_upload_shows_none(client: OpenAI) -> None:
     # The control for the test above: the colour comes from the upload, not the background.
     result = client.images.generate(model=TEXT, prompt="Make it a watercolour", extra_body={"aspect_ratio": "4:3"})
-    assert count_colour(open_image(_download(str(images(result)[0].url))), MAGENTA) < 50
+    assert count_colour(decode(_download(str(images(result)[0].url))), MAGENTA) < 50
 
 
 def test_edit_with_several_files_uses_them_all(client: OpenAI) -> None:
@@ -135,7 +135,7 @@ def test_edit_with_several_files_uses_them_all(client: OpenAI) -> None:
     assert len(images(result)) == 2
     for item in images(result):
         assert item.b64_json is not None
-        image = open_image(base64.b64decode(item.b64_json[len(PREFIX) :]))
+        image = decode(base64.b64decode(item.b64_json[len(PREFIX) :]))
         assert image.size == (1024, 1024)
         assert count_colour(image, MAGENTA) > 500
         assert count_colour(image, CYAN) > 500
@@ -143,7 +143,7 @@ def test_edit_with_several_files_uses_them_all(client: OpenAI) -> None:
 
 def test_bad_n_is_a_bad_request_naming_the_field(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.images.generate(model=MULTI, prompt="x", n=9, extra_body={"images": [png_data_uri((8, 8), CYAN)]})
+        client.images.generate(model=MULTI, prompt="x", n=9, extra_body={"images": [data_uri((8, 8), CYAN)]})
     error = caught.value
     assert error.status_code == 400
     assert error.code == "param_error"

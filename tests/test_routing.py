@@ -45,6 +45,12 @@ def _paths() -> list[str]:
     return sorted(paths)
 
 
+def _candidates(index: RouteIndex, scope: dict[str, object]) -> list[BaseRoute]:
+    """The routes the router for this request's group tries, in order."""
+    group = index.group_of(scope)
+    return index.routes if group is None else index.groups[group]
+
+
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
 def test_candidates_keep_every_route_that_could_answer(method: str) -> None:
     index = RouteIndex(ROUTES)
@@ -53,7 +59,7 @@ def test_candidates_keep_every_route_that_could_answer(method: str) -> None:
     for path in paths:
         for variant in (path, path.rstrip("/") + "/" if path != "/" else path):  # what slash redirects try
             scope = _scope(variant, method)
-            assert _hits(index.candidates(scope), scope) == _hits(ROUTES, scope), variant
+            assert _hits(_candidates(index, scope), scope) == _hits(ROUTES, scope), variant
 
 
 def _taker(scope: dict[str, object]) -> tuple[int, dict[str, object]] | None:
@@ -89,11 +95,11 @@ def test_find_leaves_root_paths_and_unknown_route_kinds_to_starlette() -> None:
 def test_groups_are_short_and_keep_the_route_order() -> None:
     index = RouteIndex(ROUTES)
     status = _scope("/fal-ai/flux-pro/requests/abc/status")
-    assert len(index.candidates(status)) < len(ROUTES) / 3
+    assert len(_candidates(index, status)) < len(ROUTES) / 3
     for group in index.groups:
         positions = [ROUTES.index(r) for r in group]
         assert positions == sorted(positions)
-    assert index.candidates(_scope("/a/b", root_path="/prefix")) == ROUTES  # no shortcut under a root path
+    assert _candidates(index, _scope("/a/b", root_path="/prefix")) == ROUTES  # no shortcut under a root path
     assert depth("/a/b/") == depth("/a/b") == 2
 
 

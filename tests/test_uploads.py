@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from mockserver.testing import MockServer, point_fal_client
-from tests.pixels import MAGENTA, magenta_pixels
+from tests.helpers import MAGENTA, magenta_pixels
 
 EDIT = "fal-ai/flux-pro/kontext/max"
 

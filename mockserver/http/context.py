@@ -25,6 +25,7 @@ from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Operation, Spec
 from mockserver.spec.validation import Issue, fast_check, validate
 from mockserver.spec.validity import Check
+from mockserver.typed_text import typed
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -117,7 +118,7 @@ class QueryChecker:
                 if required:
                     issues.append(Issue((where, name), "field required", "value_error.missing"))
                 continue
-            for issue in validate(validator, _coerce(values[name], self._types[name]), root=where):
+            for issue in validate(validator, typed(values[name], self._types[name]), root=where):
                 issues.append(Issue((where, name, *issue.loc[1:]), issue.msg, issue.type, issue.ctx))
         if issues:
             raise validation_failed(issues)
@@ -138,19 +139,3 @@ def checking_headers(operation: Operation, endpoint: Endpoint) -> Endpoint:
 
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
-
-
-def _coerce(text: Any, kind: Any) -> Any:
-    """A parameter arrives as text; read it as the type its schema declares, if it can be."""
-    if not isinstance(text, str):
-        return text
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-    except ValueError:
-        return text  # left as text, so the schema reports the wrong type
-    if kind == "boolean" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text

@@ -8,13 +8,14 @@ dialects register their own renderer).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mockserver.http import request_ids
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.spec.validation import Issue
 
-ErrorRenderer = Callable[["ApiError"], JsonAnswer]
+ErrorRenderer = Callable[["ApiError"], JsonResponse]
 
 
 class ApiError(Exception):
@@ -42,7 +43,7 @@ def validation_failed(issues: Sequence[Issue]) -> ApiError:
     return ApiError(422, f"{first.field_path}: {first.msg}", "validation_error", issues=issues)
 
 
-def render_fal(error: ApiError) -> JsonAnswer:
+def render_fal(error: ApiError) -> JsonResponse:
     if error.body is not None:
         body: dict[str, Any] = dict(error.body)
     elif error.issues:
@@ -50,21 +51,42 @@ def render_fal(error: ApiError) -> JsonAnswer:
     else:
         body = {"detail": error.message, "error_type": error.error_type}
     headers = {"X-Fal-Error-Type": error.error_type, **error.headers}
-    return JsonAnswer(body, status_code=error.status_code, headers=headers)
+    return JsonResponse(body, status_code=error.status_code, headers=headers)
 
 
-# The OpenAI-compatible provider's table: HTTP status -> (error.type, error.code).
-OPENAI_CODES: dict[int, tuple[str, str]] = {
-    400: ("invalid_request_error", "param_error"),
-    401: ("invalid_request_error", "auth_error"),
-    408: ("timeout", "timeout"),
-    429: ("rate_limit_error", "rate_limit"),
-    500: ("internal_error", "internal_error"),
-    504: ("timeout", "gateway_timeout_error"),
+@dataclass(frozen=True)
+class StatusWords:
+    """What an error of one status says when nothing more precise is known, in each voice."""
+
+    message: str
+    error_type: str  # fal's error_type
+    openai: tuple[str, str] | None = None  # the OpenAI-compatible provider's (error.type, error.code)
+    nginx_title: str | None = None  # the load balancer's own error page (ingress errors)
+
+
+# Every status's words, written once: scenario effects, faults on demand and both dialects read them.
+STATUS_WORDS: dict[int, StatusWords] = {
+    400: StatusWords("Bad request", "bad_request", ("invalid_request_error", "param_error")),
+    401: StatusWords("Invalid credentials", "unauthorized", ("invalid_request_error", "auth_error")),
+    403: StatusWords("Forbidden: the key may not use this endpoint", "forbidden"),
+    404: StatusWords("Not found", "not_found"),
+    408: StatusWords("Request timed out", "request_timeout", ("timeout", "timeout")),
+    409: StatusWords("Conflict", "conflict"),
+    422: StatusWords("Unprocessable entity", "validation_error"),
+    429: StatusWords(
+        "Rate limit exceeded: too many concurrent requests", "rate_limited", ("rate_limit_error", "rate_limit")
+    ),
+    500: StatusWords("Internal server error", "internal_error", ("internal_error", "internal_error")),
+    502: StatusWords("Bad gateway", "bad_gateway", nginx_title="502 Bad Gateway"),
+    503: StatusWords("Service unavailable", "service_unavailable", nginx_title="503 Service Temporarily Unavailable"),
+    504: StatusWords(
+        "Gateway timeout", "gateway_timeout", ("timeout", "gateway_timeout_error"), nginx_title="504 Gateway Time-out"
+    ),
 }
+UNKNOWN_STATUS = StatusWords("Request failed", "http_error")
 
 
-def render_openai(error: ApiError) -> JsonAnswer:
+def render_openai(error: ApiError) -> JsonResponse:
     """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
     # The provider knows no 422: every invalid body is a 400 that names the fields.
     status = 400 if error.status_code == 422 else error.status_code
@@ -72,16 +94,19 @@ def render_openai(error: ApiError) -> JsonAnswer:
         message = "Invalid parameters: " + "; ".join(f"{i.field_path}: {i.msg}" for i in error.issues)
     else:
         message = error.message
-    fallback = ("invalid_request_error" if status < 500 else "internal_error", error.error_type)
-    error_type, code = OPENAI_CODES.get(status, fallback)
+    words = STATUS_WORDS.get(status)
+    if words is not None and words.openai is not None:
+        error_type, code = words.openai
+    else:
+        error_type, code = ("invalid_request_error" if status < 500 else "internal_error", error.error_type)
     request_id = request_ids.current()
     body = {"error": {"message": message, "type": error_type, "param": request_id, "code": code}}
     # The request id header itself is put on every answer by the front (x-mock-stamp-request-id).
-    return JsonAnswer(body, status_code=status, headers=dict(error.headers))
+    return JsonResponse(body, status_code=status, headers=dict(error.headers))
 
 
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
-def render(dialect: str, error: ApiError) -> JsonAnswer:
+def render(dialect: str, error: ApiError) -> JsonResponse:
     return RENDERERS.get(dialect, render_fal)(error)

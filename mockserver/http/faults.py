@@ -14,23 +14,14 @@ from collections.abc import Mapping
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, validation_failed
 from mockserver.http.recorder import note_injected
 from mockserver.spec.loader import Operation
 from mockserver.spec.roles import Role
 from mockserver.spec.validation import Issue, validate
+from mockserver.typed_text import typed
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
-
-_MESSAGES = {
-    408: "Request timed out",
-    409: "Conflict, please retry",
-    429: "Rate limit reached, please retry later",
-    500: "Internal error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout: the model did not answer in time",
-}
 
 
 class FaultChecker:
@@ -50,10 +41,8 @@ class FaultChecker:
         raw = request.headers.get(name)
         if raw is None:
             return None
-        value: int | str = raw.strip()
         schema = validator.schema if isinstance(validator.schema, Mapping) else {}
-        if schema.get("type") == "integer" and str(value).lstrip("-").isdigit():
-            value = int(value)
+        value: int | str = typed(raw.strip(), schema.get("type"))
         issues = validate(validator, value, root="header")
         if issues:
             raise validation_failed([Issue(("header", name, *i.loc[1:]), i.msg, i.type, i.ctx) for i in issues])
@@ -78,5 +67,5 @@ class FaultChecker:
             headers["x-should-retry"] = should_retry
         asked_by = self._params[Role.FAIL_STATUS][0]
         note_injected(request.scope, "answer", f"header {asked_by}")
-        message = f"{_MESSAGES.get(status, 'Error')} (asked for by {asked_by})"
+        message = f"{STATUS_WORDS.get(status, UNKNOWN_STATUS).message} (asked for by {asked_by})"
         raise ApiError(status, message, "injected_fault", headers=headers)

@@ -53,7 +53,7 @@ class Front:
         self.max_header_bytes = max_header_bytes
         self.handlers = dict(handlers)
         # Each path prefix's request id header, longest prefix first, as document_for_path
-        # would find them: read on every request without a call per request.
+        # would find them.
         self._id_headers = [(prefix, doc.stamped_request_id_header) for prefix, doc in spec.by_prefix]
         self._default_id_header = spec.document_for_path("").stamped_request_id_header
 

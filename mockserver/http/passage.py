@@ -5,8 +5,7 @@
 passage only stamps the request id on the answer's head and notes that the
 head went out (after which an error can no longer be answered); the
 journal's :class:`~mockserver.http.recorder.Recording` is a passage that also
-copies the answer. Both are objects with slots rather than closures made per
-request: each message then costs one call, not a wrapper and a callee.
+copies the answer.
 
 Nearly every answer is a whole JSON body: :func:`send_json` hands one to the
 passage in a single call (:meth:`Passage.send_json`), so that the journal
@@ -46,7 +45,6 @@ class Passage:
         self.started = False
 
     def send(self, message: Message) -> Awaitable[None]:
-        # Not a coroutine itself: it hands back the server's, so a message costs no extra frame.
         if message["type"] == "http.response.start":
             self.started = True
             if self.id_header is not None:

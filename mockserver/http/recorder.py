@@ -226,12 +226,8 @@ class Recording(Passage):
     def __init__(
         self, recorder: Recorder, scope: Scope, receive: Receive, send: Send, id_header: bytes | None, id_value: bytes
     ) -> None:
-        # Passage's fields, set here rather than through its __init__: one call less per request.
-        self._send = send
-        self.id_header = id_header
-        self.id_value = id_value
-        self.started = False
-        self.receive = receive  # the server's: the body is taken from the scope (see bodies.BODY_READ)
+        # The server's receive: the body is taken from the scope (see bodies.BODY_READ).
+        super().__init__(receive, send, id_header, id_value)
         self.recorder = recorder
         self.scope: Scope | None = scope  # None once recorded
         self.at = recorder.clock.now()
@@ -242,7 +238,6 @@ class Recording(Passage):
         self.answer_size = 0
 
     def send(self, message: Message) -> Awaitable[None]:
-        # Not a coroutine itself: it hands back the server's, so a message costs no extra frame.
         kind = message["type"]
         if kind == "http.response.start":
             self.started = True

@@ -1,12 +1,10 @@
-"""The JSON answer every handler returns.
+"""The JSON response every handler returns.
 
-Starlette's ``JSONResponse`` builds a JSON encoder and a header list through
-its general path on every answer, and sends through a general ``__call__``;
-the mock answers JSON on nearly every request, so this one encodes with
-orjson where it is installed (a tenth of the standard encoder's time, which
-was a twentieth of a submit's), writes the two headers directly and hands the
-whole answer to the exchange's passage in one call
-(:func:`~mockserver.http.passage.send_json`).
+A Starlette ``JSONResponse`` that encodes with orjson where it is installed
+(the standard encoder was a twentieth of a submit's time), writes its two
+headers itself and hands the whole response to the exchange's passage in
+one call (:func:`~mockserver.http.passage.send_json`), so the journal need
+not reassemble it from two messages.
 
 Bytes on the wire are Starlette's: compact separators, UTF-8, the same string
 escapes, except that a float may be written in another form of the same
@@ -76,10 +74,10 @@ ENCODE = _encoder(STANDARD_ENCODE)
 _OWN_HEADERS = ("content-length", "content-type")
 
 
-class JsonAnswer(JSONResponse):
-    """A JSON answer built and sent in two steps rather than through Starlette's general ones.
+class JsonResponse(JSONResponse):
+    """A JSON response built and sent in two steps rather than through Starlette's general ones.
 
-    The usual answer (no background task, no media type or length of the caller's)
+    The usual response (no background task, no media type or length of the caller's)
     is encoded and given its headers in ``__init__`` and sent whole by ``__call__``
     (as its two messages); anything else takes Starlette's own path, with the same encoder.
     """

@@ -108,20 +108,13 @@ class RouteIndex:
             return None  # Starlette matches the path without its root; not worth mirroring
         return min(depth(scope["path"]), self._deepest)
 
-    def candidates(self, scope: Scope) -> list[BaseRoute]:
-        """Routes that may match this request, in the order they must be tried."""
-        group = self.group_of(scope)
-        return self.routes if group is None else self.groups[group]
-
     def find(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         """The route that takes this request outright and its path parameters, as
         Starlette's router would pick them; None when it would answer otherwise
         (405, redirect, 404) or when only it can tell."""
-        if scope.get("root_path"):
-            return None  # as group_of says; written out here, since every request asks
-        path: str = scope["path"]
-        lookup = self._lookups[min(path.rstrip("/").count("/"), self._deepest)]
-        return None if lookup is None else lookup.find(path, scope["method"])
+        group = self.group_of(scope)
+        lookup = None if group is None else self._lookups[group]
+        return None if lookup is None else lookup.find(scope["path"], scope["method"])
 
 
 class IndexedRouter(Router):
@@ -145,8 +138,7 @@ class IndexedRouter(Router):
         self._elsewhere = cast(ASGIApp, proxied)  # uvicorn's ASGI types, Starlette's words for them
 
     def app(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
-        # Not a coroutine itself: it hands back the chosen app's, so routing adds no frame
-        # that every request would have to pass through twice.
+        # Hands back the chosen app's awaitable: routing takes no part in the exchange itself.
         found = self.index.find(scope) if scope["type"] == "http" else None
         if found is not None:
             route, params = found

@@ -5,8 +5,9 @@ dialect, so APIs added later get it too). It gathers what rules look at
 (endpoint, prompt, headers, the job a URL names), asks the
 :class:`~mockserver.sim.scenarios.ScenarioBook`, and then either answers for the
 endpoint (an error in the API's own shape, an ingress error page, a dropped
-connection), delays it, corrupts its answer, or lets it run with the decision
-in :func:`mockserver.sim.decisions.current` so the queue can shape the job.
+connection), delays it, corrupts its answer, or lets it run with the
+decision kept in the request's scope (:func:`ruling_of`), from which the
+route hands the queue what shapes the job.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
-from mockserver.http.errors import ApiError, render
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, render
 from mockserver.http.recorder import note_injected
-from mockserver.sim import decisions
-from mockserver.sim.decisions import Decision, JobDirectives, RequestTags
+from mockserver.sim.decisions import NO_RULING, Decision, JobDirectives, Ruling
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
 from mockserver.spec.loader import Operation, Spec
@@ -35,9 +35,14 @@ from mockserver.spec.roles import Role
 # cycle, which holds it), so a ``drop`` effect can close the connection without answering;
 # under another server nothing is found and ``drop`` falls back to a cut-off answer.
 CONNECTION = "flux_mock.transport"
-# The load balancer's own pages: fal-client treats a 502/503/504 whose body names
-# nginx and that lacks x-fal-request-id as an ingress error, and retries it.
-_INGRESS_TITLES = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
+# Where the gate keeps a request's Ruling in its scope (absent: no rule, no test id).
+RULING = "flux_mock.ruling"
+
+
+def ruling_of(request: Request) -> Ruling:
+    """The test a request belongs to and what the scenario rules decided for it."""
+    ruling: Ruling = request.scope.get(RULING, NO_RULING)
+    return ruling
 
 
 def test_id_of(request: Request, ctx: AppContext) -> str | None:
@@ -52,24 +57,19 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
     roles = _body_roles(operation, ctx.spec)
     creates_job = operation.method == "POST" and operation.body_schema_pointer() is not None
     handler = operation.handler
-    test_id_name = ctx.spec.test_id_header.encode("latin-1")
 
     def checked(request: Request) -> Awaitable[Response]:
-        # Not a coroutine itself: in the usual case (no rules, no test id) it hands back the
-        # endpoint's own, so the check adds no frame to the request.
-        header_id = None
-        for key, value in request.scope["headers"]:  # test_id_of, written out: every request asks
-            if key == test_id_name:
-                header_id = value.decode("latin-1").strip() or None
-                break
-        if header_id is None and decisions.tags_here() is None and not ctx.scenarios.has_rules():
-            return endpoint(request)  # nothing to decide, no job to look up; current() is the empty one
+        # With no rules and no test id (the usual case) the endpoint's own awaitable is handed
+        # back: nothing to decide, and ruling_of says NO_RULING.
+        header_id = test_id_of(request, ctx)
+        if header_id is None and not ctx.scenarios.has_rules():
+            return endpoint(request)
         return deciding(request, header_id)
 
     async def deciding(request: Request, header_id: str | None) -> Response:
         if not ctx.scenarios.has_rules():
-            with decisions.serving(RequestTags(header_id)):
-                return await endpoint(request)
+            request.scope[RULING] = Ruling(header_id)
+            return await endpoint(request)
         job = _job_of(ctx, request)
         test_id = header_id or (job.test_id if job else None)
         decision = Decision()
@@ -100,14 +100,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
                 return Response(status_code=499)  # nobody is listening any more
             if decision.response is not None:
                 return _answer(decision.response, operation.dialect)
-        with decisions.serving(RequestTags(test_id, decision)):
-            if decision.corrupt is None:
-                return await endpoint(request)
-            try:
-                response = await endpoint(request)
-            except ApiError as exc:
-                response = render(operation.dialect, exc)
-            return corrupt(response, decision.corrupt)
+        request.scope[RULING] = Ruling(test_id, decision)
+        if decision.corrupt is None:
+            return await endpoint(request)
+        try:
+            response = await endpoint(request)
+        except ApiError as exc:
+            response = render(operation.dialect, exc)
+        return corrupt(response, decision.corrupt)
 
     return checked
 
@@ -233,7 +233,9 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         return _Drop()
     if kind == "ingress_error":
         status = int(effect.get("status", 502))
-        title = _INGRESS_TITLES[status]
+        # The load balancer's own page: fal-client treats a 502/503/504 whose body names
+        # nginx and that lacks x-fal-request-id as an ingress error, and retries it.
+        title = STATUS_WORDS[status].nginx_title
         page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
         page += "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         return HTMLResponse(page, status_code=status)
@@ -246,31 +248,15 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         seconds = float(effect["retry_after"])
         headers.setdefault("Retry-After", str(max(0, round(seconds))))
         headers.setdefault("retry-after-ms", str(round(seconds * 1000)))
-    message, error_type = _DEFAULT_ERRORS.get(status, ("Request failed", "http_error"))
+    words = STATUS_WORDS.get(status, UNKNOWN_STATUS)
     error = ApiError(
         status,
-        str(effect.get("message", message)),
-        str(effect.get("error_type", error_type)),
+        str(effect.get("message", words.message)),
+        str(effect.get("error_type", words.error_type)),
         headers=headers,
         body=effect.get("body"),
     )
     return render(dialect, error)
-
-
-_DEFAULT_ERRORS = {
-    400: ("Bad request", "bad_request"),
-    401: ("Invalid credentials", "unauthorized"),
-    403: ("Forbidden: the key may not use this endpoint", "forbidden"),
-    404: ("Not found", "not_found"),
-    408: ("Request timed out", "request_timeout"),
-    409: ("Conflict", "conflict"),
-    422: ("Unprocessable entity", "validation_error"),
-    429: ("Rate limit exceeded: too many concurrent requests", "rate_limited"),
-    500: ("Internal server error", "internal_error"),
-    502: ("Bad gateway", "bad_gateway"),
-    503: ("Service unavailable", "service_unavailable"),
-    504: ("Gateway timeout", "gateway_timeout"),
-}
 
 
 def corrupt(response: Response, mode: str) -> Response:

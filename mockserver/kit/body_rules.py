@@ -19,10 +19,10 @@ from mockserver.kit.journal import Violation
 from mockserver.kit.rule_table import violation
 from mockserver.sim.generation import data_uri
 from mockserver.spec import jsontext
-from mockserver.spec.form_values import typed
 from mockserver.spec.loader import JSON, NamedModel, Operation, Spec, SpecDocument
 from mockserver.spec.roles import Role
 from mockserver.spec.validation import Issue, validate
+from mockserver.typed_text import typed
 
 FORM = "multipart/form-data"
 
@@ -117,7 +117,7 @@ class BodyRules:
         fields = {n: self._spec.resolve(p, named.document) for n, p in _properties(self._spec, named).items()}
         body: dict[str, Any] = {}
         for name, value in texts.items():
-            body[name] = typed(value, fields.get(name, {}))
+            body[name] = typed(value, fields.get(name, {}).get("type"))
         if model_field:
             body.setdefault(model_field, named.name)
         target = named.info.field(Role.IMAGE_INPUT)

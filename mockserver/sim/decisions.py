@@ -1,16 +1,14 @@
-"""What the scenario rules decided for the request being served.
+"""What the scenario rules decided for one request.
 
-The HTTP layer asks :class:`~mockserver.sim.scenarios.ScenarioBook` once per
-request and serves the request inside :func:`serving`; the code it reaches
-(the queue creating a job, the status stream, cancel) reads
-:func:`current` instead of being handed the decision through every call.
+:class:`~mockserver.sim.scenarios.ScenarioBook` makes a :class:`Decision`;
+the HTTP layer's scenario gate keeps it with the request, and the route hands
+what concerns the queue (the test id, the :class:`JobDirectives`) to
+:class:`~mockserver.sim.queue.JobQueue` as arguments.
 """
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +17,7 @@ from mockserver.sim.jobs import JobFailure
 
 @dataclass
 class JobDirectives:
-    """What the rules ask of a job created by the current request."""
+    """What the rules ask of a job the request creates."""
 
     step: bool = False
     hold_seconds: float = 0.0  # extra simulated time IN_QUEUE
@@ -39,31 +37,11 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class RequestTags:
-    """The test a request belongs to and what its rules decided, for the code serving it."""
+class Ruling:
+    """The test a request belongs to and what the rules decided for it."""
 
     test_id: str | None = None
     decision: Decision = field(default_factory=Decision)
 
 
-_CURRENT: contextvars.ContextVar[RequestTags | None] = contextvars.ContextVar("flux_mock_request", default=None)
-NO_TAGS = RequestTags()  # what current() says outside any request's tags
-
-
-def current() -> RequestTags:
-    """The tags of the request being served (empty outside one)."""
-    return _CURRENT.get() or NO_TAGS
-
-
-# The tags set here, or None outside any request's (an in-app re-dispatch runs inside its
-# caller's): a plain call, for the code that asks on every request.
-tags_here = _CURRENT.get
-
-
-@contextmanager
-def serving(tags: RequestTags) -> Iterator[None]:
-    token = _CURRENT.set(tags)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+NO_RULING = Ruling()  # a request no rule and no test id concerns

@@ -50,7 +50,7 @@ CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 
 @dataclass(eq=False, slots=True)  # slots: a stored job is ~100 bytes smaller, and 100,000 may be kept
 class Job:
-    # What submit decides, in the order JobQueue.submit passes it (positionally: it runs on every submit).
+    # What submit decides.
     id: str
     endpoint_id: str
     app_path: str  # owner/app: status, result and cancel URLs drop the subpath
@@ -59,7 +59,6 @@ class Job:
     submitted_at: float
     ready_at: float  # when a free worker may pick it up
     run_seconds: float
-    seq: int  # its place in the scheduler's queue while it waits (-1: not waiting)
     inputs: tuple[ResolvedInput, ...] = ()
     failure: JobFailure | None = None
     webhook_url: str | None = None
@@ -72,6 +71,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     worker: int | None = None
+    seq: int = -1  # its place in the scheduler's queue while it waits (-1: not waiting)
     output: Output | None = field(default=None, repr=False)  # once rendered
 
     def state(self, now: float) -> JobState:

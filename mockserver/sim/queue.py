@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any
 
 from mockserver.config import Settings
-from mockserver.sim import decisions, generation, ids
+from mockserver.sim import generation, ids
 from mockserver.sim.clock import Clock
+from mockserver.sim.decisions import JobDirectives
 from mockserver.sim.fetch import Fetched, prefetch
 from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
@@ -43,8 +44,9 @@ class CancelOutcome(enum.Enum):
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
 
 
-class StatusView(NamedTuple):
-    """A job's status at one moment (a named tuple: one is made per poll)."""
+@dataclass(slots=True)
+class StatusView:
+    """A job's status at one moment."""
 
     state: JobState
     queue_position: int | None
@@ -73,16 +75,17 @@ class JobQueue:
         *,
         webhook_url: str | None = None,
         fetched: Mapping[str, Fetched] | None = None,
+        test_id: str | None = None,
+        directives: JobDirectives | None = None,
     ) -> Job:
-        """Create a job. The scenario rules of the request being served (if any) may
-        put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail."""
+        """Create a job. ``directives`` (what the scenario rules decided for the request)
+        may put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail;
+        ``test_id`` ties later calls about the job to the same test's rules."""
         now = self.clock.now()
-        tags = decisions.tags_here() or decisions.NO_TAGS  # decisions.current(), without its frame
-        directives = tags.decision.job
+        directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.
-        role = model.roles.prompt
-        prompt = body.get(role[0], role[1]) if role else None
+        prompt = body.get(*model.roles.prompt) if model.roles.prompt else None
         size = _JOB_OVERHEAD + len(prompt) if isinstance(prompt, str) else _JOB_OVERHEAD
         if not self.jobs.has_room(size, now):
             raise QueueFull(len(self.jobs))
@@ -101,25 +104,24 @@ class JobQueue:
         step = self.settings.step_mode or directives.step
         delay = 0.0 if step else model.timing.dispatch_seconds * scale
         run_seconds = run * scale + (0.0 if step else directives.stall_seconds)
-        # Positional, in field order: keywords cost twice as much, on every submit. A zero
-        # delay or run keeps no float of its own (100,000 stored jobs: ~5 MB).
         job = Job(
-            ids.uuid4(),
-            model.endpoint_id,
-            model.app_path,
-            model.title,
-            plan,
-            now,  # submitted_at
-            now + delay if delay else now,  # ready_at
-            run_seconds or 0.0,  # run_seconds
-            -1,  # seq: the scheduler's ticket, if it has to wait
-            inputs,
-            failure,
-            webhook_url,
-            tags.test_id,
-            step,  # step_mode
-            directives.stall_seconds if step else 0.0,
-            size,  # size_bytes
+            id=ids.uuid4(),
+            endpoint_id=model.endpoint_id,
+            app_path=model.app_path,
+            title=model.title,
+            plan=plan,
+            submitted_at=now,
+            # With time scale 0 these share one float object rather than each holding a new
+            # one: 100,000 stored jobs keep ~5 MB less.
+            ready_at=now + delay if delay else now,
+            run_seconds=run_seconds or 0.0,
+            inputs=inputs,
+            failure=failure,
+            webhook_url=webhook_url,
+            test_id=test_id,
+            step_mode=step,
+            stall_seconds=directives.stall_seconds if step else 0.0,
+            size_bytes=size,
         )
         self.jobs.add(job)
         # The queue first catches up to now, so the new job goes behind exactly the jobs
@@ -180,12 +182,12 @@ class JobQueue:
         now = self.advance()
         state = job.state(now)
         done = state is JobState.COMPLETED
-        view = StatusView(  # positionally, in field order: made on every poll
-            state,
-            self._position(job, state),  # queue_position
-            job.logs(now) if with_logs else None,
-            job.inference_time() if done else None,
-            job.failure if done else None,
+        view = StatusView(
+            state=state,
+            queue_position=self._position(job, state),
+            logs=job.logs(now) if with_logs else None,
+            inference_time=job.inference_time() if done else None,
+            failure=job.failure if done else None,
         )
         if step and job.step_mode:
             self._step(job, now)
@@ -238,7 +240,7 @@ class JobQueue:
 
     @property
     def fetches(self) -> bool:
-        """Whether :meth:`prefetch` may fetch anything: callers skip it (a coroutine per submit) when not."""
+        """Whether any input may be fetched (a host was allowed): else :meth:`prefetch` has nothing to do."""
         return bool(self.settings.fetch_hosts)
 
     async def prefetch(self, model: ModelInfo, body: Mapping[str, Any]) -> dict[str, Fetched]:
@@ -290,4 +292,5 @@ def _label_loc(label: str) -> tuple[str | int, ...]:
     return (name, int(rest.rstrip("]"))) if rest else (name,)
 
 
+_NO_DIRECTIVES = JobDirectives()
 _JOB_OVERHEAD = 600  # the Job, its plan, id and store entries, measured at ~550 bytes

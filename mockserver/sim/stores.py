@@ -57,10 +57,6 @@ class FileStore:
     def __len__(self) -> int:
         return len(self._files)
 
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
-
     def _drop(self, file_id: str) -> None:
         stored = self._files.pop(file_id, None)
         if stored is not None:
@@ -132,10 +128,6 @@ class JobStore:
             return False
         return self._max_bytes is None or not self._jobs or self._bytes + size_bytes <= self._max_bytes
 
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
-
     def _drop(self, job_id: str) -> None:
         job = self._jobs.pop(job_id, None)
         if job is not None:
@@ -163,8 +155,8 @@ class JobStore:
             over_cap = len(self._jobs) + slots > self._max_jobs or (
                 self._max_bytes is not None and self._bytes + incoming > self._max_bytes
             )
-            # Written out, since a full store sweeps on every submit: COMPLETED is a finish
-            # time reached (Job.state), expired is that time plus the retention (_expired).
+            # COMPLETED is a finish time reached (Job.state); expired is that time plus the
+            # retention (_expired).
             finished = job.finished_at
             if finished is None or not ((over_cap and finished <= now) or finished + retention <= now):
                 if finished is not None:

@@ -17,22 +17,22 @@ from starlette.responses import Response, StreamingResponse
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
+from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
-from mockserver.sim import decisions
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.contract import QueueContract
 from mockserver.spec.loader import Operation, SpecError
+from mockserver.typed_text import is_true
 
 DIALECT = "fal"  # the x-mock-dialect of the documents these handlers serve
-TRUE_VALUES = ("1", "true", "yes", "on")  # compared lower-cased
 WEBHOOK_PARAM = "fal_webhook"
-IN_QUEUE = JobState.IN_QUEUE.value  # what every submit answers (an enum's .value is a property call)
+IN_QUEUE = JobState.IN_QUEUE.value  # what every submit says
 
 
 def _with_links(status: str, base: str, job: Job) -> dict[str, Any]:
-    """The start every queue answer shares: the status, then where to find the request."""
+    """The start every queue response shares: the status, then where to find the request."""
     root = f"{base}/{job.app_path}/requests/{job.id}"
     return {
         "status": status,
@@ -63,7 +63,8 @@ def status_body(base: str, job: Job, view: StatusView) -> dict[str, Any]:
 
 
 def _query(request: Request) -> Mapping[str, str]:
-    # Most calls carry no query string: skip building Starlette's parsed form.
+    """The query parameters; most queue calls have none, and Starlette's parse of an empty
+    query string is a tenth of a status poll's time."""
     return request.query_params if request.scope.get("query_string") else {}
 
 
@@ -94,40 +95,37 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     query = QueryChecker(operation)
     assert operation.model is not None
     model = operation.model
-    secured = operation.security_required and ctx.settings.api_key is not None  # Settings are frozen
     queue = ctx.queue
-    fetches = queue.fetches  # fixed at start: the hosts inputs may be fetched from
+    secured = operation.security_required and ctx.settings.api_key is not None
     limit = ctx.settings.max_body_bytes
     id_header = _id_header(operation)
 
     async def endpoint(request: Request) -> Response:
         if secured:
             ctx.authorize(request, operation)
-        webhook = None
-        if request.scope.get("query_string"):  # most submits carry none: no parsed form to build
-            params = request.query_params
-            query.check(params)
-            webhook = params.get(WEBHOOK_PARAM)
-        elif query.any_required:
-            query.check({})  # names the missing parameters
+        params = _query(request)
+        query.check(params)
+        webhook = params.get(WEBHOOK_PARAM)
         if webhook is not None:
             problem = ctx.webhooks.check_target(webhook)
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
-        # The body read here, not through ctx.read_valid_body: one coroutine less on every submit.
         body = ctx.checked_body(operation, await read_json(request, limit))
-        fetched = await queue.prefetch(model, body) if fetches else None
+        fetched = await queue.prefetch(model, body) if queue.fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
-        job = queue.submit(model, body, webhook_url=webhook, fetched=fetched)
+        ruling = ruling_of(request)
+        job = queue.submit(
+            model, body, webhook_url=webhook, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+        )
         base = base_url(request)
         if webhook is not None:
             ctx.webhooks.schedule(job, base)
-        answer = _with_links(IN_QUEUE, base, job)
-        answer["logs"] = None
-        answer["metrics"] = {}
-        answer["queue_position"] = queue.submitted_position(job)
-        return JsonAnswer(answer, headers={id_header: job.id})
+        queued = _with_links(IN_QUEUE, base, job)
+        queued["logs"] = None
+        queued["metrics"] = {}
+        queued["queue_position"] = queue.submitted_position(job)
+        return JsonResponse(queued, headers={id_header: job.id})
 
     return endpoint
 
@@ -143,9 +141,9 @@ def status(operation: Operation, ctx: AppContext) -> Endpoint:
         params = _query(request)
         query.check(params)
         job = _find(ctx, request, contract)
-        view = ctx.queue.view(job, with_logs=params.get("logs", "").lower() in TRUE_VALUES, step=True)
+        view = ctx.queue.view(job, with_logs=is_true(params.get("logs")), step=True)
         body = status_body(base_url(request), job, view)
-        return JsonAnswer(body, status_code=codes[view.state], headers={id_header: job.id})
+        return JsonResponse(body, status_code=codes[view.state], headers={id_header: job.id})
 
     return endpoint
 
@@ -160,10 +158,10 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         ctx.authorize(request, operation)
         query.check(request.query_params)
         job = _find(ctx, request, contract)
-        with_logs = request.query_params.get("logs", "").lower() in TRUE_VALUES
+        with_logs = is_true(request.query_params.get("logs"))
         base = base_url(request)
         # A scenario may slow the stream down: a pause before every event.
-        pause = decisions.current().decision.stream_interval_ms / 1000
+        pause = ruling_of(request).decision.stream_interval_ms / 1000
 
         async def events() -> AsyncIterator[str]:
             loop = asyncio.get_running_loop()
@@ -198,14 +196,14 @@ async def finished_result(queue: JobQueue, job: Job, base: str, contract: QueueC
     return contract.result_final, output.to_json(_file_url(queue, base))
 
 
-async def _finished_answer(
+async def _finished_response(
     ctx: AppContext, request: Request, job: Job, id_header: str, contract: QueueContract
 ) -> Response:
     headers = {id_header: job.id}
     code, body = await finished_result(ctx.queue, job, base_url(request), contract)
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
-    return JsonAnswer(body, status_code=code, headers=headers)
+    return JsonResponse(body, status_code=code, headers=headers)
 
 
 def result(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -218,7 +216,7 @@ def result(operation: Operation, ctx: AppContext) -> Endpoint:
         if job.state(ctx.queue.advance()) is not JobState.COMPLETED:
             message, error_type = "Request is still in progress", "request_in_progress"
             raise ApiError(contract.result_pending, message, error_type, headers={id_header: job.id})
-        return await _finished_answer(ctx, request, job, id_header, contract)
+        return await _finished_response(ctx, request, job, id_header, contract)
 
     return endpoint
 
@@ -234,13 +232,13 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
         params = request.path_params
         job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
         if job is None:
-            return JsonAnswer(unknown[0], status_code=unknown[1])
-        if decisions.current().decision.cancel_race and not ctx.queue.is_done(job):
+            return JsonResponse(unknown[0], status_code=unknown[1])
+        if ruling_of(request).decision.cancel_race and not ctx.queue.is_done(job):
             # The cancel loses the race: accepted, but the job runs to completion anyway.
             outcome = CancelOutcome.REQUESTED
         else:
             outcome = ctx.queue.cancel(job)
-        return JsonAnswer({"status": outcome.value}, status_code=codes[outcome], headers={id_header: job.id})
+        return JsonResponse({"status": outcome.value}, status_code=codes[outcome], headers={id_header: job.id})
 
     return endpoint
 
@@ -256,10 +254,13 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         if model_op is None or model_op.model is None:
             raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
         body = await ctx.read_valid_body(request, model_op)
-        fetched = await ctx.queue.prefetch(model_op.model, body) if ctx.queue.fetches else None
-        job = ctx.queue.submit(model_op.model, body, fetched=fetched)
+        fetched = await ctx.queue.prefetch(model_op.model, body)
+        ruling = ruling_of(request)
+        job = ctx.queue.submit(
+            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+        )
         await ctx.queue.wait(job)
-        return await _finished_answer(ctx, request, job, id_header, contract)
+        return await _finished_response(ctx, request, job, id_header, contract)
 
     return endpoint
 

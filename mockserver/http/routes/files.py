@@ -10,7 +10,7 @@ from starlette.responses import Response
 from mockserver import __version__
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.spec.loader import Operation
 
 
@@ -35,7 +35,7 @@ def get_file(operation: Operation, ctx: AppContext) -> Endpoint:
 
 def health(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return JsonAnswer({"status": "ok", "version": __version__})
+        return JsonResponse({"status": "ok", "version": __version__})
 
     return endpoint
 

@@ -6,15 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.kit.journal import Query
 from mockserver.spec.loader import Operation
-
-TRUE_VALUES = ("1", "true")
-
-
-def _int(value: str | None, default: int) -> int:
-    return int(value) if value else default
+from mockserver.typed_text import int_or, is_true
 
 
 def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -29,14 +24,14 @@ def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:
             method=params.get("method"),
             path_prefix=params.get("path"),
             status=int(status) if status else None,
-            only_violations=params.get("violations", "").lower() in TRUE_VALUES,
-            since=_int(params.get("since"), 0),
-            offset=_int(params.get("offset"), 0),
-            limit=_int(params.get("limit"), 100),
+            only_violations=is_true(params.get("violations")),
+            since=int_or(params.get("since"), 0),
+            offset=int_or(params.get("offset"), 0),
+            limit=int_or(params.get("limit"), 100),
         )
         entries, total = ctx.journal.read(wanted)
         end = wanted.offset + len(entries)
-        return JsonAnswer(
+        return JsonResponse(
             {
                 "entries": [e.as_json() for e in entries],
                 "total": total,
@@ -57,7 +52,7 @@ def clear_entries(operation: Operation, ctx: AppContext) -> Endpoint:
         test_id = request.query_params.get("test_id")
         deleted = ctx.journal.clear(test_id)
         ctx.rules.forget(test_id)
-        return JsonAnswer({"deleted": deleted})
+        return JsonResponse({"deleted": deleted})
 
     return endpoint
 

@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.spec.loader import Operation
 
 
 def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return JsonAnswer(ctx.webhooks.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return JsonResponse(ctx.webhooks.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     return endpoint
 
@@ -22,7 +22,7 @@ def jwks(operation: Operation, ctx: AppContext) -> Endpoint:
 def deliveries(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         dispatcher = ctx.webhooks
-        return JsonAnswer(
+        return JsonResponse(
             {"pending": dispatcher.pending, "deliveries": [asdict(r) for r in list(dispatcher.records.values())]}
         )
 

@@ -19,14 +19,15 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.faults import FaultChecker
 from mockserver.http.forms import Form, read_form
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
+from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.generation import data_uri
 from mockserver.sim.jobs import Job
-from mockserver.spec.form_values import typed
 from mockserver.spec.loader import NamedModel, Operation, SpecDocument
 from mockserver.spec.roles import Role, RoleNeeds
 from mockserver.spec.validation import Issue, validate
+from mockserver.typed_text import typed
 
 FORM = "multipart/form-data"
 
@@ -63,8 +64,9 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
-    fetched = await ctx.queue.prefetch(named.info, body) if ctx.queue.fetches else None
-    job = ctx.queue.submit(named.info, body, fetched=fetched)
+    fetched = await ctx.queue.prefetch(named.info, body)
+    ruling = ruling_of(request)
+    job = ctx.queue.submit(named.info, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job)
     await ctx.queue.wait(job)
     failure = job.failure
     if failure is not None:
@@ -73,7 +75,7 @@ async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Map
             raise ApiError(400, failure.error, failure.error_type, issues=failure.issues)
         # A model that fails (a scenario rule): its own status, in this API's error shape.
         raise ApiError(failure.status_code, failure.error, failure.error_type)
-    return JsonAnswer(await _images_body(ctx, request, named, job, body))
+    return JsonResponse(await _images_body(ctx, request, named, job, body))
 
 
 async def _images_body(
@@ -138,9 +140,9 @@ def _form_body(
     for name, values in form.fields.items():
         prop = fields.get(name, {})
         if prop.get("type") == "array":
-            body[name] = [typed(v, prop.get("items", {})) for v in values]
+            body[name] = [typed(v, prop.get("items", {}).get("type")) for v in values]
         else:
-            body[name] = typed(values[-1], prop)
+            body[name] = typed(values[-1], prop.get("type"))
     model_field = named.info.name_of(Role.MODEL_NAME)
     if model_field:
         body.setdefault(model_field, named.name)
@@ -199,7 +201,7 @@ def _model_json(named: NamedModel) -> dict[str, Any]:
 def list_models(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        return JsonAnswer({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
+        return JsonResponse({"object": "list", "data": [_model_json(m) for m in ctx.spec.named_models.values()]})
 
     return endpoint
 
@@ -211,7 +213,7 @@ def get_model(operation: Operation, ctx: AppContext) -> Endpoint:
         named = ctx.spec.named_models.get(name)
         if named is None:
             raise ApiError(404, f"The model {name} does not exist", "model_not_found")
-        return JsonAnswer(_model_json(named))
+        return JsonResponse(_model_json(named))
 
     return endpoint
 

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError, validation_failed
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.http.scenario_gate import test_id_of
 from mockserver.sim.clock import OffsetClock
 from mockserver.sim.scenarios import ScenarioError
@@ -21,8 +21,8 @@ def _refusal(exc: ScenarioError) -> ApiError:
     return validation_failed(exc.issues)
 
 
-def _listing(ctx: AppContext, scope: str | None, status_code: int = 200) -> JsonAnswer:
-    return JsonAnswer({"rules": ctx.scenarios.listing(scope)}, status_code=status_code)
+def _listing(ctx: AppContext, scope: str | None, status_code: int = 200) -> JsonResponse:
+    return JsonResponse({"rules": ctx.scenarios.listing(scope)}, status_code=status_code)
 
 
 def list_rules(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -40,7 +40,7 @@ def create_rule(operation: Operation, ctx: AppContext) -> Endpoint:
             rule = ctx.scenarios.add(body, scope)
         except ScenarioError as exc:
             raise _refusal(exc) from None
-        return JsonAnswer(rule.as_json(None), status_code=201)
+        return JsonResponse(rule.as_json(None), status_code=201)
 
     return endpoint
 
@@ -91,9 +91,9 @@ def _clock(ctx: AppContext) -> OffsetClock:
     return ctx.clock
 
 
-def _clock_state(ctx: AppContext) -> JsonAnswer:
+def _clock_state(ctx: AppContext) -> JsonResponse:
     clock = _clock(ctx)
-    return JsonAnswer({"now": clock.now(), "offset": clock.offset, "step_mode": ctx.settings.step_mode})
+    return JsonResponse({"now": clock.now(), "offset": clock.offset, "step_mode": ctx.settings.step_mode})
 
 
 def get_clock(operation: Operation, ctx: AppContext) -> Endpoint:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from mockserver.http.bodies import read_body, read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError, validation_failed
-from mockserver.http.responses import JsonAnswer
+from mockserver.http.responses import JsonResponse
 from mockserver.http.urls import base_url
 from mockserver.spec.loader import Operation
 from mockserver.spec.validation import validate
@@ -42,7 +42,7 @@ def token(operation: Operation, ctx: AppContext) -> Endpoint:
         await read_body(request, 64 * 1024)  # `{}` from the client; nothing in it matters
         # The client compares the expiry with its own wall clock, not the mock's simulated one.
         expires = datetime.fromtimestamp(time.time() + TOKEN_SECONDS, UTC)
-        return JsonAnswer(
+        return JsonResponse(
             {
                 "token": secrets.token_urlsafe(24),
                 "token_type": "Bearer",
@@ -76,7 +76,7 @@ def upload(operation: Operation, ctx: AppContext) -> Endpoint:
         content_type = media_type(request.headers.get("content-type"))
         name = file_name(request.headers.get("x-fal-file-name"), content_type)
         file_id = ctx.queue.files.put(data, content_type, name)
-        return JsonAnswer(
+        return JsonResponse(
             {
                 "access_url": ctx.queue.links.url(base_url(request), file_id, name),
                 "content_type": content_type,
@@ -103,7 +103,7 @@ def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
         name = file_name(body.get("file_name"), content_type)
         upload_id, slot = ctx.uploads.reserve(name, content_type)
         base = base_url(request)
-        return JsonAnswer(
+        return JsonResponse(
             {
                 "upload_url": f"{base}/files/upload/{upload_id}",
                 "file_url": ctx.queue.links.url(base, slot.file_id, slot.name),
@@ -125,7 +125,7 @@ def put_upload(operation: Operation, ctx: AppContext) -> Endpoint:
             raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
         content_type = media_type(request.headers.get("content-type"), slot.content_type)
         ctx.queue.files.put(data, content_type, slot.name, file_id=slot.file_id)
-        return JsonAnswer({"file_url": ctx.queue.links.url(base_url(request), slot.file_id, slot.name)})
+        return JsonResponse({"file_url": ctx.queue.links.url(base_url(request), slot.file_id, slot.name)})
 
     return endpoint
 
