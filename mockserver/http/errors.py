@@ -1,8 +1,8 @@
 """Errors as each API dialect words them.
 
 Handlers raise :class:`ApiError`; one exception handler renders it in the
-shape of the API the request was for (fal's ``detail`` bodies here; other
-dialects register their own renderer).
+shape of the API document the request was for (fal's ``detail`` bodies, or
+OpenAI's ``error`` object with the codes of the document's error table).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 
 from mockserver.http import request_ids
 from mockserver.http.responses import JsonAnswer
+from mockserver.spec.loader import SpecDocument
 from mockserver.spec.validation import Issue
 
-ErrorRenderer = Callable[["ApiError"], JsonAnswer]
+ErrorRenderer = Callable[["ApiError", SpecDocument], JsonAnswer]
 
 
 class ApiError(Exception):
@@ -42,7 +43,7 @@ def validation_failed(issues: Sequence[Issue]) -> ApiError:
     return ApiError(422, f"{first.field_path}: {first.msg}", "validation_error", issues=issues)
 
 
-def render_fal(error: ApiError) -> JsonAnswer:
+def render_fal(error: ApiError, document: SpecDocument) -> JsonAnswer:
     if error.body is not None:
         body: dict[str, Any] = dict(error.body)
     elif error.issues:
@@ -53,27 +54,23 @@ def render_fal(error: ApiError) -> JsonAnswer:
     return JsonAnswer(body, status_code=error.status_code, headers=headers)
 
 
-# The OpenAI-compatible provider's table: HTTP status -> (error.type, error.code).
-OPENAI_CODES: dict[int, tuple[str, str]] = {
-    400: ("invalid_request_error", "param_error"),
-    401: ("invalid_request_error", "auth_error"),
-    408: ("timeout", "timeout"),
-    429: ("rate_limit_error", "rate_limit"),
-    500: ("internal_error", "internal_error"),
-    504: ("timeout", "gateway_timeout_error"),
-}
+def render_openai(error: ApiError, document: SpecDocument) -> JsonAnswer:
+    """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``.
 
-
-def render_openai(error: ApiError) -> JsonAnswer:
-    """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
+    ``type`` and ``code`` come from the document's ``x-contract.error_codes``
+    table; a status the table lacks keeps a generic type and the error's own name.
+    """
     # The provider knows no 422: every invalid body is a 400 that names the fields.
     status = 400 if error.status_code == 422 else error.status_code
     if error.issues:
         message = "Invalid parameters: " + "; ".join(f"{i.field_path}: {i.msg}" for i in error.issues)
     else:
         message = error.message
-    fallback = ("invalid_request_error" if status < 500 else "internal_error", error.error_type)
-    error_type, code = OPENAI_CODES.get(status, fallback)
+    known = _error_codes(document).get(status)
+    if known is not None:
+        error_type, code = str(known["type"]), str(known["code"])
+    else:
+        error_type, code = ("invalid_request_error" if status < 500 else "internal_error"), error.error_type
     request_id = request_ids.current()
     body = {"error": {"message": message, "type": error_type, "param": request_id, "code": code}}
     headers = dict(error.headers)
@@ -82,8 +79,15 @@ def render_openai(error: ApiError) -> JsonAnswer:
     return JsonAnswer(body, status_code=status, headers=headers)
 
 
+def _error_codes(document: SpecDocument) -> Mapping[int, Mapping[str, Any]]:
+    """The provider's table in the spec: HTTP status -> error.type and error.code."""
+    table: Mapping[int, Mapping[str, Any]] = document.raw.get("x-contract", {}).get("error_codes", {})
+    return table
+
+
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
-def render(dialect: str, error: ApiError) -> JsonAnswer:
-    return RENDERERS.get(dialect, render_fal)(error)
+def render(document: SpecDocument, error: ApiError) -> JsonAnswer:
+    """``error`` in the shape of ``document``'s dialect (the API document the request was for)."""
+    return RENDERERS.get(document.dialect, render_fal)(error, document)
