@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -9,6 +13,9 @@ from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 
 pytest_plugins = ["pytester"]  # for running sample user suites against the flux_mock fixture
+
+NPM_PACKAGES = ("@fal-ai/client", "openai")
+INSTALL_TIMEOUT = 300
 
 
 @pytest.fixture
@@ -41,3 +48,30 @@ def test_id(request: pytest.FixtureRequest) -> str:
     """This test's scenario scope: its node id, sent as X-Mock-Test-Id."""
     nodeid: str = request.node.nodeid
     return nodeid
+
+
+@pytest.fixture(scope="session")
+def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway folder with the JavaScript clients installed: the one `npm install` of the session.
+
+    The only fixture that reaches the network. It skips only when node or npm
+    is missing (or node is too old for the clients' fetch); a failed install fails.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed for the JavaScript client tests; they are not installed")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 18:
+        pytest.skip(f"@fal-ai/client needs Node 18+ (fetch); found {version}")
+    folder = tmp_path_factory.mktemp("js-clients")
+    (folder / "package.json").write_text(json.dumps({"name": "flux-mock-js-check", "private": True}))
+    try:
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *NPM_PACKAGES],
+            cwd=folder, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} took over {INSTALL_TIMEOUT} s")
+    if done.returncode != 0:
+        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} failed:\n{done.stdout}\n{done.stderr}")
+    return folder

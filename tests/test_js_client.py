@@ -1,7 +1,7 @@
 """The JavaScript `@fal-ai/client` (and the `openai` npm package) against the mock, through the proxy route.
 
-The only tests that reach the network: one `npm install` per session into a
-throwaway folder. They skip only when node or npm is not installed.
+The packages come from the session's one `npm install` (``js_project`` in
+conftest.py); the tests skip only when node or npm is not installed.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from PIL import Image
 from mockserver.testing import MockServer
 from tests.helpers import magenta_pixels, png
 
-NPM_PACKAGES = ("@fal-ai/client", "openai")
-INSTALL_TIMEOUT = 300
 RUN_TIMEOUT = 60
 
 SCRIPT = """
@@ -80,29 +78,6 @@ console.log(JSON.stringify(out));
 """
 
 
-@pytest.fixture(scope="session")
-def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed for the @fal-ai/client tests; they are not installed")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 18:
-        pytest.skip(f"@fal-ai/client needs Node 18+ (fetch); found {version}")
-    folder = tmp_path_factory.mktemp("js-client")
-    (folder / "package.json").write_text(json.dumps({"name": "flux-mock-js-check", "private": True}))
-    try:
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *NPM_PACKAGES],
-            cwd=folder, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} took over {INSTALL_TIMEOUT} s")
-    if done.returncode != 0:
-        pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} failed:\n{done.stdout}\n{done.stderr}")
-    (folder / "check.mjs").write_text(SCRIPT)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def js_mock() -> Iterator[MockServer]:
     with MockServer(time_scale=0) as mock:
@@ -114,6 +89,7 @@ def js_out(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
     """The script's findings: every check below reads them, so node runs once."""
     node = shutil.which("node")
     assert node is not None
+    (js_project / "check.mjs").write_text(SCRIPT)
     png_base64 = base64.b64encode(png((600, 400))).decode()
     done = subprocess.run(
         [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png_base64],

@@ -25,16 +25,14 @@ import pytest
 
 from mockserver.config import Settings
 from mockserver.kit.client_check import read_all, run_check
-from mockserver.kit.journal import ERROR, INFO, WARNING, Entry
+from mockserver.kit.journal import ERROR, INFO, WARNING
 from mockserver.testing import MockServer, point_fal_client
+from tests.calibration import ERROR_EFFECTS, SCENARIOS, fired_effects, move_time_while, severities
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "scenarios").glob("*.yaml"))
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 OPENAI_MODEL = "black-forest-labs/flux-kontext-max/text-to-image"
 # Prompts that meet failing-model.yaml's rules and that miss them.
 PROMPTS = ("a calm lake", "crash the model", "a paper boat", "nsfw sketch", "a lighthouse", "a fox", "a kite")
-# Effects that make the mock answer an error (noted as info in the journal).
-ERROR_EFFECTS = {"error", "ingress_error", "timeout", "drop", "corrupt_body", "fail"}
 # What each client may be warned about: fal-client ignores Retry-After by design.
 BY_DESIGN = {"fal-sync": {"http.retry-after-ignored"}, "fal-async": {"http.retry-after-ignored"}, "openai": set()}
 
@@ -44,18 +42,6 @@ def short_fal_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # fal-client's retry pauses are real sleeps; shorter ones keep the suite fast and break Retry-After more.
     monkeypatch.setattr(fal_client.client, "BASE_DELAY", 0.01)
     monkeypatch.setattr(fal_client.client, "MAX_DELAY", 0.05)
-
-
-def _move_time_while(mock: MockServer, done: threading.Event) -> threading.Thread:
-    """Move simulated time on while a client waits, so slow-queue's held jobs finish without real waiting."""
-
-    def tick() -> None:
-        while not done.wait(0.05):
-            httpx.post(f"{mock.url}/_mock/clock", json={"advance": 20}, timeout=5)
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    return thread
 
 
 def _fal_sync(mock: MockServer, slow: bool) -> int:
@@ -98,7 +84,7 @@ def _fal_async(mock: MockServer, slow: bool) -> int:
 
 def _openai(mock: MockServer, slow: bool) -> int:
     done = threading.Event()
-    ticker = _move_time_while(mock, done) if slow else None
+    ticker = move_time_while(mock, done) if slow else None
     succeeded = 0
     try:
         with openai.OpenAI(base_url=f"{mock.url}/v1", api_key="k", max_retries=4, timeout=10) as client:
@@ -126,11 +112,6 @@ def scenario_mock(request: pytest.FixtureRequest) -> Iterator[MockServer]:
         yield mock
 
 
-def _severities(entries: list[Entry], severity: str) -> list[str]:
-    return [f"#{e.seq} {e.method} {e.path} -> {e.status}: [{v.rule}] {v.message}"
-            for e in entries for v in e.violations if v.severity == severity]
-
-
 @pytest.mark.usefixtures("short_fal_backoff")
 @pytest.mark.parametrize("scenario_mock", SCENARIOS, ids=[p.stem for p in SCENARIOS], indirect=True)
 @pytest.mark.parametrize("client", sorted(CLIENTS))
@@ -141,16 +122,15 @@ def test_official_clients_get_no_false_verdicts(scenario_mock: MockServer, clien
         CLIENTS[client](scenario_mock, slow)
     entries = read_all(scenario_mock)
     assert entries
-    assert _severities(entries, ERROR) == []
+    assert severities(entries, ERROR) == []
     warned = {v.rule for e in entries for v in e.violations if v.severity == WARNING}
-    assert warned <= BY_DESIGN[client], _severities(entries, WARNING)
-    listing = httpx.get(f"{scenario_mock.url}/_mock/scenarios").json()["rules"]
-    fired = {r["effect"]["type"] for r in listing if r["fired"]}
+    assert warned <= BY_DESIGN[client], severities(entries, WARNING)
+    fired = fired_effects(scenario_mock)
     # failing-model's prompt rules do not match /v1 bodies (the mock finds no prompt there) and its
     # random draws miss these few requests: nothing to prove for that pair.
     assert fired or (client, path.stem) == ("openai", "failing-model"), "the scenario never fired"
     if fired & ERROR_EFFECTS:  # what it made the mock answer was noted as the mock's doing
-        assert _severities(entries, INFO)
+        assert severities(entries, INFO)
 
 
 def test_subscribe_with_client_timeout_is_not_blamed_for_the_cancelled_result() -> None:

@@ -45,7 +45,7 @@ from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
 from mockserver.spec.file_links import FileLinks
-from mockserver.spec.loader import Operation, Spec, SpecError, default_spec
+from mockserver.spec.loader import Operation, Spec, SpecDocument, SpecError, default_spec
 
 log = logging.getLogger("mockserver")
 
@@ -169,12 +169,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         yield
         await dispatcher.aclose()  # pending webhooks die with the server
 
-    def dialect(request: Request) -> str:
-        return spec.document_for_path(request.url.path).dialect
+    def document(request: Request) -> SpecDocument:
+        return spec.document_for_path(request.url.path)
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return render(dialect(request), exc)
+        return render(document(request), exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -196,15 +196,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             )
         else:
             error = ApiError(exc.status_code, str(exc.detail), "http_error", headers=dict(exc.headers or {}))
-        return render(dialect(request), error)
+        return render(document(request), error)
 
     async def on_queue_full(request: Request, exc: Exception) -> Response:
         # Clients retry a 429 with backoff, which is what a full mock needs from them.
-        return render(dialect(request), ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}))
+        return render(document(request), ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(dialect(request), ApiError(500, "Internal error in the mock server", "internal_error"))
+        return render(document(request), ApiError(500, "Internal error in the mock server", "internal_error"))
 
     routes = build_routes(ctx)
     recorder = Recorder(ctx.journal, ctx.rules, spec, clock)

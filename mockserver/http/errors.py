@@ -1,8 +1,8 @@
 """Errors as each API dialect words them.
 
 Handlers raise :class:`ApiError`; one exception handler renders it in the
-shape of the API the request was for (fal's ``detail`` bodies here; other
-dialects register their own renderer).
+shape of the API document the request was for (fal's ``detail`` bodies, or
+OpenAI's ``error`` object with the codes of the document's error table).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from mockserver.http import request_ids
 from mockserver.http.responses import JsonResponse
+from mockserver.spec.loader import SpecDocument
 from mockserver.spec.validation import Issue
 
-ErrorRenderer = Callable[["ApiError"], JsonResponse]
+ErrorRenderer = Callable[["ApiError", SpecDocument], JsonResponse]
 
 
 class ApiError(Exception):
@@ -43,7 +44,7 @@ def validation_failed(issues: Sequence[Issue]) -> ApiError:
     return ApiError(422, f"{first.field_path}: {first.msg}", "validation_error", issues=issues)
 
 
-def render_fal(error: ApiError) -> JsonResponse:
+def render_fal(error: ApiError, document: SpecDocument) -> JsonResponse:
     if error.body is not None:
         body: dict[str, Any] = dict(error.body)
     elif error.issues:
@@ -56,57 +57,64 @@ def render_fal(error: ApiError) -> JsonResponse:
 
 @dataclass(frozen=True)
 class StatusWords:
-    """What an error of one status says when nothing more precise is known, in each voice."""
+    """What an error of one status says when nothing more precise is known."""
 
     message: str
     error_type: str  # fal's error_type
-    openai: tuple[str, str] | None = None  # the OpenAI-compatible provider's (error.type, error.code)
     nginx_title: str | None = None  # the load balancer's own error page (ingress errors)
 
 
-# Every status's words, written once: scenario effects, faults on demand and both dialects read them.
+# Every status's words, written once: scenario effects and faults on demand read them. The
+# OpenAI-compatible provider's error.type and error.code are the spec's (x-contract.error_codes).
 STATUS_WORDS: dict[int, StatusWords] = {
-    400: StatusWords("Bad request", "bad_request", ("invalid_request_error", "param_error")),
-    401: StatusWords("Invalid credentials", "unauthorized", ("invalid_request_error", "auth_error")),
+    400: StatusWords("Bad request", "bad_request"),
+    401: StatusWords("Invalid credentials", "unauthorized"),
     403: StatusWords("Forbidden: the key may not use this endpoint", "forbidden"),
     404: StatusWords("Not found", "not_found"),
-    408: StatusWords("Request timed out", "request_timeout", ("timeout", "timeout")),
+    408: StatusWords("Request timed out", "request_timeout"),
     409: StatusWords("Conflict", "conflict"),
     422: StatusWords("Unprocessable entity", "validation_error"),
-    429: StatusWords(
-        "Rate limit exceeded: too many concurrent requests", "rate_limited", ("rate_limit_error", "rate_limit")
-    ),
-    500: StatusWords("Internal server error", "internal_error", ("internal_error", "internal_error")),
+    429: StatusWords("Rate limit exceeded: too many concurrent requests", "rate_limited"),
+    500: StatusWords("Internal server error", "internal_error"),
     502: StatusWords("Bad gateway", "bad_gateway", nginx_title="502 Bad Gateway"),
     503: StatusWords("Service unavailable", "service_unavailable", nginx_title="503 Service Temporarily Unavailable"),
-    504: StatusWords(
-        "Gateway timeout", "gateway_timeout", ("timeout", "gateway_timeout_error"), nginx_title="504 Gateway Time-out"
-    ),
+    504: StatusWords("Gateway timeout", "gateway_timeout", nginx_title="504 Gateway Time-out"),
 }
 UNKNOWN_STATUS = StatusWords("Request failed", "http_error")
 
 
-def render_openai(error: ApiError) -> JsonResponse:
-    """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``."""
+def render_openai(error: ApiError, document: SpecDocument) -> JsonResponse:
+    """``{"error": {message, type, param, code}}``; this provider puts the request id in ``param``.
+
+    ``type`` and ``code`` come from the document's ``x-contract.error_codes``
+    table; a status the table lacks keeps a generic type and the error's own name.
+    """
     # The provider knows no 422: every invalid body is a 400 that names the fields.
     status = 400 if error.status_code == 422 else error.status_code
     if error.issues:
         message = "Invalid parameters: " + "; ".join(f"{i.field_path}: {i.msg}" for i in error.issues)
     else:
         message = error.message
-    words = STATUS_WORDS.get(status)
-    if words is not None and words.openai is not None:
-        error_type, code = words.openai
+    known = _error_codes(document).get(status)
+    if known is not None:
+        error_type, code = str(known["type"]), str(known["code"])
     else:
-        error_type, code = ("invalid_request_error" if status < 500 else "internal_error", error.error_type)
+        error_type, code = ("invalid_request_error" if status < 500 else "internal_error"), error.error_type
     request_id = request_ids.current()
     body = {"error": {"message": message, "type": error_type, "param": request_id, "code": code}}
     # The request id header itself is put on every answer by the front (x-mock-stamp-request-id).
     return JsonResponse(body, status_code=status, headers=dict(error.headers))
 
 
+def _error_codes(document: SpecDocument) -> Mapping[int, Mapping[str, Any]]:
+    """The provider's table in the spec: HTTP status -> error.type and error.code."""
+    table: Mapping[int, Mapping[str, Any]] = document.raw.get("x-contract", {}).get("error_codes", {})
+    return table
+
+
 RENDERERS: dict[str, ErrorRenderer] = {"fal": render_fal, "openai": render_openai}
 
 
-def render(dialect: str, error: ApiError) -> JsonResponse:
-    return RENDERERS.get(dialect, render_fal)(error)
+def render(document: SpecDocument, error: ApiError) -> JsonResponse:
+    """``error`` in the shape of ``document``'s dialect (the API document the request was for)."""
+    return RENDERERS.get(document.dialect, render_fal)(error, document)

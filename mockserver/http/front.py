@@ -69,7 +69,7 @@ class Front:
                 f"Request headers total {size} bytes, over the {self.max_header_bytes}-byte limit",
                 "request_header_fields_too_large",
             )
-            await render(self.spec.document_for_path(path).dialect, error)(scope, receive, send)
+            await render(self.spec.document_for_path(path), error)(scope, receive, send)
             return
         id_header = self._default_id_header
         for prefix, header in self._id_headers:

@@ -28,7 +28,7 @@ from mockserver.http.recorder import note_injected
 from mockserver.sim.decisions import NO_RULING, Decision, JobDirectives, Ruling
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
-from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.loader import Operation, Spec, SpecDocument
 from mockserver.spec.roles import Role
 
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request
@@ -99,14 +99,14 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
             if decision.latency_ms > 0 and await replay.disconnected_within(decision.latency_ms / 1000):
                 return Response(status_code=499)  # nobody is listening any more
             if decision.response is not None:
-                return _answer(decision.response, operation.dialect)
+                return _answer(decision.response, operation.document)
         request.scope[RULING] = Ruling(test_id, decision)
         if decision.corrupt is None:
             return await endpoint(request)
         try:
             response = await endpoint(request)
         except ApiError as exc:
-            response = render(operation.dialect, exc)
+            response = render(operation.document, exc)
         return corrupt(response, decision.corrupt)
 
     return checked
@@ -227,7 +227,7 @@ class _Replay:
 # ---- what rules do -----------------------------------------------------------
 
 
-def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
+def _answer(effect: Mapping[str, Any], document: SpecDocument) -> Response:
     kind = effect["type"]
     if kind == "drop":
         return _Drop()
@@ -241,7 +241,7 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         return HTMLResponse(page, status_code=status)
     if kind == "timeout":
         headers = {"X-Fal-Request-Timeout-Type": str(effect.get("timeout_type", "user"))}
-        return render(dialect, ApiError(504, "Request timed out", "request_timeout", headers=headers))
+        return render(document, ApiError(504, "Request timed out", "request_timeout", headers=headers))
     status = int(effect["status"])
     headers = dict(effect.get("headers", {}))
     if "retry_after" in effect:
@@ -256,7 +256,7 @@ def _answer(effect: Mapping[str, Any], dialect: str) -> Response:
         headers=headers,
         body=effect.get("body"),
     )
-    return render(dialect, error)
+    return render(document, error)
 
 
 def corrupt(response: Response, mode: str) -> Response:

@@ -81,7 +81,8 @@ class _Tracked:
 class _ClientState:
     requests: dict[str, _Tracked] = field(default_factory=dict)
     not_before: dict[tuple[str, str], float] = field(default_factory=dict)
-    no_retry: dict[tuple[str, str], bytes] = field(default_factory=dict)  # the body told not to come again
+    # The body told not to come again (None: its answer came before the body was read).
+    no_retry: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
 
 
 class ClientRules:
@@ -181,8 +182,7 @@ class ClientRules:
         if not_before is not None and ex.at < not_before:
             early = not_before - ex.at
             found.append(violation("http.retry-after-ignored", f"retried {early:.3f}s before the retry delay ended"))
-        refused = state.no_retry.pop(key, None)
-        if refused is not None and refused == ex.body:
+        if key in state.no_retry and state.no_retry.pop(key) in (None, ex.body):
             message = f"repeated a request answered with {SHOULD_RETRY}: false"
             found.append(violation("http.retry-refused-ignored", message))
         return found
@@ -208,7 +208,8 @@ class ClientRules:
         if delay is not None:
             state.not_before[key] = ex.at + delay
         if ex.response_headers.get(SHOULD_RETRY, "").strip().lower() == "false":
-            state.no_retry[key] = ex.body
+            # An answer made before the body was read (a fault header) refuses any repeat of the call.
+            state.no_retry[key] = ex.body if ex.body_read else None
         handler = ex.operation.handler if ex.operation else ""
         body = ex.response_json if isinstance(ex.response_json, Mapping) else {}
         if handler == "fal.submit" and ex.status < 300 and isinstance(body.get("request_id"), str):

@@ -1,0 +1,37 @@
+"""An unmodified fal_client program, as a user would write it: it knows nothing of the mock.
+
+It reaches the mock only through the environment `flux-mock check --tls` gives
+it. fal_client retries rate limits, gateway pages and dropped connections on
+its own; the program handles what is left (a job the model failed) by trying
+the prompt again, a few times, and giving up on prompts the service refuses.
+"""
+
+import os
+
+import fal_client
+import fal_client.client
+import httpx
+
+ENDPOINT = "fal-ai/flux-pro/kontext/max/text-to-image"
+PROMPTS = ("crash the model", "nsfw sketch", "a paper boat")
+
+images: list[str] = []
+for prompt in PROMPTS:
+    for _attempt in range(4):
+        try:
+            result = fal_client.subscribe(ENDPOINT, {"prompt": prompt}, with_logs=True)
+        except fal_client.client.FalClientHTTPError as exc:
+            print(f"{prompt!r}: {exc.status_code} {exc}")
+            if exc.status_code < 500:
+                break  # refused for its content: another try gets the same answer
+            continue
+        except httpx.TransportError as exc:
+            print(f"{prompt!r}: {exc!r}")
+            continue
+        images.append(result["images"][0]["url"])
+        break
+
+host = os.environ["FAL_QUEUE_RUN_HOST"]
+assert images, "no prompt produced an image"
+assert all(url.startswith(f"https://{host}/") for url in images), images
+print("OK", len(images), "images")
