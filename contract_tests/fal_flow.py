@@ -8,23 +8,21 @@ shape of the flow itself: a ticket with status/response/cancel URLs.
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from PIL import Image
 
-from contract_tests.cases import Case, expand_images
+from contract_tests.cases import Case
+from contract_tests.fal_images import ImageFetch, check_result_images
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_answer, documented_response, json_body
 from contract_tests.stream import check_stream
 from contract_tests.webhook_receiver import WebhookReceiver
-from mockserver.testing import ModelInfo, Operation, QueueContract, Role, Spec
+from mockserver.testing import Operation, QueueContract, Role, Spec
 
 DIALECT = "fal"  # the x-mock-dialect of the documents this flow drives
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
@@ -44,6 +42,7 @@ class FalFlow:
         self.base = base_url.rstrip("/")
         self.options = options
         self.index = OperationIndex(spec, self.base)
+        self._fetch = ImageFetch(spec, self.index, client)
 
     # ---- the three kinds of test ---------------------------------------------
 
@@ -73,7 +72,7 @@ class FalFlow:
             )
             return found
         assert op.model is not None
-        self._check_images(case, op.model, json_body(result), found)
+        check_result_images(self._fetch, self.contract().output_images, case, op.model, json_body(result), found)
         return found
 
     def invalid(self, case: Case) -> Findings:
@@ -159,7 +158,7 @@ class FalFlow:
         if answer.status_code != 200:
             found.add("run.status", f"POST {url} answered {answer.status_code}, not 200: {answer.text[:300]}")
             return found
-        self._check_images(case, op.model, json_body(answer), found)
+        check_result_images(self._fetch, self.contract().output_images, case, op.model, json_body(answer), found)
         return found
 
     def webhook(self, case: Case, receiver: WebhookReceiver) -> Findings:
@@ -319,87 +318,6 @@ class FalFlow:
 
     def contract(self) -> QueueContract:
         return self.spec.queue_contract(DIALECT)
-
-    # ---- images ------------------------------------------------------------
-
-    def _check_images(self, case: Case, model: ModelInfo, result: Any, found: Findings) -> None:
-        names = self.contract().output_images
-        images = _field(result, names["list"])
-        if not isinstance(images, list):
-            return  # the schema check names the missing list
-        body = expand_images(case.body) if isinstance(case.body, Mapping) else {}
-
-        def requested(role: Role) -> Any:
-            name = model.name_of(role)
-            return body.get(name, model.defaults.get(name)) if name else None
-
-        count = requested(Role.NUM_IMAGES)
-        found.checked("result.image-count", "result.size", "image.decode", "image.size", "image.content-type")
-        if isinstance(count, int) and len(images) != count:
-            found.add("result.image-count", f"{len(images)} images for num_images {count}")
-        fmt = requested(Role.OUTPUT_FORMAT)
-        wanted_type = model.content_types.get(fmt) if isinstance(fmt, str) else None
-        ratio = requested(Role.ASPECT_RATIO)
-        wanted_size = model.sizes.get(ratio) if isinstance(ratio, str) else None
-        for i, image in enumerate(images):
-            if not isinstance(image, Mapping):
-                continue
-            url, stated_type = image.get(names["url"]), image.get(names["content_type"])
-            size = (image.get(names["width"]), image.get(names["height"]))
-            # content_type is optional (fal's published types): checked when stated.
-            if wanted_type and stated_type is not None and stated_type != wanted_type:
-                found.add(
-                    "result.content-type",
-                    f"images[{i}] is {stated_type!r}; output_format {fmt!r} means {wanted_type!r}",
-                )
-            if wanted_size and size != wanted_size:
-                found.add(
-                    "result.size",
-                    f"images[{i}] is {size[0]}x{size[1]}; "
-                    f"aspect_ratio {ratio!r} means {wanted_size[0]}x{wanted_size[1]}",
-                )
-            if isinstance(url, str):
-                self._download(i, url, stated_type, wanted_type, size, found)
-
-    def _download(
-        self, i: int, url: str, stated_type: Any, wanted_type: str | None, size: tuple[Any, Any], found: Findings
-    ) -> None:
-        if url.startswith("data:"):
-            header, _, payload = url.partition(",")
-            served_type = header[5:].split(";")[0]
-            try:
-                data = base64.b64decode(payload, validate=True)
-            except ValueError:
-                found.add("image.decode", f"images[{i}] data URI is not valid base64")
-                return
-        else:
-            try:
-                answer = httpx.get(url, timeout=self.client.timeout)  # a CDN URL: no credentials
-            except httpx.HTTPError as exc:
-                found.add("image.download", f"images[{i}] GET {url} failed: {exc}")
-                return
-            op = self.index.find("GET", url)
-            if op is not None:
-                check_answer(self.spec, op, answer, found)
-            if answer.status_code != 200:
-                found.add("image.download", f"images[{i}] GET {url} answered {answer.status_code}")
-                return
-            served_type, data = answer.headers.get("content-type", "").split(";")[0].strip(), answer.content
-        if stated_type is not None and served_type != stated_type:
-            found.add("image.content-type", f"images[{i}] is served as {served_type!r} but stated {stated_type!r}")
-        try:
-            with Image.open(io.BytesIO(data)) as picture:
-                actual, kind = picture.size, Image.MIME.get(picture.format or "", "?")
-        except Exception as exc:  # Pillow raises many types for bad data
-            found.add("image.decode", f"images[{i}] is not a readable image: {exc}")
-            return
-        if actual != size:
-            found.add("image.size", f"images[{i}] states {size[0]}x{size[1]}, the file is {actual[0]}x{actual[1]}")
-        if stated_type is not None and kind != stated_type:
-            found.add("image.content-type", f"images[{i}] states {stated_type!r}, the file is {kind!r}")
-        elif stated_type is None and wanted_type and kind != wanted_type:
-            found.add("image.content-type", f"images[{i}] is {kind!r}; the output_format asked for {wanted_type!r}")
-
 
 def _query_parameter(op: Operation, role: Role) -> str | None:
     for param in op.parameters():

@@ -23,8 +23,8 @@ from mockserver.runtime.run_file import (
     write_run_file,
 )
 from mockserver.runtime.server import bind, fast_stack, make_server, tune_gc
-from mockserver.spec.loader import SpecError
-from mockserver.typed_text import non_negative_float, positive_int
+from mockserver.spec.documents import SpecError
+from mockserver.spec.typed_text import non_negative_float, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,8 @@ from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
 from mockserver.sim.clock import Clock, ManualClock, SystemClock
 from mockserver.spec.contract import QueueContract
-from mockserver.spec.loader import NamedModel, Operation, Spec, SpecDocument, SpecError
+from mockserver.spec.documents import NamedModel, Operation, SpecDocument, SpecError
+from mockserver.spec.loader import Spec
 from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import read_yaml

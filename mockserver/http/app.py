@@ -44,8 +44,9 @@ from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.documents import Operation, SpecDocument, SpecError
 from mockserver.spec.file_links import FileLinks
-from mockserver.spec.loader import Operation, Spec, SpecDocument, SpecError, default_spec
+from mockserver.spec.loader import Spec, default_spec
 
 log = logging.getLogger("mockserver")
 

@@ -21,11 +21,12 @@ from mockserver.sim.queue import JobQueue
 from mockserver.sim.scenarios import ScenarioBook
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec.documents import Operation
 from mockserver.spec.formats import FORMAT_CHECKER
-from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.loader import Spec
+from mockserver.spec.typed_text import typed
 from mockserver.spec.validation import Issue, fast_check, validate
 from mockserver.spec.validity import Check
-from mockserver.typed_text import typed
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

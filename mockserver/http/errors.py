@@ -13,7 +13,7 @@ from typing import Any
 
 from mockserver.http import request_ids
 from mockserver.http.responses import JsonResponse
-from mockserver.spec.loader import SpecDocument
+from mockserver.spec.documents import SpecDocument
 from mockserver.spec.validation import Issue
 
 ErrorRenderer = Callable[["ApiError", SpecDocument], JsonResponse]

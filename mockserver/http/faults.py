@@ -16,10 +16,10 @@ from starlette.requests import Request
 
 from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, validation_failed
 from mockserver.http.recorder import note_injected
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 from mockserver.spec.roles import Role
+from mockserver.spec.typed_text import typed
 from mockserver.spec.validation import Issue, validate
-from mockserver.typed_text import typed
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
 

@@ -28,7 +28,8 @@ from mockserver.http.recorder import note_injected
 from mockserver.sim.decisions import NO_RULING, Decision, JobDirectives, Ruling
 from mockserver.sim.jobs import Job
 from mockserver.sim.scenarios import Facts
-from mockserver.spec.loader import Operation, Spec, SpecDocument
+from mockserver.spec.documents import Operation, SpecDocument
+from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
 
 # Where the app notes the server's transport (uvicorn's ``send`` is a method of its request

@@ -19,10 +19,11 @@ from mockserver.kit.journal import Violation
 from mockserver.kit.rule_table import violation
 from mockserver.sim.generation import data_uri
 from mockserver.spec import jsontext
-from mockserver.spec.loader import JSON, NamedModel, Operation, Spec, SpecDocument
+from mockserver.spec.documents import JSON, NamedModel, Operation, SpecDocument
+from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
+from mockserver.spec.typed_text import typed
 from mockserver.spec.validation import Issue, validate
-from mockserver.typed_text import typed
 
 FORM = "multipart/form-data"
 

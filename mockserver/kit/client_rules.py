@@ -31,7 +31,8 @@ from mockserver.kit.body_rules import BodyRules
 from mockserver.kit.journal import ERROR, Violation
 from mockserver.kit.rule_table import violation
 from mockserver.sim.jobs import JobState
-from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.documents import Operation
+from mockserver.spec.loader import Spec
 
 _REQUEST_PATH = re.compile(r"/requests/([^/?]+)")
 _URL_KEYS = ("response_url", "status_url", "cancel_url")

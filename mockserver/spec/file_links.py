@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mockserver.spec.loader import Spec, SpecError
+from mockserver.spec.documents import SpecError
+from mockserver.spec.loader import Spec
 
 # The served path must be a literal prefix, then the two parameters, id first.
 _TEMPLATE = re.compile(r"^(/(?:[^{}/]+/)*)\{(\w+)\}/\{(\w+)\}$")

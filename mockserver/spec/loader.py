@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,8 +28,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockserver.spec.contract import QueueContract
+from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecDocument, SpecError, pointer_segment
 from mockserver.spec.formats import FORMAT_CHECKER
-from mockserver.spec.model_info import FieldInfo, ModelInfo, Timing
+from mockserver.spec.model_info import FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
 from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
@@ -40,14 +40,6 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # A wheel carries the documents inside the package; a checkout has them at its top.
 _PACKAGED = _PACKAGE / "specs"
 SPEC_DIR = _PACKAGED if _PACKAGED.is_dir() else _PACKAGE.parent / "specs"
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
-JSON = "application/json"
-
-
-class SpecError(Exception):
-    """The spec is malformed or asks for something the mock cannot do."""
-
-
 def default_spec_paths() -> list[Path]:
     return sorted(SPEC_DIR.glob("*.yaml"))
 
@@ -63,95 +55,6 @@ def default_spec() -> Spec:
         if _default is None:
             _default = Spec.load()
         return _default
-
-
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
-@dataclass(frozen=True)
-class NamedModel:
-    """A model picked by the body's ``model`` field (``x-mock-models``) rather than by the path."""
-
-    name: str
-    document: SpecDocument = field(repr=False)
-    schema_pointer: str  # JSON pointer of its body schema in ``document``
-    info: ModelInfo
-    raw: Mapping[str, Any] = field(repr=False)  # the x-mock-models entry (title, owned_by, created, ...)
-
-
-@dataclass(frozen=True)
-class Operation:
-    document: SpecDocument = field(repr=False)
-    path: str
-    method: str
-    operation_id: str
-    handler: str
-    pointer: str  # JSON pointer of the operation object in its document
-    raw: Mapping[str, Any] = field(repr=False)
-    model: ModelInfo | None = None
-
-    @property
-    def dialect(self) -> str:
-        return self.document.dialect
-
-    def body_schema_pointer(self, media_type: str = JSON) -> str | None:
-        content = self.raw.get("requestBody", {}).get("content", {})
-        if media_type not in content or "schema" not in content[media_type]:
-            return None
-        return f"{self.pointer}/requestBody/content/{_escape(media_type)}/schema"
-
-    def path_converters(self) -> dict[str, str]:
-        converters: dict[str, str] = {}
-        for param in self.parameters():
-            converter = param.get("x-mock-path-converter")
-            if param.get("in") == "path" and converter:
-                converters[param["name"]] = converter
-        return converters
-
-    def parameters(self) -> list[Mapping[str, Any]]:
-        path_item = self.document.raw["paths"][self.path]
-        params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
-        return [self.document.spec.resolve(p, self.document) for p in params]
-
-    @functools.cached_property
-    def security_required(self) -> bool:
-        security = self.raw.get("security", self.document.raw.get("security"))
-        return bool(security)
-
-
-@dataclass(frozen=True)
-class SpecDocument:
-    spec: Spec = field(repr=False)
-    uri: str
-    raw: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def dialect(self) -> str:
-        return str(self.raw.get("x-mock-dialect", "fal"))
-
-    @property
-    def path_prefix(self) -> str:
-        return str(self.raw.get("x-mock-path-prefix", ""))
-
-    @functools.cached_property
-    def stamped_request_id_header(self) -> bytes | None:
-        """The header (lower-case, as ASGI spells it) every answer carries a request id in, when the
-        document asks for one on every answer (``x-mock-stamp-request-id``)."""
-        if self.raw.get("x-mock-stamp-request-id") is not True:
-            return None
-        return self.spec.request_id_header(self.dialect).encode("latin-1")
-
-    def timing(self, overrides: Mapping[str, Any]) -> Timing:
-        merged = {**self.raw.get("x-mock-timing", {}), **overrides}
-        try:
-            return Timing(
-                dispatch_seconds=float(merged.get("dispatch_seconds", 0.0)),
-                inference_seconds=float(merged.get("inference_seconds", 0.0)),
-                per_extra_image_seconds=float(merged.get("per_extra_image_seconds", 0.0)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"{self.uri}: bad x-mock-timing: {exc}") from exc
 
 
 class Spec:
@@ -372,7 +275,7 @@ class Spec:
         """Validator for ``#/components/schemas/<name>`` in whichever document has it."""
         for doc in self.documents:
             if schema_name in doc.raw.get("components", {}).get("schemas", {}):
-                return self._validator(doc.uri, f"/components/schemas/{_escape(schema_name)}")
+                return self._validator(doc.uri, f"/components/schemas/{pointer_segment(schema_name)}")
         raise KeyError(schema_name)
 
     def property_names(self, document: SpecDocument, pointer: str) -> frozenset[str] | None:
@@ -414,7 +317,7 @@ class Spec:
                 handler = raw.get("x-mock-handler")
                 if not handler:
                     continue  # documented only; nothing in the mock serves it
-                pointer = f"/paths/{_escape(path)}/{method}"
+                pointer = f"/paths/{pointer_segment(path)}/{method}"
                 op_id = raw.get("operationId") or f"{method} {path}"
                 op = Operation(doc, path, method.upper(), op_id, handler, pointer, raw)
                 if "x-mock-model" in raw:

@@ -13,7 +13,7 @@ jsonschema_rs is made to judge as jsonschema with ``FORMAT_CHECKER`` does:
 - ``pattern`` is Python's ``re.search``: Rust's ECMA-style expressions read
   ``\\d``, ``\\w``, ``\\s`` and ``$`` differently;
 - a schema using a keyword outside ``_KEYWORDS`` (whose agreement
-  tests/test_properties.py tests), or a ``$ref`` the loader could not write
+  tests/spec/test_properties.py tests), or a ``$ref`` the loader could not write
   in place, gets no check, and jsonschema alone decides;
 - an instance jsonschema_rs cannot take (a lone surrogate, a key that is not
   a string) gets "no", and so jsonschema's verdict.

@@ -1,7 +1,7 @@
 """Reading YAML: libyaml's C parser where PyYAML was built with it, the pure-Python one otherwise.
 
 The C parser reads the spec about ten times faster, which is most of a cold
-start-up; both build the same documents (tests/test_spec.py compares them).
+start-up; both build the same documents (tests/spec/test_spec.py compares them).
 """
 
 from __future__ import annotations

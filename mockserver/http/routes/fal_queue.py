@@ -23,8 +23,8 @@ from mockserver.http.urls import base_url
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.contract import QueueContract
-from mockserver.spec.loader import Operation, SpecError
-from mockserver.typed_text import is_true
+from mockserver.spec.documents import Operation, SpecError
+from mockserver.spec.typed_text import is_true
 
 DIALECT = "fal"  # the x-mock-dialect of the documents these handlers serve
 WEBHOOK_PARAM = "fal_webhook"

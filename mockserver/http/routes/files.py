@@ -11,7 +11,7 @@ from mockserver import __version__
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
 from mockserver.http.responses import JsonResponse
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 
 
 def get_file(operation: Operation, ctx: AppContext) -> Endpoint:

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.responses import JsonResponse
 from mockserver.kit.journal import Query
-from mockserver.spec.loader import Operation
-from mockserver.typed_text import int_or, is_true
+from mockserver.spec.documents import Operation
+from mockserver.spec.typed_text import int_or, is_true
 
 
 def list_entries(operation: Operation, ctx: AppContext) -> Endpoint:

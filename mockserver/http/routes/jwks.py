@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.responses import JsonResponse
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 
 
 def jwks(operation: Operation, ctx: AppContext) -> Endpoint:

@@ -24,10 +24,10 @@ from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.generation import data_uri
 from mockserver.sim.jobs import Job
-from mockserver.spec.loader import NamedModel, Operation, SpecDocument
+from mockserver.spec.documents import NamedModel, Operation, SpecDocument
 from mockserver.spec.roles import Role, RoleNeeds
+from mockserver.spec.typed_text import typed
 from mockserver.spec.validation import Issue, validate
-from mockserver.typed_text import typed
 
 FORM = "multipart/form-data"
 

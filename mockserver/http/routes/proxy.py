@@ -20,7 +20,7 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory
 from mockserver.http.errors import ApiError
 from mockserver.http.recorder import FORWARDED
 from mockserver.http.scenario_gate import RULING
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 
 TARGET_HEADER = "x-fal-target-url"
 RUN_HOST = "fal.run"

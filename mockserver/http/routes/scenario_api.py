@@ -11,7 +11,7 @@ from mockserver.http.responses import JsonResponse
 from mockserver.http.scenario_gate import test_id_of
 from mockserver.sim.clock import OffsetClock
 from mockserver.sim.scenarios import ScenarioError
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 
 
 def _refusal(exc: ScenarioError) -> ApiError:

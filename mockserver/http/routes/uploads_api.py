@@ -23,7 +23,7 @@ from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryC
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.responses import JsonResponse
 from mockserver.http.urls import base_url
-from mockserver.spec.loader import Operation
+from mockserver.spec.documents import Operation
 from mockserver.spec.validation import validate
 
 TOKEN_SECONDS = 3600

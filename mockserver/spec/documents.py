@@ -1,0 +1,114 @@
+"""The parts of a loaded spec: its documents, their operations, and models named in a body.
+
+Plain frozen records; :class:`~mockserver.spec.loader.Spec` builds them once
+and they refer back to it for ``$ref`` resolution and the request-id header.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mockserver.spec.model_info import ModelInfo, Timing
+
+if TYPE_CHECKING:
+    from mockserver.spec.loader import Spec
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+JSON = "application/json"
+
+
+class SpecError(Exception):
+    """The spec is malformed or asks for something the mock cannot do."""
+
+
+def pointer_segment(segment: str) -> str:
+    """One segment of a JSON pointer, escaped (RFC 6901)."""
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A model picked by the body's ``model`` field (``x-mock-models``) rather than by the path."""
+
+    name: str
+    document: SpecDocument = field(repr=False)
+    schema_pointer: str  # JSON pointer of its body schema in ``document``
+    info: ModelInfo
+    raw: Mapping[str, Any] = field(repr=False)  # the x-mock-models entry (title, owned_by, created, ...)
+
+
+@dataclass(frozen=True)
+class Operation:
+    document: SpecDocument = field(repr=False)
+    path: str
+    method: str
+    operation_id: str
+    handler: str
+    pointer: str  # JSON pointer of the operation object in its document
+    raw: Mapping[str, Any] = field(repr=False)
+    model: ModelInfo | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.document.dialect
+
+    def body_schema_pointer(self, media_type: str = JSON) -> str | None:
+        content = self.raw.get("requestBody", {}).get("content", {})
+        if media_type not in content or "schema" not in content[media_type]:
+            return None
+        return f"{self.pointer}/requestBody/content/{pointer_segment(media_type)}/schema"
+
+    def path_converters(self) -> dict[str, str]:
+        converters: dict[str, str] = {}
+        for param in self.parameters():
+            converter = param.get("x-mock-path-converter")
+            if param.get("in") == "path" and converter:
+                converters[param["name"]] = converter
+        return converters
+
+    def parameters(self) -> list[Mapping[str, Any]]:
+        path_item = self.document.raw["paths"][self.path]
+        params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
+        return [self.document.spec.resolve(p, self.document) for p in params]
+
+    @functools.cached_property
+    def security_required(self) -> bool:
+        security = self.raw.get("security", self.document.raw.get("security"))
+        return bool(security)
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    spec: Spec = field(repr=False)
+    uri: str
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.raw.get("x-mock-dialect", "fal"))
+
+    @property
+    def path_prefix(self) -> str:
+        return str(self.raw.get("x-mock-path-prefix", ""))
+
+    @functools.cached_property
+    def stamped_request_id_header(self) -> bytes | None:
+        """The header (lower-case, as ASGI spells it) every answer carries a request id in, when the
+        document asks for one on every answer (``x-mock-stamp-request-id``)."""
+        if self.raw.get("x-mock-stamp-request-id") is not True:
+            return None
+        return self.spec.request_id_header(self.dialect).encode("latin-1")
+
+    def timing(self, overrides: Mapping[str, Any]) -> Timing:
+        merged = {**self.raw.get("x-mock-timing", {}), **overrides}
+        try:
+            return Timing(
+                dispatch_seconds=float(merged.get("dispatch_seconds", 0.0)),
+                inference_seconds=float(merged.get("inference_seconds", 0.0)),
+                per_extra_image_seconds=float(merged.get("per_extra_image_seconds", 0.0)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.uri}: bad x-mock-timing: {exc}") from exc
