@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mockserver.testing import MockServer
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 fal = schemathesis.openapi.from_path(SPECS / "fal-kontext.yaml")
 admin = schemathesis.openapi.from_path(SPECS / "mock-admin.yaml")
 

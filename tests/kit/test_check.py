@@ -12,7 +12,7 @@ import pytest
 from mockserver.config import Settings
 from mockserver.kit.client_check import run_check
 
-CLIENTS = Path(__file__).resolve().parent / "clients"
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 # Jobs take ~0.1 s: long enough for a tight polling loop to be seen, short enough for a fast suite.
 SETTINGS = Settings(port=0, time_scale=0.02, min_poll_interval=0.02)  # margin for a loaded CI machine
 TIGHT = Settings(port=0, time_scale=0.2, min_poll_interval=0.5)

@@ -21,7 +21,7 @@ import pytest
 
 from tests.calibration import SCENARIOS
 
-CLIENTS = Path(__file__).resolve().parent / "clients"
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 PROGRAMS = ("fal_subscribe_loop.py", "openai_sdk_loop.py")
 RUN_TIMEOUT = 120
 ERROR_LINE = re.compile(r"^\s*error\s+\[", re.MULTILINE)

@@ -9,7 +9,7 @@ import pytest
 
 import mockserver.testing
 
-KIT = Path(__file__).resolve().parent.parent / "contract_tests"
+KIT = Path(__file__).resolve().parents[2] / "contract_tests"
 
 
 def _mockserver_imports(path: Path) -> list[str]:

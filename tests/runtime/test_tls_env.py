@@ -21,7 +21,7 @@ from mockserver import cli
 from mockserver.runtime.run_file import RUN_FILE, RunInfo, exports
 from mockserver.runtime.tls import ensure_tls
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # A program written for the real services: it imports the clients and calls them, nothing else.
 UNMODIFIED = textwrap.dedent(

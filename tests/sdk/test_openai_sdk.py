@@ -19,7 +19,7 @@ from tests.helpers import CYAN, MAGENTA, count_colour, data_uri, decode, png
 MULTI = "black-forest-labs/flux-kontext-max/multi"
 SINGLE = "black-forest-labs/flux-kontext-max"
 TEXT = "black-forest-labs/flux-kontext-max/text-to-image"
-SPEC = Path(__file__).resolve().parent.parent / "specs" / "openai-images.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "specs" / "openai-images.yaml"
 PREFIX = "data:image/png;base64,"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
 
 CLIENTS = 1000
+LANES = 10  # HTTP clients the 1,000 share, each with Lane.CONNECTIONS connections
 ORDER = {"IN_QUEUE": 0, "IN_PROGRESS": 1, "COMPLETED": 2}
 PATHS = [
     "/fal-ai/flux-pro/kontext/max/text-to-image",
@@ -51,9 +53,31 @@ class Rounds:
             self.step = asyncio.Event()
 
 
-async def one_client(
-    n: int, client: httpx.AsyncClient, submitted: list[int], go: asyncio.Event, rounds: Rounds
-) -> dict[str, Any]:
+class Lane:
+    """A share of the 1,000 clients: one HTTP client of a few connections, and a queue onto them.
+
+    httpx's pool looks through every connection and every waiting request
+    each time one is handed over, so a pool of 100 connections with 1,000
+    waiters spent most of this test's time there; ten small pools with a
+    semaphore in front keep that cost flat.
+    """
+
+    CONNECTIONS = 10
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.turns = asyncio.Semaphore(self.CONNECTIONS)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        async with self.turns:
+            return await self.http.post(url, **kwargs)
+
+    async def get(self, url: str) -> httpx.Response:
+        async with self.turns:
+            return await self.http.get(url)
+
+
+async def one_client(n: int, client: Lane, submitted: list[int], go: asyncio.Event, rounds: Rounds) -> dict[str, Any]:
     ticket = await client.post(PATHS[n % len(PATHS)], json={"prompt": f"client {n}", "seed": n})
     assert ticket.status_code == 200, ticket.text
     body = ticket.json()
@@ -77,18 +101,23 @@ async def one_client(
 
 async def run_clients(mock: MockServer) -> list[dict[str, Any]]:
     assert isinstance(mock.clock, ManualClock)
-    # 1,000 clients share 100 connections: httpx's pool slows down with more.
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    limits = httpx.Limits(max_connections=Lane.CONNECTIONS, max_keepalive_connections=Lane.CONNECTIONS)
     go = asyncio.Event()
     rounds = Rounds(mock.clock, CLIENTS)
     submitted: list[int] = []
-    async with httpx.AsyncClient(base_url=mock.url, limits=limits, timeout=60) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        https = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=mock.url, limits=limits, timeout=60))
+            for _ in range(LANES)
+        ]
+        lanes = [Lane(http) for http in https]
         results = await asyncio.wait_for(
-            asyncio.gather(*(one_client(n, client, submitted, go, rounds) for n in range(CLIENTS))), timeout=120
+            asyncio.gather(*(one_client(n, lanes[n % LANES], submitted, go, rounds) for n in range(CLIENTS))),
+            timeout=120,
         )
         # Results of a sample, fetched concurrently: every one answers 200 with images.
         sample = results[:: CLIENTS // 50]
-        answers = await asyncio.gather(*(client.get(r["response_url"]) for r in sample))
+        answers = await asyncio.gather(*(lanes[0].get(r["response_url"]) for r in sample))
         assert all(a.status_code == 200 and a.json()["images"] for a in answers)
     return list(results)
 

@@ -19,7 +19,7 @@ from PIL import Image, ImageChops, ImageDraw
 from mockserver.sim import renderer
 from mockserver.sim.renderer import InputImage, RenderSpec, render, render_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAGENTA = (255, 0, 255)
 
 BASE = RenderSpec(

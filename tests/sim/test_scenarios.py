@@ -16,7 +16,7 @@ from mockserver.sim.scenarios import ScenarioError
 from mockserver.testing import MockServer
 from tests.faults_helpers import TEST_ID, TEXT, add_rule, rules
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 BODY = {"prompt": "a lighthouse", "seed": 1}
 
 

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from mockserver.sim.clock import ManualClock
-from mockserver.spec.loader import Spec, SpecError, default_spec_paths
+from mockserver.spec.documents import SpecError
+from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.testing import MockServer
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"

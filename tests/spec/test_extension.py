@@ -9,7 +9,8 @@ import pytest
 
 from mockserver.config import Settings
 from mockserver.sim.clock import ManualClock
-from mockserver.spec.loader import Spec, SpecError, default_spec_paths
+from mockserver.spec.documents import SpecError
+from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.testing import MockServer
 from tests.helpers import decode
 

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from mockserver.http.routes.files import FILE_HANDLER
+from mockserver.spec.documents import SpecError
 from mockserver.spec.file_links import FileLinks
-from mockserver.spec.loader import Spec, SpecError, default_spec_paths
+from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, data_uri, decode, share_of_colour
 

@@ -14,12 +14,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mockserver.cli import build_parser, settings_from
-from mockserver.spec.loader import Spec, SpecError
+from mockserver.spec.documents import SpecError
+from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import read_yaml
 from mockserver.testing import MockServer
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 OPENAI = SPECS / "openai-images.yaml"
 FAL = SPECS / "fal-kontext.yaml"
 

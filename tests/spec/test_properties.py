@@ -19,9 +19,10 @@ from mockserver.config import Settings
 from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.queue import JobQueue
+from mockserver.spec.documents import Operation
 from mockserver.spec.file_links import FileLinks
 from mockserver.spec.formats import FORMAT_CHECKER
-from mockserver.spec.loader import Operation, Spec
+from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
 from mockserver.spec.validation import validate
 from mockserver.spec.validity import available, build_check

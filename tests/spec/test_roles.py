@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.spec.loader import Spec, SpecError, default_spec_paths
+from mockserver.spec.documents import SpecError
+from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.spec.roles import Role
 from mockserver.testing import MockServer
 

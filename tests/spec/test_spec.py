@@ -11,7 +11,8 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
-from mockserver.spec.loader import Spec, SpecDocument, default_spec_paths
+from mockserver.spec.documents import SpecDocument
+from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import SafeLoader, read_yaml
 
@@ -27,7 +28,7 @@ def test_spec_is_valid_openapi(path: Path) -> None:
     validate_openapi(read_yaml(path), base_uri=path.resolve().as_uri())
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YAML_FILES = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("fixtures/**/*.yaml"), *ROOT.glob("examples/**/*.yaml")])
 
 

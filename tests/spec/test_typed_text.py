@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mockserver.typed_text import int_or, is_true, non_negative_float, positive_int, typed
+from mockserver.spec.typed_text import int_or, is_true, non_negative_float, positive_int, typed
 
 
 @pytest.mark.parametrize(

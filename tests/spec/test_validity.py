@@ -11,7 +11,7 @@ import pytest
 
 from mockserver.spec.validity import available
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Run in a fresh interpreter: serve the mock, send each body, print what came back
 # (request ids, which differ on every run, left out). With "block", jsonschema_rs cannot be imported.
