@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(VENV)/bin/flux-mock serve $(ARGS)
 
+# Half of a test's time is spent waiting on a real client, a subprocess or a
+# backoff, so one worker more than this machine's two cores keeps both busy.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # mypy in three runs: the packages; the tests, which import one another as the
 # package they sit in; the benchmarks and sample clients, scripts that import
