@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
+from pathlib import Path
 
 from PIL import Image, ImageChops
+
+from mockserver.spec.loader import default_spec_paths
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 EDIT = "fal-ai/flux-pro/kontext/max"
@@ -52,3 +56,17 @@ def share_of_colour(image: Image.Image, colour: tuple[int, int, int], tolerance:
 def magenta_pixels(data: bytes) -> int:
     """How many pixels of an encoded image are (close to) pure magenta."""
     return count_colour(decode(data), MAGENTA, tolerance=35)
+
+
+def specs_with(tmp_path: Path, old: str, new: str, document: str = "fal-kontext.yaml") -> list[Path]:
+    """The shipped spec documents copied to ``tmp_path`` (relative refs still resolve), with one edit."""
+    copies = []
+    for path in default_spec_paths():
+        copy = tmp_path / path.name
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    target = tmp_path / document
+    text = target.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not in {document} exactly once"
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return copies

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -10,23 +9,13 @@ import pytest
 
 from mockserver.sim.clock import ManualClock
 from mockserver.spec.documents import SpecError
-from mockserver.spec.loader import Spec, default_spec_paths
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
+from tests.helpers import specs_with
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 
 
-def _specs_with(tmp_path: Path, old: str, new: str) -> list[Path]:
-    copies = []
-    for path in default_spec_paths():
-        copy = tmp_path / path.name
-        shutil.copyfile(path, copy)
-        copies.append(copy)
-    target = tmp_path / "fal-kontext.yaml"
-    text = target.read_text(encoding="utf-8")
-    assert text.count(old) == 1
-    target.write_text(text.replace(old, new), encoding="utf-8")
-    return copies
 
 
 def test_the_shipped_contract_is_read_whole() -> None:
@@ -38,7 +27,7 @@ def test_the_shipped_contract_is_read_whole() -> None:
 
 def test_the_mock_answers_with_the_codes_the_contract_gives(tmp_path: Path) -> None:
     old, new = "result_codes: {pending: 400, final: 200}", "result_codes: {pending: 409, final: 203}"
-    paths = _specs_with(tmp_path, old, new)
+    paths = specs_with(tmp_path, old, new)
     clock = ManualClock()
     with MockServer(clock=clock, spec_paths=paths) as mock, httpx.Client(base_url=mock.url) as http:
         ticket = http.post(f"/{TEXT}", json={"prompt": "a fox"}).json()
@@ -58,10 +47,10 @@ def test_the_mock_answers_with_the_codes_the_contract_gives(tmp_path: Path) -> N
 )
 def test_a_malformed_contract_stops_start_up(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(SpecError, match=rf"fal-kontext\.yaml: x-contract: {message}"):
-        MockServer(spec_paths=_specs_with(tmp_path, old, new))
+        MockServer(spec_paths=specs_with(tmp_path, old, new))
 
 
 def test_a_contract_without_a_cancel_outcome_the_queue_has_stops_start_up(tmp_path: Path) -> None:
-    paths = _specs_with(tmp_path, "ALREADY_COMPLETED: 400, ", "")
+    paths = specs_with(tmp_path, "ALREADY_COMPLETED: 400, ", "")
     with pytest.raises(SpecError, match="x-contract gives no status code for ALREADY_COMPLETED"):
         MockServer(spec_paths=paths)

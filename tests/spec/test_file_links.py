@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -11,24 +10,13 @@ import pytest
 from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.spec.documents import SpecError
 from mockserver.spec.file_links import FileLinks
-from mockserver.spec.loader import Spec, default_spec_paths
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
-from tests.helpers import EDIT, data_uri, decode, share_of_colour
+from tests.helpers import EDIT, data_uri, decode, share_of_colour, specs_with
 
 MAGENTA = (255, 0, 255)
 
 
-def _specs_with_files_at(tmp_path: Path, path: str) -> list[Path]:
-    copies = []
-    for source in default_spec_paths():
-        copy = tmp_path / source.name
-        shutil.copyfile(source, copy)
-        copies.append(copy)
-    target = tmp_path / "fal-kontext.yaml"
-    text = target.read_text(encoding="utf-8")
-    assert text.count("\n  /files/{file_id}/{file_name}:\n") == 1
-    target.write_text(text.replace("\n  /files/{file_id}/{file_name}:\n", f"\n  {path}:\n"), encoding="utf-8")
-    return copies
 
 
 def test_a_built_url_reads_back_as_its_file_id() -> None:
@@ -42,7 +30,7 @@ def test_a_built_url_reads_back_as_its_file_id() -> None:
 
 
 def test_files_served_elsewhere_are_linked_and_read_as_inputs_from_there(tmp_path: Path) -> None:
-    paths = _specs_with_files_at(tmp_path, "/cdn/v2/{file_id}/{file_name}")
+    paths = specs_with(tmp_path, "\n  /files/{file_id}/{file_name}:\n", "\n  /cdn/v2/{file_id}/{file_name}:\n")
     with MockServer(time_scale=0, spec_paths=paths) as mock, httpx.Client(base_url=mock.url, timeout=30) as http:
         first = http.post(f"/run/{EDIT}", json={"prompt": "x", "image_url": data_uri((640, 480), MAGENTA)})
         source = first.json()["images"][0]["url"]
@@ -53,6 +41,6 @@ def test_files_served_elsewhere_are_linked_and_read_as_inputs_from_there(tmp_pat
 
 
 def test_a_file_path_of_another_shape_stops_start_up(tmp_path: Path) -> None:
-    paths = _specs_with_files_at(tmp_path, "/files/{file_name}/{file_id}/raw")
+    paths = specs_with(tmp_path, "\n  /files/{file_id}/{file_name}:\n", "\n  /files/{file_name}/{file_id}/raw:\n")
     with pytest.raises(SpecError, match=r"getFile: path /files/\{file_name\}/\{file_id\}/raw is not a prefix"):
         MockServer(spec_paths=paths)

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mockserver.spec.documents import SpecError
-from mockserver.spec.loader import Spec, default_spec_paths
+from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
 from mockserver.testing import MockServer
-
-
-def _copy_specs(tmp_path: Path, old: str, new: str, name: str) -> list[Path]:
-    """The shipped documents copied to ``tmp_path`` (relative refs still resolve), with one edit."""
-    copies = []
-    for path in default_spec_paths():
-        copy = tmp_path / path.name
-        shutil.copyfile(path, copy)
-        copies.append(copy)
-    target = tmp_path / name
-    text = target.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not in {name} exactly once"
-    target.write_text(text.replace(old, new), encoding="utf-8")
-    return copies
+from tests.helpers import specs_with
 
 
 def test_the_shipped_spec_starts_and_its_roles_are_all_known() -> None:
@@ -35,7 +21,7 @@ def test_the_shipped_spec_starts_and_its_roles_are_all_known() -> None:
 
 
 def test_an_unknown_role_on_a_shared_schema_stops_start_up(tmp_path: Path) -> None:
-    paths = _copy_specs(tmp_path, "x-mock-role: seed\n", "x-mock-role: seeed\n", "fal-kontext.yaml")
+    paths = specs_with(tmp_path, "x-mock-role: seed\n", "x-mock-role: seeed\n", "fal-kontext.yaml")
     with pytest.raises(SpecError) as caught:
         MockServer(spec_paths=paths)
     message = str(caught.value)
@@ -44,7 +30,7 @@ def test_an_unknown_role_on_a_shared_schema_stops_start_up(tmp_path: Path) -> No
 
 
 def test_an_unknown_role_names_the_parameter_that_has_it(tmp_path: Path) -> None:
-    paths = _copy_specs(tmp_path, "x-mock-role: fail_times", "x-mock-role: fail_count", "openai-images.yaml")
+    paths = specs_with(tmp_path, "x-mock-role: fail_times", "x-mock-role: fail_count", "openai-images.yaml")
     with pytest.raises(SpecError, match=r"openai-images\.yaml: parameter FailTimes: field 'x-mock-fail-times' has "
                        r"unknown x-mock-role 'fail_count'"):
         MockServer(spec_paths=paths)
@@ -57,20 +43,20 @@ def test_an_unknown_role_inside_an_operation_names_it_and_the_field(tmp_path: Pa
         "              type: object\n              properties:\n"
         "                note: {type: string, x-mock-role: caption}\n"
     )
-    paths = _copy_specs(tmp_path, anchor, anchor + body, "mock-admin.yaml")
+    paths = specs_with(tmp_path, anchor, anchor + body, "mock-admin.yaml")
     with pytest.raises(SpecError, match=r"operation \w+: field 'note' has unknown x-mock-role 'caption'"):
         MockServer(spec_paths=paths)
 
 
 def test_a_role_a_handler_needs_removed_from_the_spec_stops_start_up(tmp_path: Path) -> None:
-    paths = _copy_specs(tmp_path, "x-mock-role: model_name\n", "\n", "openai-images.yaml")
+    paths = specs_with(tmp_path, "x-mock-role: model_name\n", "\n", "openai-images.yaml")
     with pytest.raises(SpecError, match=r"openai-images\.yaml: operation \w+: handler openai\.\w+ needs a field with "
                        r"x-mock-role model_name"):
         MockServer(spec_paths=paths)
 
 
 def test_a_model_without_a_role_its_handler_needs_stops_start_up(tmp_path: Path) -> None:
-    paths = _copy_specs(tmp_path, "x-mock-role: response_format\n", "\n", "openai-images.yaml")
+    paths = specs_with(tmp_path, "x-mock-role: response_format\n", "\n", "openai-images.yaml")
     with pytest.raises(SpecError, match=r"model [\w/-]+: handler openai\.\w+ needs a field with x-mock-role "
                        r"response_format"):
         MockServer(spec_paths=paths)
@@ -84,7 +70,7 @@ def test_the_request_id_header_of_each_dialect_header_is_read_from_the_documente
 
 def test_without_a_request_id_header_role_the_mock_does_not_start(tmp_path: Path) -> None:
     old = "      description: The id of the request that produced this answer.\n      x-mock-role: request_id\n"
-    paths = _copy_specs(tmp_path, old, "      description: The id of the request that produced this answer.\n",
+    paths = specs_with(tmp_path, old, "      description: The id of the request that produced this answer.\n",
                         "fal-kontext.yaml")
     with pytest.raises(SpecError, match=r"no fal document declares a response header with x-mock-role request_id"):
         MockServer(spec_paths=paths)
@@ -92,7 +78,7 @@ def test_without_a_request_id_header_role_the_mock_does_not_start(tmp_path: Path
 
 def test_the_test_id_header_is_the_header_parameter_with_its_role(tmp_path: Path) -> None:
     assert Spec.load().test_id_header == "x-mock-test-id"
-    paths = _copy_specs(tmp_path, "      name: X-Mock-Test-Id\n", "      name: X-Suite-Case\n", "mock-admin.yaml")
+    paths = specs_with(tmp_path, "      name: X-Mock-Test-Id\n", "      name: X-Suite-Case\n", "mock-admin.yaml")
     with MockServer(time_scale=0, spec_paths=paths) as mock:
         assert mock.test_id_header == "x-suite-case"
         rule = {"id": "mine", "effect": {"type": "error", "status": 503}}
