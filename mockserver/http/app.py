@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -203,6 +203,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         # Clients retry a 429 with backoff, which is what a full mock needs from them.
         return render(document(request), ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}))
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client left while its body was being read: nobody hears the answer, and nothing was done.
+        return Response(status_code=499)
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(document(request), ApiError(500, "Internal error in the mock server", "internal_error"))
@@ -214,6 +218,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         ApiError: on_api_error,
         HTTPException: on_http_error,
         QueueFull: on_queue_full,
+        ClientDisconnect: on_disconnect,
         Exception: on_crash,
     }
     app = MockApp(

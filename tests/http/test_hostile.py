@@ -355,3 +355,26 @@ def test_wrong_content_type_and_methods(client: httpx.Client) -> None:
     assert_fal_error(client.delete(T2I), 405)
     assert_fal_error(client.get("/fal-ai/flux-pro/requests/x/status/extra/bits"), 404)
     assert_healthy(client)
+
+
+@pytest.mark.parametrize("path", [T2I, "/api/fal/proxy", "/v1/images/generations"])
+def test_a_client_leaving_mid_body_is_no_server_error(
+    client: httpx.Client, instant: MockServer, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Announce 1,000 bytes, send ten, hang up: a scenario rule makes every route read the body first.
+    assert client.post("/_mock/scenarios", json={"effect": {"type": "latency", "ms": 1}}).status_code == 201
+    host, port = instant.url.removeprefix("http://").split(":")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+        "x-fal-target-url: https://queue.fal.run/fal-ai/flux-pro/kontext/max/text-to-image\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(head.encode() + b'{"prompt":')
+    deadline_polls = 50
+    entries: list[dict[str, Any]] = []
+    while deadline_polls and not any(e["path"] == path for e in entries):
+        deadline_polls -= 1
+        entries = client.get("/_mock/journal").json()["entries"]
+    assert [e["status"] for e in entries if e["path"] == path] == [499]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert_healthy(client)

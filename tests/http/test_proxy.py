@@ -95,3 +95,17 @@ def test_upload_token_through_the_proxy(instant: MockServer) -> None:
     )
     assert answer.status_code == 200
     assert answer.json()["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize("match", [{"path": PROXY}, {}], ids=["proxy-only", "every-call"])
+def test_a_latency_in_front_of_the_proxy_leaves_the_body_to_the_target(match: dict[str, object]) -> None:
+    # A rule that holds the proxy call reads its body while it waits; the target must still get it.
+    rule = {"match": match, "effect": {"type": "latency", "ms": 50}}
+    with MockServer(time_scale=0) as mock, httpx.Client(base_url=mock.url, timeout=5) as http:
+        assert http.post("/_mock/scenarios", json=rule).status_code == 201
+        answer = http.post(PROXY, headers=via(f"https://queue.fal.run/{T2I}"), json={"prompt": "held", "seed": 3})
+        assert answer.status_code == 200, answer.text
+        root = f"https://queue.fal.run/fal-ai/flux-pro/requests/{answer.json()['request_id']}"
+        result = http.get(PROXY, headers=via(root))
+        assert result.status_code == 200, result.text
+        assert result.json()["seed"] == 3

@@ -47,14 +47,20 @@ def local_path(target: str) -> tuple[str, str]:
 
 
 class Forward(Response):
-    """Runs the rewritten request through the whole app, so errors and links come out as usual."""
+    """Runs the rewritten request through the whole app, so errors and links come out as usual.
 
-    def __init__(self, scope: Scope) -> None:
+    The target reads the body from the proxy endpoint's own ``receive``: the
+    scenario gate in front of the proxy may have read it already (to match a
+    rule, or while holding a latency) and hands it out again only from there.
+    """
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
         super().__init__()
         self._scope = scope
+        self._receive = receive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["app"](self._scope, receive, send)
+        await scope["app"](self._scope, self._receive, send)
 
 
 def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -74,7 +80,7 @@ def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
         scope.pop(RULING, None)  # the target's own rules decide for it
         scope[PARENT_SCOPE] = request.scope  # the body the target reads is the proxy call's too
         request.scope[FORWARDED] = True
-        return Forward(scope)
+        return Forward(scope, request.receive)
 
     return endpoint
 
