@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockserver.config import Settings
 from mockserver.http import scenario_gate
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
-from mockserver.http.errors import ApiError, render
+from mockserver.http.errors import ApiError, render, retry_headers
 from mockserver.http.front import ExceptionHandler, Front
 from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder
@@ -201,7 +201,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     async def on_queue_full(request: Request, exc: Exception) -> Response:
         # Clients retry a 429 with backoff, which is what a full mock needs from them.
-        return render(document(request), ApiError(429, str(exc), "queue_full", headers={"Retry-After": "1"}))
+        doc = document(request)
+        return render(doc, ApiError(429, str(exc), "queue_full", headers=retry_headers(doc, 1000)))
 
     async def on_disconnect(request: Request, exc: Exception) -> Response:
         # The client left while its body was being read: nobody hears the answer, and nothing was done.

@@ -7,6 +7,7 @@ OpenAI's ``error`` object with the codes of the document's error table).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from mockserver.http import request_ids
 from mockserver.http.responses import JsonResponse
 from mockserver.spec.documents import SpecDocument
+from mockserver.spec.roles import Role
 from mockserver.spec.validation import Issue
 
 ErrorRenderer = Callable[["ApiError", SpecDocument], JsonResponse]
@@ -81,6 +83,26 @@ STATUS_WORDS: dict[int, StatusWords] = {
     504: StatusWords("Gateway timeout", "gateway_timeout", nginx_title="504 Gateway Time-out"),
 }
 UNKNOWN_STATUS = StatusWords("Request failed", "http_error")
+
+
+def retry_headers(document: SpecDocument, delay_ms: float | None, advice: str | None = None) -> dict[str, str]:
+    """The retry hints of an error answer, under the header names the document's dialect declares.
+
+    The wait goes out in whole seconds, rounded up so a client that reads only
+    those never comes back early, and in milliseconds where the dialect has
+    a header for them.
+    """
+    headers: dict[str, str] = {}
+    if delay_ms is not None:
+        delay_ms = max(0.0, delay_ms)
+        for role, value in ((Role.RETRY_DELAY, math.ceil(delay_ms / 1000)), (Role.RETRY_DELAY_MS, round(delay_ms))):
+            name = document.answer_header(role)
+            if name is not None:
+                headers[name] = str(value)
+    advice_header = document.answer_header(Role.RETRY_ADVICE)
+    if advice is not None and advice_header is not None:
+        headers[advice_header] = advice
+    return headers
 
 
 def render_openai(error: ApiError, document: SpecDocument) -> JsonResponse:

@@ -8,13 +8,12 @@ state is kept between requests.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, validation_failed
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, retry_headers, validation_failed
 from mockserver.http.recorder import note_injected
 from mockserver.spec.documents import Operation
 from mockserver.spec.roles import Role
@@ -28,6 +27,7 @@ class FaultChecker:
     """Reads the fault headers an operation declares, validated by their schemas."""
 
     def __init__(self, operation: Operation) -> None:
+        self._document = operation.document
         self._params = {
             Role(p["x-mock-role"]): (str(p["name"]).lower(), Draft202012Validator(p.get("schema", {})))
             for p in operation.parameters()
@@ -57,14 +57,13 @@ class FaultChecker:
         attempt = request.headers.get(RETRY_COUNT, "0").strip()
         if isinstance(times, int) and attempt.isdigit() and int(attempt) >= times:
             return
-        headers: dict[str, str] = {}
         delay = self._value(request, Role.RETRY_AFTER_MS)
-        if isinstance(delay, int):
-            headers["retry-after-ms"] = str(delay)
-            headers["retry-after"] = str(math.ceil(delay / 1000))
         should_retry = self._value(request, Role.SHOULD_RETRY)
-        if isinstance(should_retry, str):
-            headers["x-should-retry"] = should_retry
+        headers = retry_headers(
+            self._document,
+            delay if isinstance(delay, int) else None,
+            should_retry if isinstance(should_retry, str) else None,
+        )
         asked_by = self._params[Role.FAIL_STATUS][0]
         note_injected(request.scope, "answer", f"header {asked_by}")
         message = f"{STATUS_WORDS.get(status, UNKNOWN_STATUS).message} (asked for by {asked_by})"

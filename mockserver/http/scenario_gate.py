@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.http.bodies import header_of, note_read, read_body
 from mockserver.http.context import AppContext, Endpoint
-from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, render
+from mockserver.http.errors import STATUS_WORDS, UNKNOWN_STATUS, ApiError, render, retry_headers
 from mockserver.http.recorder import note_injected
 from mockserver.sim.decisions import NO_RULING, Decision, JobDirectives, Ruling
 from mockserver.sim.jobs import Job
@@ -246,9 +246,9 @@ def _answer(effect: Mapping[str, Any], document: SpecDocument) -> Response:
     status = int(effect["status"])
     headers = dict(effect.get("headers", {}))
     if "retry_after" in effect:
-        seconds = float(effect["retry_after"])
-        headers.setdefault("Retry-After", str(max(0, round(seconds))))
-        headers.setdefault("retry-after-ms", str(round(seconds * 1000)))
+        given = {name.lower() for name in headers}
+        hints = retry_headers(document, float(effect["retry_after"]) * 1000)
+        headers.update({name: value for name, value in hints.items() if name not in given})
     words = STATUS_WORDS.get(status, UNKNOWN_STATUS)
     error = ApiError(
         status,

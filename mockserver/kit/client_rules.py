@@ -5,9 +5,9 @@ says which rules the client broke (their severities are in
 :mod:`~mockserver.kit.rule_table`). Body rules come from the spec
 (:mod:`~mockserver.kit.body_rules`). Behaviour rules follow one client's
 history of a queued request: fetching the result before seeing COMPLETED,
-polling faster than allowed, ignoring retry hints (``retry-after-ms``,
-``Retry-After``, ``x-should-retry``), and building queue URLs instead of
-using the ones returned.
+polling faster than allowed, ignoring retry hints (the response headers the
+spec gives the ``retry_delay``, ``retry_delay_ms`` and ``retry_advice``
+roles), and building queue URLs instead of using the ones returned.
 
 Provenance: an exchange says what the mock was told to do with it (a
 scenario rule, an ``x-mock-fail-*`` header) through its ``injected`` marks,
@@ -33,12 +33,11 @@ from mockserver.kit.rule_table import violation
 from mockserver.sim.jobs import JobState
 from mockserver.spec.documents import Operation
 from mockserver.spec.loader import Spec
+from mockserver.spec.roles import Role
 
 _REQUEST_PATH = re.compile(r"/requests/([^/?]+)")
 _URL_KEYS = ("response_url", "status_url", "cancel_url")
 _MAX_TRACKED = 10_000  # queued requests remembered per client
-# The retry hints of HTTP and of the OpenAI SDKs (which read retry-after-ms first), as clients read them.
-RETRY_AFTER, RETRY_AFTER_MS, SHOULD_RETRY = "retry-after", "retry-after-ms", "x-should-retry"
 ANSWER = "answer"  # mark kinds: the answer was made up on purpose...
 JOB = "job"  # ...or the job the request created was shaped on purpose
 
@@ -90,6 +89,8 @@ class ClientRules:
     def __init__(self, spec: Spec, min_poll_interval: float, max_clients: int = 10_000) -> None:
         self._spec = spec
         self._bodies = BodyRules(spec)
+        # The retry hints' header names in every dialect: the kit judges answers of any API.
+        self._retry = RetryHints(spec)
         self._min_poll = min_poll_interval
         self._clients: dict[str | None, _ClientState] = {}
         self._max_clients = max_clients
@@ -184,7 +185,7 @@ class ClientRules:
             early = not_before - ex.at
             found.append(violation("http.retry-after-ignored", f"retried {early:.3f}s before the retry delay ended"))
         if key in state.no_retry and state.no_retry.pop(key) in (None, ex.body):
-            message = f"repeated a request answered with {SHOULD_RETRY}: false"
+            message = f"repeated a request whose answer said not to retry ({self._retry.refused_by})"
             found.append(violation("http.retry-refused-ignored", message))
         return found
 
@@ -205,10 +206,10 @@ class ClientRules:
 
     def _remember(self, state: _ClientState, ex: Exchange) -> None:
         key = (ex.method, ex.path)
-        delay = retry_delay(ex.response_headers)
+        delay = self._retry.delay(ex.response_headers)
         if delay is not None:
             state.not_before[key] = ex.at + delay
-        if ex.response_headers.get(SHOULD_RETRY, "").strip().lower() == "false":
+        if self._retry.refused(ex.response_headers):
             # An answer made before the body was read (a fault header) refuses any repeat of the call.
             state.no_retry[key] = ex.body if ex.body_read else None
         handler = ex.operation.handler if ex.operation else ""
@@ -230,16 +231,34 @@ class ClientRules:
             tracked.completed_seen = True
 
 
-def retry_delay(headers: Mapping[str, str]) -> float | None:
-    """Seconds an answer asks the client to wait before trying again, as the official clients read it.
+class RetryHints:
+    """Reads an answer's retry hints as the official clients do, under the spec's header names.
 
-    ``retry-after-ms`` (the OpenAI SDKs' own, and more precise) wins over
-    ``Retry-After``; an HTTP date in ``Retry-After`` is never sent by the mock.
+    The millisecond hint (the OpenAI SDKs' own, and more precise) wins over
+    the one in seconds; an HTTP date in ``Retry-After`` is never sent by the mock.
     """
-    millis = _number(headers.get(RETRY_AFTER_MS))
-    if millis is not None:
-        return millis / 1000
-    return _number(headers.get(RETRY_AFTER))
+
+    def __init__(self, spec: Spec) -> None:
+        self._millis = spec.answer_header_names(Role.RETRY_DELAY_MS)
+        self._seconds = spec.answer_header_names(Role.RETRY_DELAY)
+        self._advice = spec.answer_header_names(Role.RETRY_ADVICE)
+        self.refused_by = " or ".join(f"{name}: false" for name in self._advice)
+
+    def delay(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds an answer asks the client to wait before trying again."""
+        for name in self._millis:
+            millis = _number(headers.get(name))
+            if millis is not None:
+                return millis / 1000
+        for name in self._seconds:
+            seconds = _number(headers.get(name))
+            if seconds is not None:
+                return seconds
+        return None
+
+    def refused(self, headers: Mapping[str, str]) -> bool:
+        """Whether an answer tells the client not to retry at all."""
+        return any(headers.get(name, "").strip().lower() == "false" for name in self._advice)
 
 
 def _number(value: str | None) -> float | None:

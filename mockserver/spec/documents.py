@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mockserver.spec.model_info import ModelInfo, Timing
+from mockserver.spec.roles import Role
 
 if TYPE_CHECKING:
     from mockserver.spec.loader import Spec
@@ -101,6 +102,10 @@ class SpecDocument:
         if self.raw.get("x-mock-stamp-request-id") is not True:
             return None
         return self.spec.request_id_header(self.dialect).encode("latin-1")
+
+    def answer_header(self, role: Role) -> str | None:
+        """This document's response header (lower-case) with ``role``, if its dialect declares one."""
+        return self.spec.answer_header(self.dialect, role)
 
     def timing(self, overrides: Mapping[str, Any]) -> Timing:
         merged = {**self.raw.get("x-mock-timing", {}), **overrides}

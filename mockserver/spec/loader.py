@@ -32,7 +32,7 @@ from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecD
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
-from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
+from mockserver.spec.roles import ANSWER_HEADER_ROLES, Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
@@ -74,7 +74,7 @@ class Spec:
             )
         self.documents: tuple[SpecDocument, ...] = tuple(loaded)
         self._registry = registry.crawl()
-        self._request_id_headers = self._find_request_id_headers()
+        self._answer_headers = self._find_answer_headers()
         self._contracts = self._read_contracts()
         self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
         self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
@@ -125,10 +125,18 @@ class Spec:
     def request_id_header(self, dialect: str) -> str:
         """The response header (lower-case) an API's answers carry their request id in: the one
         its documents give ``x-mock-role: request_id``."""
-        name = self._request_id_headers.get(dialect)
+        name = self.answer_header(dialect, Role.REQUEST_ID)
         if name is None:
             raise SpecError(f"no {dialect} document declares a response header with x-mock-role {Role.REQUEST_ID}")
         return name
+
+    def answer_header(self, dialect: str, role: Role) -> str | None:
+        """The response header (lower-case) that has ``role`` in a dialect's documents, if any declares one."""
+        return self._answer_headers.get(dialect, {}).get(role)
+
+    def answer_header_names(self, role: Role) -> tuple[str, ...]:
+        """The headers that have ``role`` in any dialect, for readers of answers of every API."""
+        return tuple(sorted({names[role] for names in self._answer_headers.values() if role in names}))
 
     def queue_contract(self, dialect: str) -> QueueContract:
         """The queue lifecycle of a dialect's documents (their ``x-contract`` block)."""
@@ -151,8 +159,10 @@ class Spec:
                 raise SpecError(f"{doc.uri}: x-contract: {exc}") from exc
         return MappingProxyType(found)
 
-    def _find_request_id_headers(self) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def _find_answer_headers(self) -> dict[str, dict[Role, str]]:
+        """Each dialect's response header for each answer-header role, read from the responses
+        that declare them; one name per role and dialect."""
+        found: dict[str, dict[Role, str]] = {}
         for doc in self.documents:
             responses = list(doc.raw.get("components", {}).get("responses", {}).values())
             for item in doc.raw["paths"].values():
@@ -162,11 +172,12 @@ class Spec:
                 # A $ref'd response is read where it is declared; the headers of this one are local.
                 headers = response.get("headers", {}) if isinstance(response, Mapping) else {}
                 for name, header in headers.items():
-                    if self.resolve(header, doc).get("x-mock-role") != Role.REQUEST_ID:
+                    role = self.resolve(header, doc).get("x-mock-role")
+                    if role not in ANSWER_HEADER_ROLES:
                         continue
-                    known = found.setdefault(doc.dialect, str(name).lower())
+                    known = found.setdefault(doc.dialect, {}).setdefault(Role(role), str(name).lower())
                     if known != str(name).lower():
-                        raise SpecError(f"{doc.uri}: the {doc.dialect} request id is in {known}, not {name}")
+                        raise SpecError(f"{doc.uri}: the {doc.dialect} {role} header is {known}, not {name}")
         return found
 
     def model(self, endpoint_id: str) -> Operation | None:

@@ -34,8 +34,15 @@ class Role(StrEnum):
     TEST_ID = "test_id"  # the request header that names the test a request belongs to
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
-    # A documented response header.
+    # Documented response headers.
     REQUEST_ID = "request_id"  # the header an API's answers carry their request id in
+    RETRY_DELAY = "retry_delay"  # seconds a refused call should wait before it is tried again
+    RETRY_DELAY_MS = "retry_delay_ms"  # the same in milliseconds, which the OpenAI SDKs read first
+    RETRY_ADVICE = "retry_advice"  # "true" or "false": whether a client should retry at all
+
+
+# The roles of response headers: each names one header per dialect.
+ANSWER_HEADER_ROLES = frozenset({Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE})
 
 
 KNOWN = frozenset(Role)

@@ -181,7 +181,7 @@ def test_429_answer_shape(instant: MockServer, test_id: str) -> None:
     add_rule(instant.url, {"effect": {"type": "error", "status": 429, "retry_after": 2.5}}, test_id)
     response = httpx.post(f"{instant.url}/{TEXT}", json=ARGS, headers={TEST_ID: test_id})
     assert response.status_code == 429
-    assert response.headers["retry-after"] == "2"
+    assert response.headers["retry-after"] == "3"  # whole seconds, rounded up: never earlier than asked
     assert response.headers["retry-after-ms"] == "2500"
     assert response.json() == {
         "detail": "Rate limit exceeded: too many concurrent requests",

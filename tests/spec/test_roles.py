@@ -68,6 +68,37 @@ def test_the_request_id_header_of_each_dialect_header_is_read_from_the_documente
     assert spec.request_id_header("openai") == "x-request-id"
 
 
+def test_the_retry_hints_are_the_documented_response_headers() -> None:
+    spec = Spec.load()
+    assert spec.answer_header("openai", Role.RETRY_DELAY_MS) == "retry-after-ms"
+    assert spec.answer_header("openai", Role.RETRY_ADVICE) == "x-should-retry"
+    assert spec.answer_header("fal", Role.RETRY_DELAY) == "retry-after"
+    assert spec.answer_header("fal", Role.RETRY_ADVICE) is None  # fal's clients have no such hint
+    assert spec.answer_header_names(Role.RETRY_DELAY) == ("retry-after",)
+
+
+def test_a_retry_header_has_one_name_per_dialect(tmp_path: Path) -> None:
+    old = "Too many requests (on demand, see x-mock-fail-status).\n      headers:\n        retry-after:\n" \
+          "          $ref: '#/components/headers/RetryAfter'\n        retry-after-ms:"
+    paths = specs_with(tmp_path, old, old.replace("retry-after-ms:", "x-retry-in-ms:"), "openai-images.yaml")
+    with pytest.raises(SpecError, match=r"the openai retry_delay_ms header is x-retry-in-ms, not retry-after-ms"):
+        MockServer(spec_paths=paths)
+
+
+def test_a_renamed_retry_header_is_what_the_mock_sends_and_the_kit_reads(tmp_path: Path) -> None:
+    paths = specs_with(tmp_path, "x-mock-dialect: openai\n", "x-mock-dialect: openai\n", "openai-images.yaml")
+    document = tmp_path / "openai-images.yaml"  # every answer that declares the header renames it
+    document.write_text(document.read_text().replace("retry-after-ms:\n", "x-retry-in-ms:\n"))
+    with MockServer(time_scale=0, spec_paths=paths) as mock, httpx.Client(base_url=mock.url) as http:
+        faults = {"x-mock-fail-status": "429", "x-mock-retry-after-ms": "60000"}
+        body = {"model": "black-forest-labs/flux-kontext-max/text-to-image", "prompt": "x"}
+        refused = http.post("/v1/images/generations", json=body, headers=faults)
+        assert refused.headers["x-retry-in-ms"] == "60000" and "retry-after-ms" not in refused.headers
+        http.post("/v1/images/generations", json=body)  # at once, not a minute later
+        entries = http.get("/_mock/journal").json()["entries"]
+        assert [v["rule"] for v in entries[-1]["violations"]] == ["http.retry-after-ignored"]
+
+
 def test_without_a_request_id_header_role_the_mock_does_not_start(tmp_path: Path) -> None:
     old = "      description: The id of the request that produced this answer.\n      x-mock-role: request_id\n"
     paths = specs_with(tmp_path, old, "      description: The id of the request that produced this answer.\n",
