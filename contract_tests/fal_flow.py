@@ -21,7 +21,8 @@ from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings
 from contract_tests.response_checks import check_answer, documented_response, json_body
 from contract_tests.stream import check_stream
-from contract_tests.webhook_receiver import WebhookReceiver
+from contract_tests.webhook_receiver import Delivery, WebhookReceiver
+from contract_tests.webhook_signature import check_signature, public_keys
 from mockserver.testing import Operation, QueueContract, Role, Spec
 
 DIALECT = "fal"  # the x-mock-dialect of the documents this flow drives
@@ -33,6 +34,7 @@ _LIFECYCLE_RULES = ("lifecycle.state", "lifecycle.status-code", "lifecycle.trans
 class FlowOptions:
     poll_interval: float = 0.05
     timeout: float = 120.0
+    webhook_keys: str | None = None  # the JWKS URL; default: the target's keys operation
 
 
 class FalFlow:
@@ -183,6 +185,7 @@ class FalFlow:
         event = f"/webhooks/{_escape(settings['event'])}/post/requestBody/content/application~1json/schema"
         for error in list(self.spec.validator(document, event).iter_errors(delivery.body))[:5]:
             found.add("webhook.body", f"the webhook body at {error.json_path}: {error.message}")
+        self._check_signed(delivery, settings, found)
         status = delivery.get("status")
         if status != settings["success"]:
             found.add("webhook.status", f"the webhook of a valid request says {status!r}, not {settings['success']!r}")
@@ -195,6 +198,24 @@ class FalFlow:
             for error in list(payload)[:5]:
                 found.add("webhook.payload", f"the webhook payload at {error.json_path}: {error.message}")
         return found
+
+    def _check_signed(self, delivery: Delivery, settings: Mapping[str, str], found: Findings) -> None:
+        """The delivery's signature, verified with the keys the target publishes."""
+        if "keys" not in settings:
+            return  # the spec says nothing of signatures
+        url = self.options.webhook_keys or f"{self.base}{self.spec.operation(settings['keys']).path}"
+        try:
+            answer = self.client.get(url)
+            jwks = answer.json() if answer.status_code == 200 else None
+            trouble = f"answered {answer.status_code}"
+        except (httpx.HTTPError, ValueError) as exc:
+            jwks, trouble = None, str(exc) or type(exc).__name__
+        if jwks is None:
+            found.add("webhook.signature", f"no key set at {url}: {trouble}")
+            return
+        names = self.spec.webhook_headers(DIALECT)
+        max_age = float(settings["max_age_seconds"])
+        check_signature(delivery.headers, delivery.raw, names, public_keys(jwks), max_age, delivery.received_at, found)
 
     # ---- steps -------------------------------------------------------------
 

@@ -67,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--webhooks", action="store_true",
         help="also submit with a webhook to a loopback receiver (the target must reach this machine)",
     )
+    group.addoption(
+        "--webhook-keys", default=None,
+        help="URL of the JWKS that signs the target's webhooks (default: the target's own key route)",
+    )
     group.addoption("--extensions", action="store_true", help="also check the mock's own extension routes")
     group.addoption("--poll-interval", type=float, default=0.05, help="seconds between status polls (default 0.05)")
     group.addoption("--poll-timeout", type=float, default=120.0, help="give up on a request after this many seconds")
@@ -204,7 +208,9 @@ def contract_flows(
     request: pytest.FixtureRequest, contract_client: httpx.Client, contract_spec: Spec
 ) -> Iterator[Flows]:
     config = request.config
-    options = FlowOptions(config.getoption("poll_interval"), config.getoption("poll_timeout"))
+    options = FlowOptions(
+        config.getoption("poll_interval"), config.getoption("poll_timeout"), config.getoption("webhook_keys")
+    )
     target = str(config.getoption("target"))
     fal = FalFlow(contract_spec, contract_client, target, options)
     run_base = config.getoption("run_target") or target.rstrip("/") + run_prefix(contract_spec, fal)

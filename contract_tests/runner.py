@@ -18,6 +18,7 @@ def conformance_args(
     apis: Sequence[str] | None = None,
     run_target: str | None = None,
     webhooks: bool = False,
+    webhook_keys: str | None = None,
     extensions: bool = False,
     extra: Sequence[str] = (),
 ) -> list[str]:
@@ -34,6 +35,8 @@ def conformance_args(
         args += ["--run-target", run_target]
     if webhooks:
         args.append("--webhooks")
+    if webhook_keys:
+        args += ["--webhook-keys", webhook_keys]
     if extensions:
         args.append("--extensions")
     if junit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ _MAX_BODY = 64 * 1024 * 1024
 class Delivery:
     headers: dict[str, str]  # lower-case names
     body: Any  # the parsed JSON, or the text when it is not JSON
+    raw: bytes  # the body as sent, which the signature covers
+    received_at: float  # Unix seconds, to judge the signed timestamp by
 
     def get(self, name: str) -> Any:
         return self.body.get(name) if isinstance(self.body, dict) else None
@@ -42,7 +45,8 @@ class WebhookReceiver:
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                receiver._keep(Delivery({k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver._keep(Delivery(headers, body, raw, time.time()))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # deliveries are reported by the suite, not logged

@@ -71,6 +71,10 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
     conf.add_argument(
         "--webhooks", action="store_true", help="also check webhook delivery to a loopback receiver"
     )
+    conf.add_argument(
+        "--webhook-keys", default=None,
+        help="JWKS URL that verifies the target's webhooks (default: the target's /.well-known/jwks.json)",
+    )
     conf.add_argument("--extensions", action="store_true", help="also check the mock's own extension routes")
     conf.add_argument("--junit", default=None, help="write a JUnit XML report to this file")
     conf.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
@@ -283,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_conformance(
             args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, apis=args.api,
-            run_target=args.run_target, webhooks=args.webhooks, extensions=args.extensions, extra=args.pytest_args,
+            run_target=args.run_target, webhooks=args.webhooks, webhook_keys=args.webhook_keys,
+            extensions=args.extensions, extra=args.pytest_args,
         )
     if args.command == "env":
         return env(args)

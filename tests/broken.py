@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from PIL import Image
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -219,3 +221,21 @@ def requeued_once(a: Answer) -> None:
             fake_state(a, "IN_PROGRESS")
         elif n == 2:
             fake_state(a, "IN_QUEUE", position=1)
+
+
+def is_key_set(a: Answer) -> bool:
+    return a.path == "/.well-known/jwks.json" and a.status == 200
+
+
+def other_webhook_key(a: Answer) -> None:
+    """The key set publishes a key that did not sign the webhooks."""
+    if is_key_set(a):
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        body = a.json
+        body["keys"][0]["x"] = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        a.set_json(body)
+
+
+def no_webhook_keys(a: Answer) -> None:
+    if is_key_set(a):
+        a.set_json({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "rsa"}]})

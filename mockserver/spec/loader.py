@@ -32,7 +32,7 @@ from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecD
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
-from mockserver.spec.roles import ANSWER_HEADER_ROLES, Role, RoleNeeds, unknown_roles
+from mockserver.spec.roles import ANSWER_HEADER_ROLES, WEBHOOK_HEADER_ROLES, Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
 
 # Installed wheels carry the specs inside the package; a checkout has them at the top.
@@ -76,6 +76,7 @@ class Spec:
         self._registry = registry.crawl()
         self._answer_headers = self._find_answer_headers()
         self._contracts = self._read_contracts()
+        self._webhook_headers = self._find_webhook_headers()
         self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
         self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
         named_models: dict[str, NamedModel] = {}
@@ -144,6 +145,33 @@ class Spec:
         if contract is None:
             raise SpecError(f"no {dialect} document has an x-contract block")
         return contract
+
+    def webhook_headers(self, dialect: str) -> Mapping[Role, str]:
+        """The headers of a dialect's webhook (its ``x-contract.webhook.event``), by role."""
+        headers = self._webhook_headers.get(dialect)
+        if headers is None:
+            raise SpecError(f"no {dialect} document names a webhook event in x-contract.webhook")
+        return headers
+
+    def _find_webhook_headers(self) -> Mapping[str, Mapping[Role, str]]:
+        found: dict[str, Mapping[Role, str]] = {}
+        for doc in self.documents:
+            contract = self._contracts.get(doc.dialect)
+            event = contract.webhook.get("event") if contract else None
+            operation = doc.raw.get("webhooks", {}).get(event, {}).get("post") if event else None
+            if operation is None:
+                continue
+            names: dict[Role, str] = {}
+            for param in operation.get("parameters", []):
+                param = self.resolve(param, doc)
+                if param.get("in") == "header" and param.get("x-mock-role") in WEBHOOK_HEADER_ROLES:
+                    names[Role(param["x-mock-role"])] = str(param["name"])
+            missing = sorted(WEBHOOK_HEADER_ROLES - set(names))
+            if missing:
+                raise SpecError(f"{doc.uri}: webhook {event} declares no header parameter with x-mock-role "
+                                f"{', '.join(missing)}")
+            found[doc.dialect] = MappingProxyType(names)
+        return MappingProxyType(found)
 
     def _read_contracts(self) -> Mapping[str, QueueContract]:
         found: dict[str, QueueContract] = {}

@@ -34,6 +34,11 @@ class Role(StrEnum):
     TEST_ID = "test_id"  # the request header that names the test a request belongs to
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
+    # Header parameters of a webhook: how a receiver knows who sent it (fal's signature scheme).
+    WEBHOOK_REQUEST_ID = "webhook_request_id"
+    WEBHOOK_USER_ID = "webhook_user_id"
+    WEBHOOK_TIMESTAMP = "webhook_timestamp"  # Unix seconds, signed with the rest
+    WEBHOOK_SIGNATURE = "webhook_signature"  # hex Ed25519 over request id, user id, timestamp, body hash
     # Documented response headers.
     REQUEST_ID = "request_id"  # the header an API's answers carry their request id in
     RETRY_DELAY = "retry_delay"  # seconds a refused call should wait before it is tried again
@@ -41,6 +46,10 @@ class Role(StrEnum):
     RETRY_ADVICE = "retry_advice"  # "true" or "false": whether a client should retry at all
 
 
+# The headers a webhook is signed with (fal's scheme).
+WEBHOOK_HEADER_ROLES = frozenset(
+    {Role.WEBHOOK_REQUEST_ID, Role.WEBHOOK_USER_ID, Role.WEBHOOK_TIMESTAMP, Role.WEBHOOK_SIGNATURE}
+)
 # The roles of response headers: each names one header per dialect.
 ANSWER_HEADER_ROLES = frozenset({Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE})
 

@@ -16,6 +16,7 @@ from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow, FlowOptions
 from contract_tests.openai_flow import OpenAIFlow
 from contract_tests.report import ContractViolation, Findings
+from contract_tests.webhook_receiver import webhook_receiver
 from mockserver.kit.journal import Query
 from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
@@ -47,6 +48,9 @@ def run(server: MockServer, kind: str, chosen: Case) -> Findings:
         flow = FalFlow(SPEC, client, server.url, FlowOptions(poll_interval=0.01, timeout=20))
         if kind == "run":
             return flow.run(chosen, server.url + "/run")
+        if kind == "webhook":
+            with webhook_receiver() as receiver:
+                return flow.webhook(chosen, receiver)
         result: Findings = getattr(flow, kind)(chosen)
         return result
 
@@ -102,7 +106,8 @@ def test_full_suite_passes_against_the_mock_through_the_cli(tmp_path: Path) -> N
     # The summary counts every rule; none failed.
     summary = done.stdout.split("checks per rule", 1)[1]
     rows = {line.split()[0]: line.split()[1:4] for line in summary.splitlines()[1:] if line[:1].isalpha()}
-    for rule in ("response.request-id", "result.size", "webhook.delivered", "lifecycle.transition", "error.code"):
+    for rule in ("response.request-id", "result.size", "webhook.delivered", "webhook.signature", "webhook.timestamp",
+                 "webhook.headers", "lifecycle.transition", "error.code"):
         assert int(rows[rule][0]) > 0 and rows[rule][1] == "0", (rule, rows.get(rule))
 
 
@@ -271,6 +276,10 @@ BROKEN = [
            "a 400 has error.code 'bad_request', not 'param_error'"),
     Broken("run host image width wrong", _image_width_run, "run", VALID, "image.size",
            "images[0] states 1025x1024, the file is 1024x1024"),
+    Broken("webhook signed by a key not published", broken.other_webhook_key, "webhook", VALID,
+           "webhook.signature", "no published key (1) verifies X-Fal-Webhook-Signature"),
+    Broken("key set without an Ed25519 key", broken.no_webhook_keys, "webhook", VALID,
+           "webhook.signature", "publishes no Ed25519 key"),
 ]
 
 
