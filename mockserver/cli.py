@@ -24,7 +24,7 @@ from mockserver.runtime.run_file import (
 )
 from mockserver.runtime.server import bind, fast_stack, make_server, tune_gc
 from mockserver.spec.documents import SpecError
-from mockserver.spec.typed_text import non_negative_float, positive_int
+from mockserver.spec.typed_text import non_negative_float, port_number, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +90,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default %(default)s)")
     parser.add_argument(
-        "--port", type=int, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
+        "--port", type=port_number, default=defaults.port, help="port; 0 picks a free one (default %(default)s)"
     )
     parser.add_argument(
         "--time-scale", type=non_negative_float, default=defaults.time_scale,

@@ -47,7 +47,7 @@ class ScenarioError(ValueError):
     """A rule or scenario file the mock cannot use, with the failing fields."""
 
     def __init__(self, issues: list[Issue]) -> None:
-        super().__init__("; ".join(f"{i.field_path}: {i.msg}" for i in issues))
+        super().__init__("; ".join(f"{i.field_path}: {i.msg}" if i.loc else i.msg for i in issues))
         self.issues = issues
 
 
@@ -340,7 +340,8 @@ def load_file(path: Path, spec: Spec) -> list[dict[str, Any]]:
     try:
         doc = read_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        issue = Issue(("file",), f"cannot read scenario file {path}: {exc}", "value_error.file")
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        issue = Issue((), f"cannot read scenario file {path}: {reason}", "value_error.file")
         raise ScenarioError([issue]) from None
     try:
         validator = spec.schema_validator("ScenarioFile")

@@ -44,15 +44,32 @@ def int_or(text: str | None, default: int) -> int:
 
 def non_negative_float(text: str) -> float:
     """A command-line number of at least 0 (for argparse's ``type=``)."""
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0:  # (NaN is not either)
-        raise argparse.ArgumentTypeError("must be >= 0")
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
     return value
 
 
 def positive_int(text: str) -> int:
     """A command-line count of at least 1 (for argparse's ``type=``)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
+    return _int_within(text, 1, None)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (pick a free one) to 65535 (for argparse's ``type=``)."""
+    return _int_within(text, 0, 65535)
+
+
+def _int_within(text: str, low: int, high: int | None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if high is not None and not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is not in {low}-{high}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} must be >= {low}")
     return value

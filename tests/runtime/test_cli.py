@@ -64,17 +64,22 @@ def test_options_without_a_command_mean_serve() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["serve", "--time-scale", "-1"], "must be >= 0"),
+        (["serve", "--time-scale", "-1"], "argument --time-scale: -1 must be >= 0"),
+        (["serve", "--time-scale", "fast"], "argument --time-scale: 'fast' is not a number"),
         (["serve", "--concurrency", "0"], "concurrency"),
         (["serve", "--spec", "/no/such/spec.yaml"], "cannot read spec"),
-        (["serve", "--port", "not-a-port"], "invalid int value"),
-        (["serve", "--journal-max-entries", "0"], "must be >= 1"),
+        (["serve", "--port", "not-a-port"], "argument --port: 'not-a-port' is not a whole number"),
+        (["serve", "--port", "70000"], "argument --port: 70000 is not in 0-65535"),
+        (["serve", "--journal-max-entries", "0"], "argument --journal-max-entries: 0 must be >= 1"),
+        (["serve", "--scenarios", "/no/such/rules.yaml"],
+         "flux-mock: cannot read scenario file /no/such/rules.yaml: No such file or directory"),
     ],
 )
-def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
+def test_bad_options_exit_2_with_one_clear_line(args: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert message in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_journal_size_option_reaches_the_settings() -> None:
