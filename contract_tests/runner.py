@@ -20,6 +20,8 @@ def conformance_args(
     webhooks: bool = False,
     webhook_keys: str | None = None,
     extensions: bool = False,
+    poll_interval: float | None = None,
+    poll_timeout: float | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
     args = ["--pyargs", "contract_tests", "-p", "no:cacheprovider", "--target", target]
@@ -39,6 +41,10 @@ def conformance_args(
         args += ["--webhook-keys", webhook_keys]
     if extensions:
         args.append("--extensions")
+    if poll_interval is not None:
+        args += ["--poll-interval", str(poll_interval)]
+    if poll_timeout is not None:
+        args += ["--poll-timeout", str(poll_timeout)]
     if junit:
         args += ["--junitxml", junit]
     return [*args, *extra]

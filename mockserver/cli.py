@@ -76,6 +76,12 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
         help="JWKS URL that verifies the target's webhooks (default: the target's /.well-known/jwks.json)",
     )
     conf.add_argument("--extensions", action="store_true", help="also check the mock's own extension routes")
+    conf.add_argument(
+        "--poll-interval", type=non_negative_float, default=None, help="seconds between status polls (default 0.05)"
+    )
+    conf.add_argument(
+        "--poll-timeout", type=non_negative_float, default=None, help="give up on a request after this many seconds"
+    )
     conf.add_argument("--junit", default=None, help="write a JUnit XML report to this file")
     conf.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
 
@@ -139,7 +145,10 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--journal-max-entries", type=positive_int, default=defaults.journal_max_entries,
         help="requests the journal keeps, newest first (default %(default)s)",
     )
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default %(default)s)")
+    parser.add_argument(
+        "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="uvicorn log level (default %(default)s)",
+    )
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a local CA kept in the state directory")
     _add_state_dir(parser)
     parser.add_argument(
@@ -288,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_conformance(
             args.target, api_key=args.api_key, endpoints=args.endpoint, junit=args.junit, apis=args.api,
             run_target=args.run_target, webhooks=args.webhooks, webhook_keys=args.webhook_keys,
-            extensions=args.extensions, extra=args.pytest_args,
+            extensions=args.extensions, poll_interval=args.poll_interval, poll_timeout=args.poll_timeout,
+            extra=args.pytest_args,
         )
     if args.command == "env":
         return env(args)

@@ -90,7 +90,7 @@ def test_full_suite_passes_against_the_mock_through_the_cli(tmp_path: Path) -> N
     with MockServer(time_scale=0) as server:
         done = subprocess.run(
             [sys.executable, "-m", "mockserver", "conformance", "--target", server.url, "--junit", str(junit),
-             "--webhooks", "--extensions", "--", "-q"],
+             "--webhooks", "--extensions", "--poll-interval", "0.02", "--poll-timeout", "60", "--", "-q"],
             capture_output=True, text=True, timeout=300,
         )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
