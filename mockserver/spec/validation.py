@@ -143,5 +143,20 @@ def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
 def _extra_names(error: ValidationError) -> list[str]:
     instance = error.instance if isinstance(error.instance, Mapping) else {}
     schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "unevaluatedProperties":
+        # A property counts as evaluated only where the subschema declaring it passed, so one bad
+        # field would make its declared neighbours "extra" too: only undeclared names are.
+        declared = _declared_names(schema)
+        return [name for name in instance if name not in declared]
     known = set(schema.get("properties", {}))
     return [name for name in instance if name not in known] or ["?"]
+
+
+def _declared_names(schema: Mapping[str, Any]) -> set[str]:
+    """The property names a schema and the subschemas it applies in place declare."""
+    names = set(schema.get("properties", {}))
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword, ()):
+            if isinstance(sub, Mapping):
+                names |= _declared_names(sub)
+    return names

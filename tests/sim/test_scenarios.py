@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -359,3 +360,34 @@ def test_generated_ids_avoid_chosen_ones(client: httpx.Client) -> None:
     client.post("/_mock/scenarios", json={"id": "rule-1", "effect": {"type": "drop"}})
     generated = client.post("/_mock/scenarios", json={"effect": {"type": "drop"}}).json()["id"]
     assert generated != "rule-1"
+
+
+# A rule with one mistake gets that mistake only: no neighbour of it called "extra".
+ONE_MISTAKE = [
+    ({"effect": {"type": "eror", "status": 500}}, [["effect", "type"]]),
+    ({"match": {"methd": "GET"}, "effect": {"type": "drop"}}, [["match", "methd"]]),
+    ({"effect": {"type": "latency"}}, [["effect", "ms"]]),
+    ({"effect": {"type": "drop"}, "tims": 1}, [["tims"]]),
+    ({"effect": {"type": "eror"}, "tims": 1}, [["effect", "type"], ["tims"]]),
+    ({"match": {"method": 5}, "effect": {"type": "latency", "ms": 5, "x": 1}}, [["effect", "x"], ["match", "method"]]),
+]
+
+
+@pytest.mark.parametrize(("rule", "fields"), ONE_MISTAKE)
+def test_a_rule_posted_with_mistakes_is_refused_naming_only_them(
+    client: httpx.Client, rule: dict[str, object], fields: list[list[str]]
+) -> None:
+    answer = client.post("/_mock/scenarios", json=rule)
+    assert answer.status_code == 422
+    assert [d["loc"] for d in answer.json()["detail"]] == [["body", *f] for f in fields]
+
+
+@pytest.mark.parametrize(("rule", "fields"), ONE_MISTAKE)
+def test_a_scenario_file_with_mistakes_names_only_them(
+    tmp_path: Path, rule: dict[str, object], fields: list[list[str]]
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(json.dumps({"rules": [rule]}))
+    with pytest.raises(ScenarioError) as raised:
+        MockServer(scenarios_path=path)
+    assert [list(i.loc[2:]) for i in raised.value.issues] == [[0, *f] for f in fields]
