@@ -16,6 +16,8 @@ CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 # Jobs take ~0.1 s: long enough for a tight polling loop to be seen, short enough for a fast suite.
 SETTINGS = Settings(port=0, time_scale=0.02, min_poll_interval=0.02)  # margin for a loaded CI machine
 TIGHT = Settings(port=0, time_scale=0.2, min_poll_interval=0.5)
+# Jobs move only when polled, so a result fetched without polling is early however slow the machine.
+STEPPED = Settings(port=0, step_mode=True, min_poll_interval=0.02)
 
 
 def check(script: str, settings: Settings = SETTINGS, *, strict: bool = False) -> tuple[int, str]:
@@ -72,7 +74,8 @@ def test_well_behaved_client_passes(script: str) -> None:
 def test_misbehaving_client_fails_with_a_precise_report(script: str, lines: list[str]) -> None:
     # A tight polling loop is far faster than 0.5 s between polls, however loaded the machine.
     # Only a strict check fails on a warning (the unknown field).
-    code, report = check(script, TIGHT if script == "polls_too_fast.py" else SETTINGS, strict=True)
+    settings = {"polls_too_fast.py": TIGHT, "result_too_early.py": STEPPED}.get(script, SETTINGS)
+    code, report = check(script, settings, strict=True)
     assert code == 1, report
     assert "flux-mock check FAILED" in report
     for line in lines:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mockserver.spec.typed_text import int_or, is_true, non_negative_float, positive_int, typed
+from mockserver.spec.typed_text import int_or, is_true, non_negative_float, port_number, positive_int, typed
 
 
 @pytest.mark.parametrize(
@@ -64,5 +64,11 @@ def test_command_line_numbers_are_checked() -> None:
             non_negative_float(bad)
     with pytest.raises(argparse.ArgumentTypeError, match=">= 1"):
         positive_int("0")
-    with pytest.raises(ValueError):
+    with pytest.raises(argparse.ArgumentTypeError, match="'x' is not a whole number"):
         positive_int("x")
+    with pytest.raises(argparse.ArgumentTypeError, match="'fast' is not a number"):
+        non_negative_float("fast")
+    assert port_number("0") == 0 and port_number("65535") == 65535
+    for bad in ("-1", "65536"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not in 0-65535"):
+            port_number(bad)
