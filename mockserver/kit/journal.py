@@ -143,24 +143,11 @@ class Journal:
         if feed is not None:
             feed()
 
-    def next_seq(self) -> int:
-        self._pull()
-        with self._lock:
-            self._settle()  # waiting records are numbered by position, so they must end at the last number
-            self._last += 1
-            return self._last
-
     @property
     def last_seq(self) -> int:
         self._pull()
         with self._lock:
             return self._last
-
-    def add(self, entry: Entry) -> None:
-        self._pull()
-        with self._lock:
-            self._settle()
-            self._entries.append(entry)
 
     def add_later(self, make: Callable[[int, T], Entry | None], data: T) -> int:
         """Number a record now; ``make(seq, data)`` builds its entry when the journal is next read."""
