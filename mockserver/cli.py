@@ -23,6 +23,7 @@ from mockserver.runtime.run_file import (
     write_run_file,
 )
 from mockserver.runtime.server import bind, fast_stack, make_server, tune_gc
+from mockserver.sim.scenarios import bundled_scenarios
 from mockserver.spec.documents import SpecError
 from mockserver.spec.typed_text import non_negative_float, port_number, positive_int
 
@@ -122,7 +123,11 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--fetch-inputs-from", action="append", default=[], metavar="HOST",
         help="fetch input image URLs from this host[:port] (repeatable; '*' for any); default: fetch nothing",
     )
-    parser.add_argument("--scenarios", type=Path, default=None, help="YAML file of scenario rules (fault injection)")
+    parser.add_argument(
+        "--scenarios", type=Path, default=None,
+        help="YAML file of scenario rules (fault injection), or the name of a ready-made one: "
+        + ", ".join(bundled_scenarios()),
+    )
     parser.add_argument(
         "--scenario-seed", type=int, default=defaults.scenario_seed,
         help="seed of the rules' random draws (default %(default)s)",

@@ -41,6 +41,25 @@ JOB_EFFECTS = frozenset({"stuck", "fail", "step"})
 MAX_SCOPES_PER_RULE = 10_000
 # Rules kept in all scopes together: a test suite that never cleans up cannot grow the server without bound.
 MAX_RULES = 10_000
+# The ready-made scenario files: beside the package in a checkout, inside the kit's fixtures
+# once installed from a wheel.
+_HERE = Path(__file__).resolve().parents[2]
+BUNDLED_DIRS = (_HERE / "fixtures" / "scenarios", _HERE / "contract_tests" / "fixtures" / "scenarios")
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The ready-made scenarios by name (``rate-limited``, ...)."""
+    for folder in BUNDLED_DIRS:
+        if folder.is_dir():
+            return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+    return {}
+
+
+def scenario_file(path: Path) -> Path:
+    """``path`` itself when it exists, else the bundled scenario it names (with or without ``.yaml``)."""
+    if path.exists() or path.parent != Path("."):
+        return path
+    return bundled_scenarios().get(path.name.removesuffix(".yaml"), path)
 
 
 class ScenarioError(ValueError):
@@ -337,10 +356,13 @@ def failure_of(effect: Mapping[str, Any]) -> JobFailure:
 
 def load_file(path: Path, spec: Spec) -> list[dict[str, Any]]:
     """The rules of a scenario file, checked against the spec's ``ScenarioFile`` schema."""
+    path = scenario_file(path)
     try:
         doc = read_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, FileNotFoundError):
+            reason += f" (nor a ready-made scenario: {', '.join(bundled_scenarios()) or 'none installed'})"
         issue = Issue((), f"cannot read scenario file {path}: {reason}", "value_error.file")
         raise ScenarioError([issue]) from None
     try:

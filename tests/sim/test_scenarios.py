@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -391,3 +396,27 @@ def test_a_scenario_file_with_mistakes_names_only_them(
     with pytest.raises(ScenarioError) as raised:
         MockServer(scenarios_path=path)
     assert [list(i.loc[2:]) for i in raised.value.issues] == [[0, *f] for f in fields]
+
+
+def test_a_ready_made_scenario_is_found_by_its_bare_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no such file here: the name is the bundled scenario's
+    for name in ("rate-limited", "rate-limited.yaml"):
+        with MockServer(time_scale=0, scenarios_path=Path(name)) as server:
+            listed = httpx.get(f"{server.url}/_mock/scenarios").json()["rules"]
+            assert [r["id"] for r in listed] == [r["id"] for r in yaml.safe_load(
+                (FIXTURES / "rate-limited.yaml").read_text())["rules"]]
+    with pytest.raises(ScenarioError, match=r"nor a ready-made scenario: failing-model, flaky-ingress, rate-limited"):
+        MockServer(scenarios_path=Path("rate-limitd"))
+
+
+def test_ready_made_scenarios_are_found_where_a_wheel_puts_them(tmp_path: Path) -> None:
+    # The wheel ships fixtures/ inside the kit's package (pyproject's force-include).
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "mockserver", tmp_path / "mockserver", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "fixtures", tmp_path / "contract_tests" / "fixtures")
+    probe = "from mockserver.sim.scenarios import bundled_scenarios as b; print(sorted(map(str, b().values())))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60)
+    found = [Path(p) for p in ast.literal_eval(done.stdout.strip())]
+    assert [p.name for p in found] == sorted(p.name for p in FIXTURES.glob("*.yaml"))
+    assert all(p.is_relative_to(tmp_path / "contract_tests" / "fixtures") for p in found), found
