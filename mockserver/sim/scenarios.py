@@ -55,8 +55,9 @@ def bundled_scenarios() -> dict[str, Path]:
     return {}
 
 
-def scenario_file(path: Path) -> Path:
+def scenario_file(path: Path | str) -> Path:
     """``path`` itself when it exists, else the bundled scenario it names (with or without ``.yaml``)."""
+    path = Path(path)
     if path.exists() or path.parent != Path("."):
         return path
     return bundled_scenarios().get(path.name.removesuffix(".yaml"), path)
@@ -354,7 +355,7 @@ def failure_of(effect: Mapping[str, Any]) -> JobFailure:
     )
 
 
-def load_file(path: Path, spec: Spec) -> list[dict[str, Any]]:
+def load_file(path: Path | str, spec: Spec) -> list[dict[str, Any]]:
     """The rules of a scenario file, checked against the spec's ``ScenarioFile`` schema."""
     path = scenario_file(path)
     try:
