@@ -39,7 +39,11 @@ def token(operation: Operation, ctx: AppContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
         query.check(request.query_params)
-        await read_body(request, 64 * 1024)  # `{}` from the client; nothing in it matters
+        # `{}` from the client, or nothing; nothing in it matters, but it must be what the spec says.
+        if (await read_body(request, 64 * 1024)).strip():
+            issues = validate(ctx.body_validator(operation), await read_json(request, 64 * 1024))
+            if issues:
+                raise validation_failed(issues)
         # The client compares the expiry with its own wall clock, not the mock's simulated one.
         expires = datetime.fromtimestamp(time.time() + TOKEN_SECONDS, UTC)
         return JsonResponse(
