@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from uvicorn.config import LOG_LEVELS
+
 from mockserver import __version__
 from mockserver.config import MB, Settings
 from mockserver.http.app import create_app
@@ -74,7 +76,7 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
     )
     conf.add_argument(
         "--webhook-keys", default=None,
-        help="JWKS URL that verifies the target's webhooks (default: the target's /.well-known/jwks.json)",
+        help="JWKS URL that verifies the target's webhooks (default: the target's key route in the spec)",
     )
     conf.add_argument("--extensions", action="store_true", help="also check the mock's own extension routes")
     conf.add_argument(
@@ -151,7 +153,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="requests the journal keeps, newest first (default %(default)s)",
     )
     parser.add_argument(
-        "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug", "trace"),
+        "--log-level", default="warning", choices=tuple(LOG_LEVELS),
         help="uvicorn log level (default %(default)s)",
     )
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a local CA kept in the state directory")

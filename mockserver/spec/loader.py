@@ -27,15 +27,15 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from mockserver.spec import declared_headers
 from mockserver.spec.contract import QueueContract
 from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecDocument, SpecError, pointer_segment
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.model_info import FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
-from mockserver.spec.roles import ANSWER_HEADER_ROLES, WEBHOOK_HEADER_ROLES, Role, RoleNeeds, unknown_roles
+from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
 
-# Installed wheels carry the specs inside the package; a checkout has them at the top.
 _PACKAGE = Path(__file__).resolve().parent.parent
 # A wheel carries the documents inside the package; a checkout has them at its top.
 _PACKAGED = _PACKAGE / "specs"
@@ -74,9 +74,9 @@ class Spec:
             )
         self.documents: tuple[SpecDocument, ...] = tuple(loaded)
         self._registry = registry.crawl()
-        self._answer_headers = self._find_answer_headers()
+        self._answer_headers = declared_headers.answer_headers(self.documents, self.resolve)
         self._contracts = self._read_contracts()
-        self._webhook_headers = self._find_webhook_headers()
+        self._webhook_headers = declared_headers.webhook_headers(self.documents, self._contracts, self.resolve)
         self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
         self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
         named_models: dict[str, NamedModel] = {}
@@ -153,26 +153,6 @@ class Spec:
             raise SpecError(f"no {dialect} document names a webhook event in x-contract.webhook")
         return headers
 
-    def _find_webhook_headers(self) -> Mapping[str, Mapping[Role, str]]:
-        found: dict[str, Mapping[Role, str]] = {}
-        for doc in self.documents:
-            contract = self._contracts.get(doc.dialect)
-            event = contract.webhook.get("event") if contract else None
-            operation = doc.raw.get("webhooks", {}).get(event, {}).get("post") if event else None
-            if operation is None:
-                continue
-            names: dict[Role, str] = {}
-            for param in operation.get("parameters", []):
-                param = self.resolve(param, doc)
-                if param.get("in") == "header" and param.get("x-mock-role") in WEBHOOK_HEADER_ROLES:
-                    names[Role(param["x-mock-role"])] = str(param["name"])
-            missing = sorted(WEBHOOK_HEADER_ROLES - set(names))
-            if missing:
-                raise SpecError(f"{doc.uri}: webhook {event} declares no header parameter with x-mock-role "
-                                f"{', '.join(missing)}")
-            found[doc.dialect] = MappingProxyType(names)
-        return MappingProxyType(found)
-
     def _read_contracts(self) -> Mapping[str, QueueContract]:
         found: dict[str, QueueContract] = {}
         for doc in self.documents:
@@ -186,27 +166,6 @@ class Spec:
             except ValueError as exc:
                 raise SpecError(f"{doc.uri}: x-contract: {exc}") from exc
         return MappingProxyType(found)
-
-    def _find_answer_headers(self) -> dict[str, dict[Role, str]]:
-        """Each dialect's response header for each answer-header role, read from the responses
-        that declare them; one name per role and dialect."""
-        found: dict[str, dict[Role, str]] = {}
-        for doc in self.documents:
-            responses = list(doc.raw.get("components", {}).get("responses", {}).values())
-            for item in doc.raw["paths"].values():
-                for method in HTTP_METHODS:
-                    responses.extend(item.get(method, {}).get("responses", {}).values())
-            for response in responses:
-                # A $ref'd response is read where it is declared; the headers of this one are local.
-                headers = response.get("headers", {}) if isinstance(response, Mapping) else {}
-                for name, header in headers.items():
-                    role = self.resolve(header, doc).get("x-mock-role")
-                    if role not in ANSWER_HEADER_ROLES:
-                        continue
-                    known = found.setdefault(doc.dialect, {}).setdefault(Role(role), str(name).lower())
-                    if known != str(name).lower():
-                        raise SpecError(f"{doc.uri}: the {doc.dialect} {role} header is {known}, not {name}")
-        return found
 
     def model(self, endpoint_id: str) -> Operation | None:
         return self._models.get(endpoint_id.strip("/"))

@@ -7,6 +7,7 @@ import io
 import json
 import socket
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -370,11 +371,13 @@ def test_a_client_leaving_mid_body_is_no_server_error(
     )
     with socket.create_connection((host, int(port))) as raw:
         raw.sendall(head.encode() + b'{"prompt":')
-    deadline_polls = 50
     entries: list[dict[str, Any]] = []
-    while deadline_polls and not any(e["path"] == path for e in entries):
-        deadline_polls -= 1
+    wait = threading.Event()
+    for _ in range(250):  # until the server has noticed the hang-up (at most 5 s)
         entries = client.get("/_mock/journal").json()["entries"]
+        if any(e["path"] == path for e in entries):
+            break
+        wait.wait(0.02)
     assert [e["status"] for e in entries if e["path"] == path] == [499]
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     assert_healthy(client)
