@@ -169,6 +169,9 @@ def _subject(
     body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     if endpoint_id is None and isinstance(body_map.get(roles.get(Role.MODEL_NAME, "")), str):
         endpoint_id = body_map[roles[Role.MODEL_NAME]]
+        named = ctx.spec.named_models.get(endpoint_id)
+        if named is not None:  # the rest of the body follows the named model's schema, prompt and all
+            roles = {role: info.name for role, info in named.info.fields.items()}
     prompt = body_map.get(roles.get(Role.PROMPT, ""))
     return endpoint_id, prompt if isinstance(prompt, str) else None
 

@@ -73,3 +73,12 @@ def test_a_rule_on_the_endpoint_fires_for_the_model_a_v1_body_names(instant: Moc
     with pytest.raises(openai.InternalServerError):
         sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a fox")
     assert rules(instant.url, test_id)["by-model"]["fired"] == 1
+
+
+def test_a_rule_on_the_prompt_fires_for_the_prompt_of_a_v1_body(instant: MockServer, test_id: str) -> None:
+    # The prompt is a field of the named model's schema, not of the body schema every /v1 call shares.
+    add_rule(instant.url, {"id": "by-prompt", "match": {"prompt": "fox"}, "effect": {"type": "timeout"}}, test_id)
+    assert sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a cat").data
+    with pytest.raises(openai.InternalServerError):
+        sdk(instant, test_id, 0).images.generate(model=TEXT, prompt="a red fox")
+    assert rules(instant.url, test_id)["by-prompt"]["matched"] == 1
