@@ -69,7 +69,7 @@ __all__ = [
 # objects that copy one of them when first used.
 _FAL_URL_GLOBALS = ("QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
 _FAL_CACHED = ("_token_manager", "_auth")
-STOP_GRACE_SECONDS = 2.0
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 class MockServer:
@@ -96,6 +96,7 @@ class MockServer:
             wrap(self.app) if wrap else self.app,
             ssl_certfile=str(self.tls.server_cert) if self.tls else None,
             ssl_keyfile=str(self.tls.server_key) if self.tls else None,
+            on_shutdown=self.app.begin_shutdown,
         )
         self._thread: threading.Thread | None = None
 
@@ -132,11 +133,8 @@ class MockServer:
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=STOP_GRACE_SECONDS)
-            if self._thread.is_alive():
-                # A client still holds a keep-alive connection open: stop waiting for it.
-                self._server.force_exit = True
-                self._thread.join(timeout=10)
+            # The server closes connections still open after a moment (runtime/server.py).
+            self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
 
     def _thread_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,6 +42,7 @@ from mockserver.sim import scenarios
 from mockserver.sim.clock import Clock, OffsetClock, SystemClock
 from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
+from mockserver.sim.stopping import ServerStopping
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
 from mockserver.spec.documents import Operation, SpecDocument, SpecError
@@ -125,11 +126,21 @@ def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
 class MockApp(Starlette):
     """Starlette for the lifespan and the route list; HTTP requests go through :class:`Front`.
 
-    Each connection is noted so that a scenario can drop it.
+    Each connection is noted so that a scenario can drop it. The server
+    calls :meth:`begin_shutdown` as it starts to stop, before it waits for
+    open requests to finish.
     """
 
-    def __init__(self, *, routes: list[Route], lifespan: Any, front: Callable[[ASGIApp], Front]) -> None:
+    def __init__(
+        self,
+        *,
+        routes: list[Route],
+        lifespan: Any,
+        front: Callable[[ASGIApp], Front],
+        on_shutdown: Callable[[], Awaitable[None]],
+    ) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
+        self._on_shutdown = on_shutdown
         self.router = IndexedRouter(routes, lifespan=lifespan)
         # The router's own app: Router.__call__ only notes the router in the scope, as its app does.
         self.front = front(self.router.app)
@@ -143,8 +154,12 @@ class MockApp(Starlette):
         scope[scenario_gate.CONNECTION] = getattr(getattr(send, "__self__", None), "transport", None)
         await self.front(scope, receive, send)
 
+    async def begin_shutdown(self) -> None:
+        """End what would hold the shutdown: status streams, waits for jobs, pending webhooks."""
+        await self._on_shutdown()
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> Starlette:
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> MockApp:
     settings = settings or Settings()
     if spec is None:
         # The default documents are read once per process; documents of one's own, every time.
@@ -169,6 +184,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await dispatcher.aclose()  # pending webhooks die with the server
+
+    async def shutdown() -> None:
+        queue.stopping.set()
+        await dispatcher.aclose()
 
     def document(request: Request) -> SpecDocument:
         return spec.document_for_path(request.url.path)
@@ -208,6 +227,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         # The client left while its body was being read: nobody hears the answer, and nothing was done.
         return Response(status_code=499)
 
+    async def on_stopping(request: Request, exc: Exception) -> Response:
+        # A synchronous run still waiting for its job when the server stops.
+        return render(document(request), ApiError(503, str(exc), "server_stopping"))
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return render(document(request), ApiError(500, "Internal error in the mock server", "internal_error"))
@@ -220,11 +243,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         HTTPException: on_http_error,
         QueueFull: on_queue_full,
         ClientDisconnect: on_disconnect,
+        ServerStopping: on_stopping,
         Exception: on_crash,
     }
     app = MockApp(
         routes=routes,
         lifespan=lifespan,
+        on_shutdown=shutdown,
         front=lambda router: Front(
             router, spec=spec, recorder=recorder, max_header_bytes=settings.max_header_bytes, handlers=handlers
         ),

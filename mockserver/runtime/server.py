@@ -17,7 +17,9 @@ import gc
 import importlib.util
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -106,6 +108,58 @@ def _http_protocol(stack: Stack) -> str | type[asyncio.Protocol]:
     return stack.http
 
 
+# After a stop is asked for, connections still open this long are closed under their requests.
+DROP_AFTER_SECONDS = 0.5
+# Requests still running this long after the stop (one stuck in a thread) are cancelled.
+# Whole seconds: uvicorn's option is an int.
+CANCEL_AFTER_SECONDS = 2
+
+
+class BoundedShutdownServer(uvicorn.Server):
+    """uvicorn's server, with a shutdown that no client can hold up.
+
+    uvicorn waits for every open request to end, so one client holding a
+    status stream kept the mock running, and a second Ctrl-C cancelled the
+    requests mid-flight with a traceback each. Here the app is told first
+    (it ends its streams and waits, see ``MockApp.begin_shutdown``), and
+    connections still open half a second later are closed, which reads to a
+    request as its client leaving. A second signal closes them at once.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], Awaitable[None]] | None) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()  # for a signal that comes before the shutdown starts
+        await super().startup(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_shutdown is not None:
+            await self._on_shutdown()
+        timer = asyncio.get_running_loop().call_later(DROP_AFTER_SECONDS, self.drop_connections)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            timer.cancel()
+
+    def drop_connections(self) -> None:
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and not transport.is_closing():
+                transport.close()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn's second SIGINT would skip the app's own shutdown and leave its
+        # requests to be cancelled noisily; closing their connections ends them quietly.
+        if self.should_exit and self._loop is not None:
+            self._captured_signals.append(sig)
+            self._loop.call_soon_threadsafe(self.drop_connections)
+            return
+        super().handle_exit(sig, frame)
+
+
 def make_server(
     app: Starlette | ASGIApp,
     *,
@@ -113,8 +167,12 @@ def make_server(
     stack: Stack | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
-) -> uvicorn.Server:
-    """uvicorn on the fastest stack available; HTTPS when given a certificate and key."""
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> BoundedShutdownServer:
+    """uvicorn on the fastest stack available; HTTPS when given a certificate and key.
+
+    ``on_shutdown`` is awaited first when the server begins to stop.
+    """
     chosen = stack or fast_stack()
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="on", loop=chosen.loop, http=_http_protocol(chosen),
@@ -127,5 +185,6 @@ def make_server(
         timeout_keep_alive=30,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        timeout_graceful_shutdown=CANCEL_AFTER_SECONDS,
     )
-    return uvicorn.Server(config)
+    return BoundedShutdownServer(config, on_shutdown)

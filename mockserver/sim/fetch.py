@@ -4,16 +4,24 @@ By default nothing is fetched: the mock is offline and must not become a relay
 to arbitrary hosts. ``--fetch-inputs-from HOST`` opts a host in (e.g. a local
 fixture server). Fetches are bounded in size and time, never follow redirects
 off the allow-list, and run in worker threads so the event loop never blocks.
+Those threads are daemons, and a request waiting for one gives up when the
+server stops: a host that never answers cannot hold the mock's exit for the
+whole fetch timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from mockserver.sim.stopping import Stopping
 
 TIMEOUT_SECONDS = 10.0
 
@@ -55,8 +63,41 @@ def fetch(url: str, hosts: tuple[str, ...], max_bytes: int) -> Fetched:
     return Fetched(data)
 
 
-async def prefetch(urls: Iterable[str], hosts: tuple[str, ...], max_bytes: int) -> dict[str, Fetched]:
-    """Fetch every allowed URL once, concurrently; the rest are left out."""
+async def prefetch(
+    urls: Iterable[str], hosts: tuple[str, ...], max_bytes: int, stopping: Stopping
+) -> dict[str, Fetched]:
+    """Fetch every allowed URL once, concurrently; the rest are left out.
+
+    Raises :class:`ServerStopping` if the server begins to stop first.
+    """
     wanted = sorted({u for u in urls if allowed(u, hosts)})
-    results = await asyncio.gather(*(asyncio.to_thread(fetch, u, hosts, max_bytes) for u in wanted))
+    fetches = [_in_daemon_thread(functools.partial(fetch, u, hosts, max_bytes)) for u in wanted]
+    results = await stopping.first(asyncio.gather(*fetches))
     return dict(zip(wanted, results, strict=True))
+
+
+def _in_daemon_thread(work: Callable[[], Fetched]) -> asyncio.Future[Fetched]:
+    # Not asyncio.to_thread: the interpreter joins the default executor's threads at exit.
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Fetched] = loop.create_future()
+
+    def run() -> None:
+        outcome: Fetched | Exception
+        try:
+            outcome = work()
+        except Exception as exc:  # handed to the waiting request, as to_thread would
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+    threading.Thread(target=run, name="flux-mock fetch", daemon=True).start()
+    return future
+
+
+def _settle(future: asyncio.Future[Fetched], outcome: Fetched | Exception) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -22,6 +22,7 @@ from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.sim.jobs import CANCELLED, Job, JobFailure, JobState
 from mockserver.sim.scheduler import Scheduler
+from mockserver.sim.stopping import ServerStopping, Stopping
 from mockserver.sim.stores import FileStore, JobStore
 from mockserver.spec.file_links import FileLinks
 from mockserver.spec.model_info import ModelInfo
@@ -65,6 +66,7 @@ class JobQueue:
         self._scheduler = Scheduler(settings.concurrency)
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
         self._rendering: dict[str, asyncio.Future[Output]] = {}
+        self.stopping = Stopping()  # set when the server begins to stop: waits for jobs end then
 
     # ---- commands ----------------------------------------------------------
 
@@ -203,7 +205,10 @@ class JobQueue:
             job.finished_at = now
 
     async def wait(self, job: Job, poll_seconds: float = 0.01) -> None:
-        """Return once the job has completed (by the injected clock)."""
+        """Return once the job has completed (by the injected clock).
+
+        Raises :class:`ServerStopping` if the server begins to stop first.
+        """
         while True:
             now = self.advance()
             if job.state(now) is JobState.COMPLETED:
@@ -213,7 +218,8 @@ class JobQueue:
                 self._step(job, now)
                 if job.state(now) is not before:
                     continue
-            await asyncio.sleep(poll_seconds)
+            if await self.stopping.sleep(poll_seconds):
+                raise ServerStopping
 
     async def output(self, job: Job) -> Output:
         """The job's images, rendered once (off the event loop) and then reused."""
@@ -248,7 +254,7 @@ class JobQueue:
         if not self.settings.fetch_hosts:
             return {}
         urls = [url for _, url in generation.image_inputs(model, body)]
-        return await prefetch(urls, self.settings.fetch_hosts, self.settings.max_input_bytes)
+        return await prefetch(urls, self.settings.fetch_hosts, self.settings.max_input_bytes, self.stopping)
 
     def _resolve(
         self, label: str, url: str, fetched: Mapping[str, Fetched] | None, *, decode: bool

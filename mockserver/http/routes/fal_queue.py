@@ -163,6 +163,8 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
         # A scenario may slow the stream down: a pause before every event.
         pause = ruling_of(request).decision.stream_interval_ms / 1000
 
+        stopping = ctx.queue.stopping
+
         async def events() -> AsyncIterator[str]:
             loop = asyncio.get_running_loop()
             last: dict[str, Any] | None = None
@@ -171,8 +173,8 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
                 view = ctx.queue.view(job, with_logs=with_logs, step=True)
                 body = status_body(base, job, view)
                 if body != last:
-                    if pause:
-                        await asyncio.sleep(pause)
+                    if pause and await stopping.sleep(pause):
+                        return
                     yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
                     last, last_sent = body, loop.time()
                 if view.state is JobState.COMPLETED:
@@ -180,7 +182,8 @@ def status_stream(operation: Operation, ctx: AppContext) -> Endpoint:
                 if loop.time() - last_sent >= settings.stream_ping_seconds:
                     yield ": ping\n\n"
                     last_sent = loop.time()
-                await asyncio.sleep(settings.stream_poll_seconds)
+                if await stopping.sleep(settings.stream_poll_seconds):
+                    return  # the server is stopping: end the stream rather than hold the shutdown
 
         headers = {id_header: job.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
