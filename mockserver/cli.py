@@ -19,8 +19,9 @@ from mockserver.runtime.run_file import (
     RunInfo,
     client_url,
     default_state_dir,
-    read_run_file,
+    port_of,
     remove_run_file,
+    running_mocks,
     shell_exports,
     write_run_file,
 )
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(commands)
     add_conformance_parser(commands)
     env = commands.add_parser("env", help="print shell exports that point real clients at the running mock")
+    env.add_argument(
+        "--port", type=port_number, default=None,
+        help="the mock serving on this port, when several run (default: the only one running)",
+    )
     _add_state_dir(env)
     return parser
 
@@ -225,21 +230,24 @@ def serve(args: argparse.Namespace) -> int:
         bundle, ca = str(files.bundle), str(files.ca_cert)
     host, port = sock.getsockname()[:2]
     url = client_url("https" if args.tls else "http", host, port)
-    pid = os.getpid()
+    run_info = RunInfo(url=url, pid=os.getpid(), bundle=bundle, api_key=settings.api_key, ca=ca)
     # uvicorn re-raises SIGTERM after a graceful shutdown (and one may come before it starts);
     # turning it into SystemExit lets the run file go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        write_run_file(state_dir, RunInfo(url=url, pid=pid, bundle=bundle, api_key=settings.api_key, ca=ca))
+        write_run_file(state_dir, run_info)
         print(f"flux-mock {__version__} listening on {url} ({fast_stack()})", flush=True)
         if bundle:
             print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
         tune_gc()
-        make_server(app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key).run(sockets=[sock])
+        server = make_server(
+            app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key, on_shutdown=app.begin_shutdown
+        )
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
-        remove_run_file(state_dir, pid)
+        remove_run_file(state_dir, run_info)
     return 0
 
 
@@ -268,24 +276,24 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def env(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
-    info = read_run_file(state_dir)
-    if info is None or not _alive(info.pid):
-        print(f"flux-mock: no running mock recorded in {state_dir}; start `flux-mock serve --tls`", file=sys.stderr)
+    live = running_mocks(state_dir)
+    if args.port is not None:
+        live = [info for info in live if port_of(info) == args.port]
+    if not live:
+        where = f" on port {args.port}" if args.port is not None else ""
+        print(f"flux-mock: no running mock{where} recorded in {state_dir}; start `flux-mock serve --tls`",
+              file=sys.stderr)
         return 1
+    if len(live) > 1:
+        urls = ", ".join(info.url for info in live)
+        print(f"flux-mock: {len(live)} mocks are running ({urls}); pick one with `flux-mock env --port PORT`",
+              file=sys.stderr)
+        return 1
+    info = live[0]
     if info.bundle is None:
         print("flux-mock: note: the mock serves plain HTTP; fal-client needs `serve --tls`", file=sys.stderr)
     sys.stdout.write(shell_exports(info))
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,8 +5,12 @@ The one place that says how a client is pointed at the mock: ``env`` prints
 (the same variables), and ``testing.point_fal_client`` sets fal-client's
 URL globals from :func:`fal_urls`.
 
-``serve`` records where it listens in a small run file in the state directory;
-``env`` reads it back and prints shell exports. The fal run host is served
+``serve`` records where it listens in a small run file in the state
+directory, one per running mock, named by its port; ``env`` reads them back
+and prints shell exports for the one asked for (or the only one). A file
+whose mock has died without removing it (``kill -9``) is never reported:
+its process must be alive and its port must accept a connection, else the
+file is removed. The fal run host is served
 under ``/run`` on the same origin, and ``fal-client`` builds its URLs as
 ``https://{FAL_RUN_HOST}/{endpoint}``, so a host with a path
 (``127.0.0.1:8443/run``) reaches it without a second port.
@@ -17,12 +21,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-RUN_FILE = "server.json"
+RUN_DIR = "running"  # in the state directory: {port}.json for each mock serving
+LIVENESS_TIMEOUT_SECONDS = 0.5
 DEFAULT_KEY = "flux-mock"  # any key works unless the mock was started with --api-key
 
 
@@ -54,28 +60,73 @@ def client_url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+def port_of(info: RunInfo) -> int:
+    return urlsplit(info.url).port or 0
+
+
+def run_file(state_dir: Path, port: int) -> Path:
+    return state_dir / RUN_DIR / f"{port}.json"
+
+
 def write_run_file(state_dir: Path, info: RunInfo) -> Path:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / RUN_FILE
-    tmp = path.with_name(RUN_FILE + ".tmp")
+    path = run_file(state_dir, port_of(info))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{info.pid}.tmp")
     tmp.write_text(json.dumps(asdict(info)))
     os.replace(tmp, path)
     return path
 
 
-def remove_run_file(state_dir: Path, pid: int) -> None:
-    """Remove the run file if it is still ours (another server may have replaced it)."""
-    info = read_run_file(state_dir)
-    if info is not None and info.pid == pid:
-        (state_dir / RUN_FILE).unlink(missing_ok=True)
+def remove_run_file(state_dir: Path, info: RunInfo) -> None:
+    """Remove the mock's run file if it is still its own (a later mock may have its port now)."""
+    path = run_file(state_dir, port_of(info))
+    recorded = _read(path)
+    if recorded is not None and recorded.pid == info.pid:
+        path.unlink(missing_ok=True)
 
 
-def read_run_file(state_dir: Path) -> RunInfo | None:
+def running_mocks(state_dir: Path) -> list[RunInfo]:
+    """The mocks recorded in ``state_dir`` that still serve, by port; dead ones' files are removed."""
+    found: list[RunInfo] = []
+    for path in sorted((state_dir / RUN_DIR).glob("*.json")):
+        info = _read(path)
+        if info is not None and _serving(info):
+            found.append(info)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(found, key=port_of)
+
+
+def _read(path: Path) -> RunInfo | None:
     try:
-        raw = json.loads((state_dir / RUN_FILE).read_text())
+        raw = json.loads(path.read_text())
         return RunInfo(str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"), raw.get("ca"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _serving(info: RunInfo) -> bool:
+    # The pid alone is not enough: after a kill -9 the number may go to another process.
+    if not _alive(info.pid):
+        return False
+    parts = urlsplit(info.url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), LIVENESS_TIMEOUT_SECONDS):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and someone else's
+        return True
+    except (OverflowError, ValueError):  # not a pid at all
+        return False
+    return True
 
 
 @dataclass(frozen=True)

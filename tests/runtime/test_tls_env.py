@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from cryptography import x509
 
 from mockserver import cli
-from mockserver.runtime.run_file import RUN_FILE, RunInfo, exports
+from mockserver.runtime.run_file import RUN_DIR, RunInfo, exports, run_file, running_mocks, write_run_file
 from mockserver.runtime.tls import ensure_tls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +116,9 @@ def test_exports_carry_the_required_key() -> None:
 
 
 def test_env_without_a_running_mock_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / RUN_FILE).write_text(json.dumps({"url": "https://127.0.0.1:1", "pid": 2**22 + 12345, "bundle": None}))
+    path = run_file(tmp_path, 1)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"url": "https://127.0.0.1:1", "pid": 2**22 + 12345, "bundle": None}))
     assert cli.main(["env", "--state-dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -156,7 +159,8 @@ def test_eval_env_then_an_unmodified_program_works(
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    base = RunInfo(**json.loads((state / RUN_FILE).read_text())).url
+    (info,) = running_mocks(state)
+    base = info.url
     assert base.startswith("https://")
     assert out["subscribe"]["url"].startswith(f"{base}/files/")
     assert (out["subscribe"]["width"], out["subscribe"]["height"]) == (1392, 752)
@@ -196,10 +200,10 @@ def test_other_tools_trust_the_mock_through_the_same_exports(
 
 def test_stopping_the_server_removes_its_run_file(tls_server: tuple[subprocess.Popen[str], Path]) -> None:
     proc, state = tls_server
-    assert (state / RUN_FILE).exists()
+    assert len(list((state / RUN_DIR).glob("*.json"))) == 1
     proc.terminate()
     assert proc.wait(timeout=20) == 0
-    assert not (state / RUN_FILE).exists()
+    assert list((state / RUN_DIR).glob("*.json")) == []
     # The certificates stay for the next start.
     assert (state / "tls" / "ca.pem").exists()
 
@@ -245,11 +249,13 @@ def test_in_process_server_can_speak_https(tmp_path: Path, monkeypatch: pytest.M
 def test_env_for_a_plain_http_mock_warns_and_omits_the_bundle(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    info = {"url": "http://127.0.0.1:8000", "pid": os.getpid(), "bundle": None, "api_key": None}
-    (tmp_path / RUN_FILE).write_text(json.dumps(info))
-    assert cli.main(["env", "--state-dir", str(tmp_path)]) == 0
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # something must answer on the recorded port
+        port = listening.getsockname()[1]
+        info = RunInfo(url=f"http://127.0.0.1:{port}", pid=os.getpid(), bundle=None, api_key=None)
+        write_run_file(tmp_path, info)
+        assert cli.main(["env", "--state-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert "export FAL_QUEUE_RUN_HOST=127.0.0.1:8000\n" in captured.out
+    assert f"export FAL_QUEUE_RUN_HOST=127.0.0.1:{port}\n" in captured.out
     assert "SSL_CERT_FILE" not in captured.out
     assert "serve --tls" in captured.err
 
