@@ -116,11 +116,18 @@ class _Asgi:
 
 
 def _methods_at(routes: list[Route], scope: Scope) -> list[str]:
-    # A route whose path matches answers FULL or PARTIAL, whatever the method;
-    # a literal path (/_mock/scenarios/reset) shadows a template that also fits.
+    # A route whose path matches answers FULL or PARTIAL, whatever the method. The paths
+    # with the most literal segments name the resource: a literal path (/_mock/scenarios/reset)
+    # shadows a template that also fits, and /files/upload/{upload_id} shadows /files/{id}/{name}.
     fits = [r for r in routes if r.matches(scope)[0] is not Match.NONE]
-    literal = [r for r in fits if "{" not in r.path]
-    return sorted({m for r in literal or fits for m in r.methods or ()})
+    if not fits:
+        return []
+    most = max(_literal_segments(r.path) for r in fits)
+    return sorted({m for r in fits if _literal_segments(r.path) == most for m in r.methods or ()})
+
+
+def _literal_segments(path: str) -> int:
+    return sum(1 for segment in path.split("/") if segment and "{" not in segment)
 
 
 class MockApp(Starlette):

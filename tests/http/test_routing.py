@@ -123,3 +123,14 @@ def test_routing_through_the_index_over_http(instant: MockServer) -> None:
         assert http.get("/a/b/c/d/e/f/g/h/i").status_code == 404
         assert http.get("/v1/models/black-forest-labs/flux-kontext-max").status_code == 200
         assert http.post("/run/fal-ai/flux-pro/kontext/max/text-to-image", json={"prompt": "x"}).status_code == 200
+
+
+def test_allow_names_the_methods_of_the_most_specific_path(instant: MockServer) -> None:
+    # /files/upload/{upload_id} (PUT) also fits /files/{file_id}/{file_name} (GET): the
+    # path with more literal segments is the resource the 405 speaks of.
+    wrong = httpx.request("OPTIONS", f"{instant.url}/files/upload/0", timeout=10)
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "PUT"
+    assert "allowed: PUT" in wrong.json()["detail"]
+    # A literal path still shadows a template: POST /_mock/scenarios/reset, not DELETE of a rule.
+    reset = httpx.get(f"{instant.url}/_mock/scenarios/reset", timeout=10)
+    assert reset.status_code == 405 and reset.headers["allow"] == "POST"
