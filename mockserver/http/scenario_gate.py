@@ -244,7 +244,9 @@ def _answer(effect: Mapping[str, Any], document: SpecDocument) -> Response:
         page += "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         return HTMLResponse(page, status_code=status)
     if kind == "timeout":
-        headers = {"X-Fal-Request-Timeout-Type": str(effect.get("timeout_type", "user"))}
+        # The header that says whose deadline it was, where the API declares one (fal's).
+        name = document.answer_header(Role.TIMEOUT_TYPE)
+        headers = {name: str(effect.get("timeout_type", "user"))} if name else {}
         return render(document, ApiError(504, "Request timed out", "request_timeout", headers=headers))
     status = int(effect["status"])
     headers = dict(effect.get("headers", {}))

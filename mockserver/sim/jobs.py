@@ -36,6 +36,8 @@ class JobFailure:
     issues: tuple[Issue, ...] = ()
     # An exact result body (a scenario's), instead of one built from the fields above.
     payload: Mapping[str, Any] | None = field(default=None, compare=False)
+    # "user" when the caller's own deadline ended it: clients never retry such a 504.
+    timeout_type: str | None = None
 
     def body(self) -> dict[str, Any]:
         if self.payload is not None:
@@ -46,6 +48,8 @@ class JobFailure:
 
 
 CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
+# No worker took the job before the start deadline its submit asked for.
+START_TIMEOUT = JobFailure(504, "Request timed out", "request_timeout", timeout_type="user")
 
 
 @dataclass(eq=False, slots=True)  # slots: a stored job is ~100 bytes smaller, and 100,000 may be kept
@@ -63,6 +67,8 @@ class Job:
     failure: JobFailure | None = None
     webhook_url: str | None = None
     test_id: str | None = None  # the X-Mock-Test-Id it was submitted with: later calls inherit its scenarios
+    start_deadline: float | None = None  # it ends unrun if no worker takes it by then
+    low_priority: bool = False  # waits behind every normal-priority job
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS

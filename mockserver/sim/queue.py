@@ -20,7 +20,7 @@ from mockserver.sim.decisions import JobDirectives
 from mockserver.sim.fetch import Fetched, prefetch
 from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
-from mockserver.sim.jobs import CANCELLED, Job, JobFailure, JobState
+from mockserver.sim.jobs import CANCELLED, START_TIMEOUT, Job, JobFailure, JobState
 from mockserver.sim.scheduler import Scheduler
 from mockserver.sim.stopping import ServerStopping, Stopping
 from mockserver.sim.stores import FileStore, JobStore
@@ -79,10 +79,14 @@ class JobQueue:
         fetched: Mapping[str, Fetched] | None = None,
         test_id: str | None = None,
         directives: JobDirectives | None = None,
+        start_timeout: float | None = None,
+        low_priority: bool = False,
     ) -> Job:
         """Create a job. ``directives`` (what the scenario rules decided for the request)
         may put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail;
-        ``test_id`` ties later calls about the job to the same test's rules."""
+        ``test_id`` ties later calls about the job to the same test's rules.
+        ``start_timeout``: seconds of the mock's clock (not scaled) a worker has to take it,
+        else it ends unrun; ``low_priority``: it waits behind every normal job."""
         now = self.clock.now()
         directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
@@ -124,6 +128,8 @@ class JobQueue:
             step_mode=step,
             stall_seconds=directives.stall_seconds if step else 0.0,
             size_bytes=size,
+            start_deadline=None if start_timeout is None else now + start_timeout,
+            low_priority=low_priority,
         )
         self.jobs.add(job)
         # The queue first catches up to now, so the new job goes behind exactly the jobs
@@ -199,7 +205,10 @@ class JobQueue:
         # Step mode writes the timeline as it goes: the next state starts "now",
         # unless a scenario holds the job in its current state a while longer.
         state = job.state(now)
-        if state is JobState.IN_QUEUE and now >= job.ready_at:
+        deadline = job.start_deadline
+        if state is JobState.IN_QUEUE and deadline is not None and now >= deadline:
+            job.failure, job.finished_at = START_TIMEOUT, deadline
+        elif state is JobState.IN_QUEUE and now >= job.ready_at:
             job.started_at, job.worker = now, 0
         elif state is JobState.IN_PROGRESS and job.started_at is not None and now >= job.started_at + job.stall_seconds:
             job.finished_at = now

@@ -32,6 +32,9 @@ class Role(StrEnum):
     RETRY_AFTER_MS = "retry_after_ms"
     SHOULD_RETRY = "should_retry"
     TEST_ID = "test_id"  # the request header that names the test a request belongs to
+    # Header parameters of a submit that shape its place in the queue.
+    START_TIMEOUT = "start_timeout"  # seconds a worker has to take the request
+    QUEUE_PRIORITY = "queue_priority"  # "normal" or "low"
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
     # Header parameters of a webhook: how a receiver knows who sent it (fal's signature scheme).
@@ -44,6 +47,7 @@ class Role(StrEnum):
     RETRY_DELAY = "retry_delay"  # seconds a refused call should wait before it is tried again
     RETRY_DELAY_MS = "retry_delay_ms"  # the same in milliseconds, which the OpenAI SDKs read first
     RETRY_ADVICE = "retry_advice"  # "true" or "false": whether a client should retry at all
+    TIMEOUT_TYPE = "timeout_type"  # on a 504: "user" when the caller's own deadline ended the request
 
 
 # The headers a webhook is signed with (fal's scheme).
@@ -51,7 +55,9 @@ WEBHOOK_HEADER_ROLES = frozenset(
     {Role.WEBHOOK_REQUEST_ID, Role.WEBHOOK_USER_ID, Role.WEBHOOK_TIMESTAMP, Role.WEBHOOK_SIGNATURE}
 )
 # The roles of response headers: each names one header per dialect.
-ANSWER_HEADER_ROLES = frozenset({Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE})
+ANSWER_HEADER_ROLES = frozenset(
+    {Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE, Role.TIMEOUT_TYPE}
+)
 
 
 KNOWN = frozenset(Role)

@@ -50,6 +50,10 @@ for (let i = 0; status.status !== "COMPLETED" && i < 200; i++) {
 const result = await fal.queue.result(T2I, { requestId: request_id });
 out.queue = { status: status.status, seed: result.data.seed, requestId: result.requestId, submitted: request_id };
 
+// Queue headers: the client sends x-fal-queue-priority (always) and x-fal-request-timeout.
+const hinted = await fal.queue.submit(T2I, { input: { prompt: "hinted" }, priority: "low", startTimeout: 30 });
+out.hinted = hinted.request_id;
+
 const ran = await fal.run(T2I, { input: { prompt: "a third boat", aspect_ratio: "9:16" } });
 out.run = ran.data.images[0];
 
@@ -136,3 +140,12 @@ def test_openai_js_client_reaches_the_mock(js_out: dict[str, Any]) -> None:
     kind, detail = js_out["openai"][0], js_out["openai"][1]
     assert kind == "ok", js_out["openai"]
     assert "/files/" in detail  # an image URL on the mock
+
+
+def test_priority_and_start_timeout_reach_the_queue(js_out: dict[str, Any], js_mock: MockServer) -> None:
+    hinted = js_mock.context.queue.jobs.get(js_out["hinted"])
+    assert hinted is not None and hinted.low_priority
+    assert hinted.start_deadline is not None and hinted.start_deadline - hinted.submitted_at == pytest.approx(30)
+    plain = js_mock.context.queue.jobs.get(js_out["queue"]["submitted"])
+    assert plain is not None and not plain.low_priority  # the client's "normal" on every submit
+    assert plain.start_deadline is None

@@ -245,3 +245,66 @@ def test_jobs_dropped_behind_an_unfinished_one_are_not_kept(clock: ManualClock) 
     alive = [o for o in gc.get_objects() if isinstance(o, Job)]
     assert stuck in alive and len(queue.jobs) == 1
     assert len(alive) < 200, f"{len(alive)} jobs still referenced"
+
+
+def test_a_held_job_with_a_start_deadline_ends_at_the_deadline(clock: ManualClock) -> None:
+    from mockserver.sim.decisions import JobDirectives
+
+    queue = _queue(clock)
+    job = queue.submit(_model(), {"prompt": "p"}, directives=JobDirectives(hold_seconds=60), start_timeout=5)
+    clock.advance(4.9)
+    assert queue.view(job, with_logs=False).state is JobState.IN_QUEUE
+    clock.advance(0.2)
+    view = queue.view(job, with_logs=False)
+    assert view.state is JobState.COMPLETED and view.failure is not None
+    assert (view.failure.status_code, view.failure.error_type, view.failure.timeout_type) == (
+        504, "request_timeout", "user"
+    )
+    assert job.finished_at == pytest.approx(clock.now() - 0.1)  # at the deadline itself
+    clock.advance(120)  # the hold's end must not bring it back
+    assert queue.view(job, with_logs=False).state is JobState.COMPLETED
+
+
+def test_a_step_mode_job_past_its_deadline_ends_on_the_next_poll(clock: ManualClock) -> None:
+    queue = _queue(clock, step_mode=True)
+    job = queue.submit(_model(), {"prompt": "p"}, start_timeout=2)
+    clock.advance(3)
+    queue.view(job, with_logs=False, step=True)  # reports IN_QUEUE, then steps
+    view = queue.view(job, with_logs=False, step=True)
+    assert view.state is JobState.COMPLETED and view.failure is not None
+    assert view.failure.error_type == "request_timeout"
+
+
+def test_a_ready_low_job_takes_a_worker_no_normal_job_is_ready_for(clock: ManualClock) -> None:
+    model = _model()
+    queue = _queue(clock, concurrency=1)
+    busy = queue.submit(model, {"prompt": "busy"})
+    low = queue.submit(model, {"prompt": "low"}, low_priority=True)
+    assert busy.finished_at is None
+    clock.advance(model.timing.dispatch_seconds)
+    queue.advance()
+    assert busy.finished_at is not None
+    # A normal job submitted so late that it is not ready when the worker frees.
+    clock.advance(busy.finished_at - clock.now() - model.timing.dispatch_seconds / 2)
+    normal = queue.submit(model, {"prompt": "late"})
+    assert queue.view(normal, with_logs=False).queue_position == 0
+    assert queue.view(low, with_logs=False).queue_position == 1
+    clock.advance(model.timing.dispatch_seconds / 2)
+    assert queue.view(low, with_logs=False).state is JobState.IN_PROGRESS
+    assert low.started_at == busy.finished_at  # at once, not after the late normal job
+    assert queue.view(normal, with_logs=False).state is JobState.IN_QUEUE
+
+
+def test_deadlines_of_jobs_that_started_in_time_are_not_kept_forever(clock: ManualClock) -> None:
+    # Each waits a moment, then starts long before its day-long deadline: the heap of
+    # deadlines must not hold all of them (and the jobs) for a day.
+    queue = _queue(clock, time_scale=0.001, concurrency=1, max_jobs=100_000)
+    model = _model()
+    jobs = []
+    for _ in range(5_000):
+        jobs.append(queue.submit(model, {"prompt": "p"}, start_timeout=86_400))
+        clock.advance(0.05)
+    queue.advance()
+    assert all(j.started_at is not None and j.started_at > j.submitted_at for j in jobs[:-1])  # all queued first
+    scheduler = queue._scheduler
+    assert len(scheduler._deadlines) <= 2 * scheduler.waiting() + 1024 + 1

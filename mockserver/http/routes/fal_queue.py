@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from mockserver.http.bodies import read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError
+from mockserver.http.queue_headers import QueueHeaders
 from mockserver.http.responses import JsonResponse
 from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
@@ -24,6 +25,7 @@ from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, StatusView
 from mockserver.spec.contract import QueueContract
 from mockserver.spec.documents import Operation, SpecError
+from mockserver.spec.roles import Role
 from mockserver.spec.typed_text import is_true
 
 DIALECT = "fal"  # the x-mock-dialect of the documents these handlers serve
@@ -99,12 +101,14 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
     secured = operation.security_required and ctx.settings.api_key is not None
     limit = ctx.settings.max_body_bytes
     id_header = _id_header(operation)
+    queue_headers = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
         if secured:
             ctx.authorize(request, operation)
         params = _query(request)
         query.check(params)
+        place = queue_headers.read(request)
         webhook = params.get(WEBHOOK_PARAM)
         if webhook is not None:
             problem = ctx.webhooks.check_target(webhook)
@@ -116,7 +120,8 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
         ruling = ruling_of(request)
         job = queue.submit(
-            model, body, webhook_url=webhook, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+            model, body, webhook_url=webhook, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
+            start_timeout=place.start_timeout, low_priority=place.low_priority,
         )
         base = base_url(request)
         if webhook is not None:
@@ -206,6 +211,9 @@ async def _finished_response(
     code, body = await finished_result(ctx.queue, job, base_url(request), contract)
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
+        timeout_header = ctx.spec.answer_header(DIALECT, Role.TIMEOUT_TYPE)
+        if job.failure.timeout_type is not None and timeout_header is not None:
+            headers[timeout_header] = job.failure.timeout_type
     return JsonResponse(body, status_code=code, headers=headers)
 
 
@@ -249,9 +257,11 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
 def run(operation: Operation, ctx: AppContext) -> Endpoint:
     id_header = _id_header(operation)
     contract = _lifecycle(operation)
+    queue_headers = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
+        place = queue_headers.read(request)
         endpoint_id = request.path_params["endpoint_id"]
         model_op = ctx.spec.model(endpoint_id)
         if model_op is None or model_op.model is None:
@@ -260,7 +270,8 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
         fetched = await ctx.queue.prefetch(model_op.model, body)
         ruling = ruling_of(request)
         job = ctx.queue.submit(
-            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job
+            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
+            start_timeout=place.start_timeout, low_priority=place.low_priority,
         )
         await ctx.queue.wait(job)
         return await _finished_response(ctx, request, job, id_header, contract)

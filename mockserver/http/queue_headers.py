@@ -1,0 +1,64 @@
+"""The request headers that shape a submit's place in the queue: start deadline and priority.
+
+The header names are the spec's (header parameters with ``x-mock-role``
+``start_timeout`` and ``queue_priority``); when two headers share a role (fal's
+``X-Fal-Request-Start-Timeout`` and its older name ``X-Fal-Request-Timeout``),
+the one listed first wins. Their values were checked against the spec with
+every other declared header (a 422 naming the header, before anything is
+queued), so here they are only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from mockserver.spec.documents import Operation
+from mockserver.spec.roles import Role
+from mockserver.spec.typed_text import typed
+
+LOW = "low"
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    start_timeout: float | None = None
+    low_priority: bool = False
+
+
+NO_HINTS = QueuePlace()
+
+
+class QueueHeaders:
+    """Reads an operation's queue headers from a request."""
+
+    def __init__(self, operation: Operation) -> None:
+        self._by_role: dict[Role, list[tuple[str, Any]]] = {}  # role -> (lower-case name, JSON type)
+        for param in operation.parameters():
+            role = param.get("x-mock-role")
+            if param.get("in") == "header" and role in (Role.START_TIMEOUT, Role.QUEUE_PRIORITY):
+                entry = (str(param["name"]).lower(), param.get("schema", {}).get("type"))
+                self._by_role.setdefault(Role(role), []).append(entry)
+
+    def read(self, request: Request) -> QueuePlace:
+        if not self._by_role:
+            return NO_HINTS
+        headers = request.headers
+        if not any(lower in headers for entries in self._by_role.values() for lower, _ in entries):
+            return NO_HINTS  # the usual case: no queue headers at all
+        timeout = self._value(headers, Role.START_TIMEOUT)
+        priority = self._value(headers, Role.QUEUE_PRIORITY)
+        return QueuePlace(
+            start_timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+            low_priority=priority == LOW,
+        )
+
+    def _value(self, headers: Mapping[str, str], role: Role) -> Any:
+        for lower, kind in self._by_role.get(role, ()):
+            raw = headers.get(lower)
+            if raw is not None:
+                return typed(raw.strip(), kind)
+        return None
