@@ -35,6 +35,7 @@ from mockserver.http.routes import (
     openai_images,
     proxy,
     scenario_api,
+    tokens_api,
     uploads_api,
 )
 from mockserver.http.routing import IndexedRouter
@@ -58,6 +59,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **journal_api.HANDLERS,
     **scenario_api.HANDLERS,
     **uploads_api.HANDLERS,
+    **tokens_api.HANDLERS,
     **proxy.HANDLERS,
     **jwks.HANDLERS,
 }

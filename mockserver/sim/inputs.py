@@ -17,9 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from mockserver.sim.fetch import Fetched
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 THUMBNAIL = (512, 512)  # what the renderer needs; keeps stored jobs small
 # The renderer draws at most this many input tiles; later inputs are checked
@@ -123,7 +125,10 @@ def _read(label: str, data: bytes, limits: Limits, *, decode: bool = True) -> Re
             image.load()
             thumb = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
             thumb.thumbnail(THUMBNAIL)
+    except UnidentifiedImageError:
+        return ResolvedInput(label, None, None, error="cannot load image: not a format the mock reads")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        reason = str(exc) or type(exc).__name__
+        # Pillow's messages may name the in-memory file it read ("<_io.BytesIO object at 0x...>").
+        reason = _OBJECT_REPR.sub("the data", str(exc)) or type(exc).__name__
         return ResolvedInput(label, None, None, error=f"cannot load image: {reason}")
     return ResolvedInput(label, thumb, (width, height))

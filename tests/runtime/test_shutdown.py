@@ -68,6 +68,19 @@ def silent() -> Iterator[Silent]:
     server.close()
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_outlives_its_test() -> Iterator[None]:
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:  # the test failed before stopping it
+            process.kill()
+            process.wait(timeout=10)
+
+
 def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
     scenarios = tmp_path / "hold.yaml"
     scenarios.write_text(SCENARIO)
@@ -76,6 +89,7 @@ def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
          "--scenarios", str(scenarios), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    _started.append(process)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert "listening on" in line, process.stderr.read() if process.stderr else line

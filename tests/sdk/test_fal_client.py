@@ -111,3 +111,16 @@ def test_a_manual_clock_controls_what_the_client_sees(monkeypatch: pytest.Monkey
         assert isinstance(handle.status(), fal_client.InProgress)
         clock.advance(60)
         assert isinstance(handle.status(), fal_client.Completed)
+
+
+def test_the_client_gets_a_realtime_token_from_the_rest_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What fal-client's realtime() and stream helpers fetch first (the socket itself is not served).
+    with MockServer(time_scale=0) as server:
+        monkeypatch.setattr(fal_client.client, "REST_URL", server.url)
+        token = fal_client.SyncClient(key="k")._get_realtime_token(EDIT)
+        assert token.startswith("flux-mock.") and len(token) > 20
+        assert token != fal_client.SyncClient(key="k")._get_realtime_token(EDIT)
+        asked = [e for e in httpx.get(f"{server.url}/_mock/journal").json()["entries"] if e["path"] == "/tokens/"]
+        assert asked[0]["body"] == {"allowed_apps": ["flux-pro"], "token_expiration": 120}
+        refused = httpx.post(f"{server.url}/tokens/", json={"allowed_apps": []})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "allowed_apps"]

@@ -154,6 +154,7 @@ def test_an_unreadable_input_fails_the_job_with_a_422(server: MockServer, url: s
     issue = result.json()["detail"][0]
     assert issue["loc"] == ["body", "image_urls", 1]
     assert reason in issue["msg"]
+    assert " at 0x" not in result.text and "BytesIO" not in result.text  # no Python object in the words
 
 
 def test_sync_mode_returns_data_uris_and_stores_nothing(server: MockServer) -> None:
