@@ -34,6 +34,7 @@ from mockserver.http.routes import (
     jwks,
     openai_images,
     proxy,
+    run_stream,
     scenario_api,
     tokens_api,
     uploads_api,
@@ -61,6 +62,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **uploads_api.HANDLERS,
     **tokens_api.HANDLERS,
     **proxy.HANDLERS,
+    **run_stream.HANDLERS,
     **jwks.HANDLERS,
 }
 # The roles each handler reads; a spec that cannot give them does not start.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import fal_client
@@ -124,3 +125,40 @@ def test_the_client_gets_a_realtime_token_from_the_rest_host(monkeypatch: pytest
         assert asked[0]["body"] == {"allowed_apps": ["flux-pro"], "token_expiration": 120}
         refused = httpx.post(f"{server.url}/tokens/", json={"allowed_apps": []})
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "allowed_apps"]
+
+
+def test_stream_yields_progress_then_the_output(fal_mock: MockServer) -> None:
+    events = list(fal_client.stream(TEXT, {"prompt": "a streamed kite", "seed": 12}))
+    *progress, output = events
+    assert progress and all(e["status"] in ("IN_QUEUE", "IN_PROGRESS", "COMPLETED") for e in progress)
+    logs = [line["message"] for e in progress for line in e.get("logs", [])]
+    assert logs[0].startswith("Running") and logs[-1].startswith("Generated")  # each line once, in order
+    assert len(logs) == len(set(logs))
+    assert output["seed"] == 12 and output["images"][0]["url"].startswith(fal_mock.url + "/files/")
+    assert httpx.get(output["images"][0]["url"]).status_code == 200
+
+
+async def _async_stream(arguments: dict[str, object]) -> list[dict[str, object]]:
+    return [event async for event in fal_client.stream_async(TEXT, arguments)]
+
+
+def test_stream_async_ends_with_the_same_output(fal_mock: MockServer) -> None:
+    import asyncio
+
+    events = asyncio.run(_async_stream({"prompt": "async kite", "seed": 12, "aspect_ratio": "16:9"}))
+    images = events[-1]["images"]
+    assert isinstance(images, list) and (images[0]["width"], images[0]["height"]) == (1392, 752)
+
+
+def test_a_failing_stream_ends_with_an_error_event(fal_mock: MockServer) -> None:
+    broken = "data:image/png;base64,bm90IGFuIGltYWdl"  # decodes to text, not an image
+    with httpx.stream("POST", f"{fal_mock.url}/run/{EDIT}/stream", json={"prompt": "p", "image_url": broken}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    last = text.strip().split("\n\n")[-1]
+    assert last.startswith("event: error\ndata: ")
+    error = json.loads(last.split("data: ", 1)[1])
+    assert error["status"] == 422 and error["detail"][0]["loc"] == ["body", "image_url"]
+    # Refusals before the stream starts are plain answers.
+    assert httpx.post(f"{fal_mock.url}/run/{EDIT}/stream", json={"prompt": "no image"}).status_code == 422
+    assert httpx.post(f"{fal_mock.url}/run/fal-ai/none/stream", json={"prompt": "p"}).status_code == 404

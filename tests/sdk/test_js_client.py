@@ -54,6 +54,13 @@ out.queue = { status: status.status, seed: result.data.seed, requestId: result.r
 const hinted = await fal.queue.submit(T2I, { input: { prompt: "hinted" }, priority: "low", startTimeout: 30 });
 out.hinted = hinted.request_id;
 
+// Streaming on the run host: progress events, then the output.
+const stream = await fal.stream(T2I, { input: { prompt: "a streamed boat", seed: 21 } });
+const seen = [];
+for await (const event of stream) seen.push(event.status ?? "output");
+const streamed = await stream.done();
+out.stream = { seen, seed: streamed.seed, image: streamed.images[0] };
+
 const ran = await fal.run(T2I, { input: { prompt: "a third boat", aspect_ratio: "9:16" } });
 out.run = ran.data.images[0];
 
@@ -149,3 +156,10 @@ def test_priority_and_start_timeout_reach_the_queue(js_out: dict[str, Any], js_m
     plain = js_mock.context.queue.jobs.get(js_out["queue"]["submitted"])
     assert plain is not None and not plain.low_priority  # the client's "normal" on every submit
     assert plain.start_deadline is None
+
+
+def test_stream_through_the_proxy_ends_with_the_output(js_out: dict[str, Any]) -> None:
+    streamed = js_out["stream"]
+    assert streamed["seen"][-1] == "output" and streamed["seed"] == 21
+    assert set(streamed["seen"][:-1]) <= {"IN_QUEUE", "IN_PROGRESS", "COMPLETED"}
+    assert httpx.get(streamed["image"]["url"]).status_code == 200
