@@ -29,7 +29,9 @@ from mockserver.kit.client_rules import ClientRules, Exchange
 from mockserver.kit.journal import Entry, Journal, redact_headers, summarize
 from mockserver.sim.clock import Clock
 from mockserver.spec import jsontext
+from mockserver.spec.documents import Operation
 from mockserver.spec.loader import Spec
+from mockserver.spec.roles import Role
 
 log = logging.getLogger("mockserver")
 
@@ -56,6 +58,7 @@ class Recorder:
         self.rules = rules
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
+        self._target_headers: dict[str, list[str]] = {}  # operation id -> its proxy_target header names
         self._spec = spec
         self._test_id_header = spec.test_id_header
         # Each API names its request id header in its spec; a dialect without one stops start-up.
@@ -135,6 +138,15 @@ class Recorder:
             log.exception("could not journal %s %s", seen.method, seen.path)
             return None
 
+    def _target(self, operation: Operation | None, request_headers: Mapping[str, str]) -> str:
+        """The URL a proxy request stands for (its header with role ``proxy_target``), else ""."""
+        if operation is None:
+            return ""
+        names = self._target_headers.get(operation.operation_id)
+        if names is None:
+            names = self._target_headers[operation.operation_id] = operation.header_names(Role.PROXY_TARGET)
+        return next((request_headers[n] for n in names if n in request_headers), "")
+
     def _path_params(self, seen: Seen) -> Mapping[str, Any]:
         # Matched again rather than recorded: the same route takes the same path the same way,
         # and a record without them packs smaller and faster.
@@ -167,6 +179,7 @@ class Recorder:
             body_read=seen.body_read,
             injected=tuple(seen.injected),
             forwarded=seen.forwarded,
+            target=self._target(operation, request_headers),
         )
         violations = self.rules.check(exchange)
         request_json = _json_or_none(seen.body, "application/json") if seen.body else None

@@ -61,6 +61,7 @@ class Exchange:
     body_read: bool = True  # False: the mock answered before reading the body, so there is none to judge
     injected: tuple[str, ...] = ()  # "answer:<source>" / "job:<source>" (see the module's docstring)
     forwarded: bool = False  # the proxy route handed it on; the exchange it made is judged instead
+    target: str = ""  # a proxy request's target URL: calls to one proxy path for other targets are not repeats
 
     def marks(self, kind: str) -> list[str]:
         return [m.split(":", 1)[1] for m in self.injected if m.startswith(kind + ":")]
@@ -80,9 +81,9 @@ class _Tracked:
 @dataclass
 class _ClientState:
     requests: dict[str, _Tracked] = field(default_factory=dict)
-    not_before: dict[tuple[str, str], float] = field(default_factory=dict)
+    not_before: dict[tuple[str, str, str], float] = field(default_factory=dict)
     # The body told not to come again (None: its answer came before the body was read).
-    no_retry: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    no_retry: dict[tuple[str, str, str], bytes | None] = field(default_factory=dict)
 
 
 class ClientRules:
@@ -178,7 +179,7 @@ class ClientRules:
 
     def _retries(self, state: _ClientState, ex: Exchange) -> list[Violation]:
         """A repeat of a refused request: after the delay it was given, and only if it may be retried."""
-        key = (ex.method, ex.path)
+        key = (ex.method, ex.path, ex.target)
         found: list[Violation] = []
         not_before = state.not_before.pop(key, None)
         if not_before is not None and ex.at < not_before:
@@ -205,7 +206,7 @@ class ClientRules:
         return state.requests.get(match.group(1)) if match else None
 
     def _remember(self, state: _ClientState, ex: Exchange) -> None:
-        key = (ex.method, ex.path)
+        key = (ex.method, ex.path, ex.target)
         delay = self._retry.delay(ex.response_headers)
         if delay is not None:
             state.not_before[key] = ex.at + delay

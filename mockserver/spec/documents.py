@@ -75,6 +75,14 @@ class Operation:
         params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
         return [self.document.spec.resolve(p, self.document) for p in params]
 
+    def header_names(self, role: Role) -> list[str]:
+        """Lower-case names of the header parameters with ``role``, in the order the spec lists them."""
+        return [
+            str(p["name"]).lower()
+            for p in self.parameters()
+            if p.get("in") == "header" and p.get("x-mock-role") == role
+        ]
+
     @functools.cached_property
     def security_required(self) -> bool:
         security = self.raw.get("security", self.document.raw.get("security"))

@@ -35,6 +35,7 @@ class Role(StrEnum):
     # Header parameters of a submit that shape its place in the queue.
     START_TIMEOUT = "start_timeout"  # seconds a worker has to take the request
     QUEUE_PRIORITY = "queue_priority"  # "normal" or "low"
+    PROXY_TARGET = "proxy_target"  # the header a proxy request names the URL it stands for in
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
     # Header parameters of a webhook: how a receiver knows who sent it (fal's signature scheme).

@@ -31,7 +31,30 @@ for prompt in PROMPTS:
         images.append(result["images"][0]["url"])
         break
 
+streamed = waited = ""
+# Streaming on the run host: the last event is the output (or an error event for a failed job).
+for _attempt in range(6):
+    try:
+        *_, last = fal_client.stream(ENDPOINT, {"prompt": "a streamed kite"})
+    except (fal_client.client.FalClientHTTPError, httpx.HTTPError) as exc:
+        print(f"stream: {exc!r}")
+        continue
+    if "images" in last:
+        images.append(streamed := last["images"][0]["url"])
+        break
+    print("stream ended with", last)
+
+# A submit with a start deadline and a low priority, as the client offers them.
+for _attempt in range(6):
+    try:
+        handle = fal_client.submit(ENDPOINT, {"prompt": "can wait"}, start_timeout=600, priority="low")
+        images.append(waited := handle.get()["images"][0]["url"])
+        break
+    except (fal_client.client.FalClientHTTPError, httpx.TransportError) as exc:
+        print(f"low priority: {exc!r}")
+
 host = os.environ["FAL_QUEUE_RUN_HOST"]
 assert images, "no prompt produced an image"
+assert streamed and waited, "the stream or the low-priority submit never succeeded"
 assert all(url.startswith(f"https://{host}/") for url in images), images
 print("OK", len(images), "images")

@@ -208,6 +208,24 @@ def test_retry_after_must_be_waited_for() -> None:
     assert rules.check(exchange(4.5)) == []
 
 
+def test_through_the_proxy_only_a_call_for_the_same_target_is_a_repeat(instant: MockServer) -> None:
+    # Every @fal-ai/client call goes to one proxy path; the target header says which call it is.
+    proxy, test_id = f"{instant.url}/api/fal/proxy", "proxy-targets"
+    refuse = {"id": "busy", "match": {"path": "/api/fal/proxy"},
+              "effect": {"type": "error", "status": 429, "retry_after": 5}}
+    added = httpx.post(f"{instant.url}/_mock/scenarios", json=refuse, headers={"x-mock-test-id": test_id})
+    assert added.status_code == 201
+    stream = "https://fal.run/fal-ai/flux-pro/kontext/max/text-to-image/stream"
+    submit = "https://queue.fal.run/fal-ai/flux-pro/kontext/max/text-to-image"
+    for target in (stream, submit, stream):
+        httpx.post(proxy, json={"prompt": "p"}, headers={"x-fal-target-url": target, "x-mock-test-id": test_id})
+    entries = httpx.get(f"{instant.url}/_mock/journal", params={"test_id": test_id}).json()["entries"]
+    outer = [e for e in entries if e["path"] == "/api/fal/proxy"]
+    assert outer[0]["status"] == 429
+    early = ["http.retry-after-ignored" in [v["rule"] for v in e["violations"]] for e in outer[1:]]
+    assert early == [False, True]  # another target is a new call; the same one again is a repeat
+
+
 def test_retry_after_is_per_client() -> None:
     rules = ClientRules(SPEC, min_poll_interval=0.1)
     rules.check(exchange(0.0, status=429, response_headers={"retry-after": "5"}))
