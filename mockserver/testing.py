@@ -135,6 +135,9 @@ class MockServer:
         if self._thread is not None:
             # The server closes connections still open after a moment (runtime/server.py).
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
+            if self._thread.is_alive():  # a request stuck past every grace: stop waiting for it
+                self._server.force_exit = True
+                self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
 
     def _thread_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -90,9 +90,13 @@ def running_mocks(state_dir: Path) -> list[RunInfo]:
     found: list[RunInfo] = []
     for path in sorted((state_dir / RUN_DIR).glob("*.json")):
         info = _read(path)
-        if info is not None and _serving(info):
+        if info is None:
+            path.unlink(missing_ok=True)  # not a run file we can read
+            continue
+        liveness = _liveness(info)
+        if liveness == SERVING:
             found.append(info)
-        else:
+        elif liveness == DEAD and _read(path) == info:  # unchanged: a new mock may have just taken the port
             path.unlink(missing_ok=True)
     return sorted(found, key=port_of)
 
@@ -105,16 +109,21 @@ def _read(path: Path) -> RunInfo | None:
         return None
 
 
-def _serving(info: RunInfo) -> bool:
+SERVING, BUSY, DEAD = "serving", "busy", "dead"
+
+
+def _liveness(info: RunInfo) -> str:
     # The pid alone is not enough: after a kill -9 the number may go to another process.
     if not _alive(info.pid):
-        return False
+        return DEAD
     parts = urlsplit(info.url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), LIVENESS_TIMEOUT_SECONDS):
-            return True
+            return SERVING
+    except ConnectionRefusedError:
+        return DEAD  # nothing listens there any more
     except (OSError, ValueError):
-        return False
+        return BUSY  # alive but not answering in time (a full backlog): neither reported nor forgotten
 
 
 def _alive(pid: int) -> bool:

@@ -17,6 +17,7 @@ import functools
 import threading
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,6 +25,10 @@ from urllib.parse import urlsplit
 from mockserver.sim.stopping import Stopping
 
 TIMEOUT_SECONDS = 10.0
+# Fetch threads at once, across requests: a host that never answers holds each for the timeout.
+MAX_FETCHES = 32
+# Counted per event loop, on its own thread (each in-process server has its loop).
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ def _in_daemon_thread(work: Callable[[], Fetched]) -> asyncio.Future[Fetched]:
     # Not asyncio.to_thread: the interpreter joins the default executor's threads at exit.
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Fetched] = loop.create_future()
+    if _in_flight.get(loop, 0) >= MAX_FETCHES:
+        future.set_result(Fetched(None, f"the mock is already fetching {MAX_FETCHES} inputs; try again later"))
+        return future
+    _in_flight[loop] = _in_flight.get(loop, 0) + 1  # until the thread ends, even if nobody waits any more
 
     def run() -> None:
         outcome: Fetched | Exception
@@ -95,6 +104,8 @@ def _in_daemon_thread(work: Callable[[], Fetched]) -> asyncio.Future[Fetched]:
 
 
 def _settle(future: asyncio.Future[Fetched], outcome: Fetched | Exception) -> None:
+    loop = future.get_loop()
+    _in_flight[loop] = _in_flight.get(loop, 1) - 1
     if future.done():
         return
     if isinstance(outcome, Exception):

@@ -125,6 +125,8 @@ class Scheduler:
         normal, low, free = self._normal, self._low, self._free
         while normal or low:
             free_at, worker = free[0]
+            if self._expire_heads(free_at, now):
+                continue
             line = normal
             if normal:
                 job = normal.first()
@@ -139,18 +141,27 @@ class Scheduler:
                 job, line = low.first(), low
                 start = free_at if free_at > job.ready_at else job.ready_at
             deadline = job.start_deadline
-            if deadline is not None and start > deadline:
-                if deadline > now:
-                    break  # it may still time out or start, depending on what happens before then
-                line.pop_first()
-                _expire(job, deadline)
-                continue
-            if start > now:
-                break
+            if start > now or (deadline is not None and start > deadline):
+                break  # not yet; a job that cannot start in time expires once its deadline passes
             line.pop_first()
             self._start(job, start, worker)
         if self._deadlines:
             self._expire_due(now)
+
+    def _expire_heads(self, free_at: float, now: float) -> bool:
+        """End a line's first job if it can no longer start by its deadline (True if one ended).
+        Done before the lines are compared, so an expired head never counts as the normal
+        job that is not ready yet, letting a low one go ahead of a ready normal one."""
+        for line in (self._normal, self._low):
+            if not line:
+                continue
+            job = line.first()
+            deadline = job.start_deadline
+            if deadline is not None and deadline <= now and max(free_at, job.ready_at) > deadline:
+                line.pop_first()
+                _expire(job, deadline)
+                return True
+        return False
 
     def _expire_due(self, now: float) -> None:
         """End the jobs whose start deadline has passed while they waited deeper in a line."""

@@ -154,6 +154,11 @@ def _matched(url: str) -> dict[str, int]:
     return {rule["id"]: rule["matched"] for rule in rules}
 
 
+def _read_all(url: str, body: dict[str, str]) -> str:
+    with httpx.stream("POST", url, json=body, timeout=60) as answer:
+        return "".join(answer.iter_text())
+
+
 def _open_stream(url: str, request_id: str) -> tuple[dict[str, object], list[str]]:
     """A status stream read in the background, once its first event has arrived."""
     events: list[str] = []
@@ -195,6 +200,7 @@ def test_every_kind_of_held_request_ends_on_the_first_sigint(tmp_path: Path, sil
         "latency": _in_thread(lambda: httpx.post(url + TEXT, json={"prompt": "slow to answer"}, timeout=60)),
         "fetch": _in_thread(lambda: httpx.post(url + EDIT, json=fetch_body, timeout=60)),
         "/v1": _in_thread(lambda: httpx.post(f"{url}/v1/images/generations", json=v1_body, timeout=60)),
+        "run stream": _in_thread(lambda: _read_all(f"{url}/run{TEXT}/stream", {"prompt": "stuck on a stream"})),
     }
     # A body that never finishes arriving.
     half = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])))
@@ -202,20 +208,26 @@ def test_every_kind_of_held_request_ends_on_the_first_sigint(tmp_path: Path, sil
         f"POST {TEXT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         'Content-Length: 1000\r\n\r\n{"prompt": '.encode()
     )
-    # The stuck rule has matched the submit, the run and /v1; the latency rule its request.
-    _wait_for_matches(url, {"stuck": 3, "slow": 1})
+    # The stuck rule has matched the submit, the run, /v1 and the run stream; the latency rule its request.
+    _wait_for_matches(url, {"stuck": 4, "slow": 1})
     _wait_until(lambda: len(silent.accepted) >= 2)  # the webhook and the fetch both wait on it
     seconds, stderr = _stop(process, signal.SIGINT)
     half.close()
     assert seconds < EXIT_WITHIN_SECONDS and process.returncode == 0, (seconds, process.returncode, stderr)
     assert stderr == ""
-    for name, outcome in held.items():
+    for outcome in held.values():
         outcome["thread"].join(5)  # type: ignore[attr-defined]
-        value = outcome.get("value")
-        # Answered 503 (a run or fetch cut short), ended (the stream), or its connection closed.
-        assert (value is None and isinstance(outcome.get("error"), httpx.HTTPError)) or (
-            value is None and name == "stream" and "error" not in outcome
-        ) or (isinstance(value, httpx.Response) and value.status_code == 503), (name, outcome)
+    # Waits for a job or a fetch are told why they end; the stream ends as a stream does;
+    # the latency (not yet in the endpoint) ends with its connection.
+    for name in ("run", "/v1", "fetch"):
+        answer = held[name].get("value")
+        assert isinstance(answer, httpx.Response) and answer.status_code == 503, (name, held[name])
+        assert "shutting down" in answer.text
+    assert "error" not in held["stream"] and held["stream"].get("value") is None
+    # A run stream says so in its last event, which a client would otherwise take for the output.
+    last_event = str(held["run stream"].get("value")).strip().split("\n\n")[-1]
+    assert last_event.startswith("event: error") and "server_stopping" in last_event, held["run stream"]
+    assert isinstance(held["latency"].get("error"), httpx.HTTPError), held["latency"]
 
 
 def test_a_second_sigint_is_as_quiet_as_the_first(tmp_path: Path) -> None:

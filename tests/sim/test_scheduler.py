@@ -308,3 +308,26 @@ def test_deadlines_of_jobs_that_started_in_time_are_not_kept_forever(clock: Manu
     assert all(j.started_at is not None and j.started_at > j.submitted_at for j in jobs[:-1])  # all queued first
     scheduler = queue._scheduler
     assert len(scheduler._deadlines) <= 2 * scheduler.waiting() + 1024 + 1
+
+
+def test_an_expired_head_does_not_let_a_low_job_pass_a_ready_normal_one(clock: ManualClock) -> None:
+    from mockserver.sim.decisions import JobDirectives
+
+    model = _model()
+    dispatch = model.timing.dispatch_seconds
+    queue = _queue(clock, concurrency=1)
+    busy = queue.submit(model, {"prompt": "busy"})
+    frees_at = clock.now() + dispatch + busy.run_seconds
+    low = queue.submit(model, {"prompt": "low"}, low_priority=True)
+    # A normal job held out of the line, to join it (ready) shortly before the worker frees.
+    hold = JobDirectives(hold_seconds=busy.run_seconds - dispatch / 4)
+    held = queue.submit(model, {"prompt": "held"}, directives=hold)
+    # Ahead of it, a job that is not ready when the worker frees and whose deadline passes before.
+    clock.advance(frees_at - dispatch / 2 - clock.now())
+    doomed = queue.submit(model, {"prompt": "doomed"}, start_timeout=dispatch / 4)
+    clock.advance(10)
+    queue.advance()
+    assert doomed.failure is not None and doomed.failure.error_type == "request_timeout"
+    assert held.started_at == pytest.approx(frees_at)  # the ready normal job takes the worker
+    assert held.finished_at is not None
+    assert low.started_at is None or low.started_at >= held.finished_at

@@ -6,7 +6,9 @@ its Kontext apps, so the events before the output are the mock's choice:
 the request's progress (``IN_QUEUE`` with its position, then ``IN_PROGRESS``
 with the log lines written since the last event, and ``COMPLETED`` with the
 last ones). A job that fails ends the
-stream with an ``event: error`` whose data is the error body and its status.
+stream with an ``event: error`` whose data is the error body and its status
+(504 ``request_timeout`` when its start deadline passed; 503 ``server_stopping``
+when the server stops first).
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from mockserver.http.routes.fal_queue import DIALECT, finished_result
 from mockserver.http.scenario_gate import ruling_of
 from mockserver.http.urls import base_url
 from mockserver.sim.jobs import JobState
+from mockserver.sim.stopping import ServerStopping
 from mockserver.spec.documents import Operation
+
+STOPPING_BODY = {"detail": str(ServerStopping()), "error_type": "server_stopping"}
 
 
 def _event(data: Any, name: str | None = None) -> str:
@@ -78,7 +83,9 @@ def run_stream(operation: Operation, ctx: AppContext) -> Endpoint:
                     yield _event(event)
                     last = progress
                 if await stopping.sleep(settings.stream_poll_seconds):
-                    return  # the server is stopping
+                    # Said, not just ended: a client takes a stream's last event for the output.
+                    yield _event({**STOPPING_BODY, "status": 503}, "error")
+                    return
             code, result = await finished_result(queue, job, base, contract)
             if job.failure is not None:
                 yield _event({**result, "status": code}, "error")
