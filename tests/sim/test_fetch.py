@@ -91,3 +91,27 @@ def test_fetches_are_bounded(image_host: ImageHost, path: str, reason: str) -> N
         assert response.status_code == 422
         assert reason in response.json()["detail"][0]["msg"]
         assert response.json()["detail"][0]["loc"] == ["body", "image_url"]
+
+
+def test_fetch_threads_are_capped_per_server() -> None:
+    import asyncio
+    import socket
+
+    from mockserver.sim import fetch
+    from mockserver.sim.stopping import Stopping
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        urls = [f"http://{host}/{n}.png" for n in range(fetch.MAX_FETCHES + 1)]
+
+        async def one_too_many() -> tuple[list[object], fetch.Fetched]:
+            stopping = Stopping()
+            waiting = [asyncio.ensure_future(fetch.prefetch([u], (host,), 1000, stopping)) for u in urls[:-1]]
+            await asyncio.sleep(0.2)  # every thread has started and hangs on the silent host
+            refused = (await fetch.prefetch([urls[-1]], (host,), 1000, stopping))[urls[-1]]
+            stopping.set()  # let the waiters go; their threads end with the host's socket
+            return await asyncio.gather(*waiting, return_exceptions=True), refused
+
+        waited, refused = asyncio.run(one_too_many())
+    assert refused.error is not None and "already fetching" in refused.error
+    assert all(type(w).__name__ == "ServerStopping" for w in waited)
