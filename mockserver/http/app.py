@@ -240,7 +240,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     async def on_stopping(request: Request, exc: Exception) -> Response:
         # A synchronous run still waiting for its job when the server stops.
-        return render(document(request), ApiError(503, str(exc), "server_stopping"))
+        return render(document(request), ApiError(503, str(exc), ServerStopping.error_type))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -18,6 +18,8 @@ T = TypeVar("T")
 class ServerStopping(Exception):
     """A wait was cut short because the server is stopping."""
 
+    error_type = "server_stopping"  # the error_type of the answer that says so
+
     def __init__(self) -> None:
         super().__init__("the mock is shutting down")
 

@@ -254,6 +254,22 @@ def cancel(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
+async def run_host_job(ctx: AppContext, request: Request, queue_headers: QueueHeaders) -> Job:
+    """The job a run-host call asks for: the model its path names, its body checked by that model."""
+    place = queue_headers.read(request)
+    endpoint_id = request.path_params["endpoint_id"]
+    model_op = ctx.spec.model(endpoint_id)
+    if model_op is None or model_op.model is None:
+        raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
+    body = await ctx.read_valid_body(request, model_op)
+    fetched = await ctx.queue.prefetch(model_op.model, body)
+    ruling = ruling_of(request)
+    return ctx.queue.submit(
+        model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
+        start_timeout=place.start_timeout, low_priority=place.low_priority,
+    )
+
+
 def run(operation: Operation, ctx: AppContext) -> Endpoint:
     id_header = _id_header(operation)
     contract = _lifecycle(operation)
@@ -261,18 +277,7 @@ def run(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        place = queue_headers.read(request)
-        endpoint_id = request.path_params["endpoint_id"]
-        model_op = ctx.spec.model(endpoint_id)
-        if model_op is None or model_op.model is None:
-            raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
-        body = await ctx.read_valid_body(request, model_op)
-        fetched = await ctx.queue.prefetch(model_op.model, body)
-        ruling = ruling_of(request)
-        job = ctx.queue.submit(
-            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
-            start_timeout=place.start_timeout, low_priority=place.low_priority,
-        )
+        job = await run_host_job(ctx, request, queue_headers)
         await ctx.queue.wait(job)
         return await _finished_response(ctx, request, job, id_header, contract)
 

@@ -21,16 +21,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory
-from mockserver.http.errors import ApiError
 from mockserver.http.queue_headers import QueueHeaders
-from mockserver.http.routes.fal_queue import DIALECT, finished_result
-from mockserver.http.scenario_gate import ruling_of
+from mockserver.http.routes.fal_queue import DIALECT, finished_result, run_host_job
 from mockserver.http.urls import base_url
 from mockserver.sim.jobs import JobState
 from mockserver.sim.stopping import ServerStopping
 from mockserver.spec.documents import Operation
 
-STOPPING_BODY = {"detail": str(ServerStopping()), "error_type": "server_stopping"}
+STOPPING_BODY = {"detail": str(ServerStopping()), "error_type": ServerStopping.error_type}
 
 
 def _event(data: Any, name: str | None = None) -> str:
@@ -46,19 +44,8 @@ def run_stream(operation: Operation, ctx: AppContext) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
-        place = queue_headers.read(request)
-        endpoint_id = request.path_params["endpoint_id"]
-        model_op = ctx.spec.model(endpoint_id)
-        if model_op is None or model_op.model is None:
-            raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
-        body = await ctx.read_valid_body(request, model_op)
+        job = await run_host_job(ctx, request, queue_headers)
         queue = ctx.queue
-        fetched = await queue.prefetch(model_op.model, body)
-        ruling = ruling_of(request)
-        job = queue.submit(
-            model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
-            start_timeout=place.start_timeout, low_priority=place.low_priority,
-        )
         base = base_url(request)
         stopping = queue.stopping
 
