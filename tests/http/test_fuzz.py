@@ -135,6 +135,7 @@ for _path in SPEC_FILES:
     globals()[f"test_{_path.stem.replace('-', '_')}_conforms"] = _fuzzed(_path)
 
 
-def test_every_spec_file_is_fuzzed() -> None:
-    names = {f"test_{p.stem.replace('-', '_')}_conforms" for p in SPEC_FILES}
-    assert len(SPEC_FILES) >= 4 and names <= set(globals())
+def test_the_spec_files_were_found() -> None:
+    # An empty glob would leave this module with no fuzz test at all, silently.
+    expected = {"fal-kontext.yaml", "fal-platform.yaml", "openai-images.yaml", "mock-admin.yaml"}
+    assert {p.name for p in SPEC_FILES} >= expected
