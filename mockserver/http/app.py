@@ -203,9 +203,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     def document(request: Request) -> SpecDocument:
         return spec.document_for_path(request.url.path)
 
+    def answer(request: Request, error: ApiError) -> Response:
+        """``error`` in the request's dialect, naming the request it was about, as fal's errors do."""
+        doc = document(request)
+        response = render(doc, error)
+        request_id = fal_queue.request_id_of(request, queue)
+        if request_id is not None:
+            response.headers.setdefault(spec.request_id_header(doc.dialect), request_id)
+        return response
+
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return render(document(request), exc)
+        return answer(request, exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -227,12 +236,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             )
         else:
             error = ApiError(exc.status_code, str(exc.detail), "http_error", headers=dict(exc.headers or {}))
-        return render(document(request), error)
+        return answer(request, error)
 
     async def on_queue_full(request: Request, exc: Exception) -> Response:
         # Clients retry a 429 with backoff, which is what a full mock needs from them.
         doc = document(request)
-        return render(doc, ApiError(429, str(exc), "queue_full", headers=retry_headers(doc, 1000)))
+        return answer(request, ApiError(429, str(exc), "queue_full", headers=retry_headers(doc, 1000)))
 
     async def on_disconnect(request: Request, exc: Exception) -> Response:
         # The client left while its body was being read: nobody hears the answer, and nothing was done.
@@ -240,11 +249,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     async def on_stopping(request: Request, exc: Exception) -> Response:
         # A synchronous run still waiting for its job when the server stops.
-        return render(document(request), ApiError(503, str(exc), ServerStopping.error_type))
+        return answer(request, ApiError(503, str(exc), ServerStopping.error_type))
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(document(request), ApiError(500, "Internal error in the mock server", "internal_error"))
+        return answer(request, ApiError(500, "Internal error in the mock server", "internal_error"))
 
     routes = build_routes(ctx)
     recorder = Recorder(ctx.journal, ctx.rules, spec, clock)

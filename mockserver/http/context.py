@@ -120,7 +120,7 @@ class QueryChecker:
                     issues.append(Issue((where, name), "field required", "value_error.missing"))
                 continue
             for issue in validate(validator, typed(values[name], self._types[name]), root=where):
-                issues.append(Issue((where, name, *issue.loc[1:]), issue.msg, issue.type, issue.ctx))
+                issues.append(issue.at((where, name, *issue.loc[1:])))
         if issues:
             raise validation_failed(issues)
 

@@ -18,7 +18,7 @@ from mockserver.http.recorder import note_injected
 from mockserver.spec.documents import Operation
 from mockserver.spec.roles import Role
 from mockserver.spec.typed_text import typed
-from mockserver.spec.validation import Issue, validate
+from mockserver.spec.validation import validate
 
 RETRY_COUNT = "x-stainless-retry-count"  # sent by the OpenAI SDKs on every attempt
 
@@ -45,7 +45,7 @@ class FaultChecker:
         value: int | str = typed(raw.strip(), schema.get("type"))
         issues = validate(validator, value, root="header")
         if issues:
-            raise validation_failed([Issue(("header", name, *i.loc[1:]), i.msg, i.type, i.ctx) for i in issues])
+            raise validation_failed([i.at(("header", name, *i.loc[1:])) for i in issues])
         return value
 
     def check(self, request: Request) -> None:

@@ -317,7 +317,7 @@ class ScenarioBook:
 
 
 def _under(prefix: tuple[str | int, ...], issue: Issue) -> Issue:
-    return Issue((issue.loc[0], *prefix, *issue.loc[1:]), issue.msg, issue.type, issue.ctx)
+    return issue.at((issue.loc[0], *prefix, *issue.loc[1:]))
 
 
 def _apply(effect: Mapping[str, Any], decision: Decision) -> None:

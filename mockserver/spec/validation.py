@@ -7,10 +7,11 @@ client sees every problem in one answer.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -38,6 +39,47 @@ _BOUNDS = {
     "maxLength": ("ensure this value has at most {} characters", "value_error.any_str.max_length"),
 }
 
+# Newer fal servers link each item to the page of the validation library that explains it
+# (FastAPI's pydantic); its pages are named by that library's own error names.
+ERROR_PAGE: Final = "https://errors.pydantic.dev/2.10/v/{}"
+_PAGE_NAMES = {
+    "value_error.missing": "missing",
+    "value_error.extra": "extra_forbidden",
+    "type_error.integer": "int_type",
+    "type_error.float": "float_type",
+    "type_error.str": "string_type",
+    "type_error.bool": "bool_type",
+    "type_error.list": "list_type",
+    "type_error.dict": "dict_type",
+    "type_error.none.allowed": "none_required",
+    "type_error.enum": "enum",
+    "value_error.const": "literal_error",
+    "value_error.number.not_ge": "greater_than_equal",
+    "value_error.number.not_le": "less_than_equal",
+    "value_error.number.not_gt": "greater_than",
+    "value_error.number.not_lt": "less_than",
+    "value_error.list.min_items": "too_short",
+    "value_error.list.max_items": "too_long",
+    "value_error.any_str.min_length": "string_too_short",
+    "value_error.any_str.max_length": "string_too_long",
+    "value_error.url.scheme": "url_parsing",
+    "value_error.jsondecode": "json_invalid",
+}
+
+
+class _NoInput:
+    """An issue with no offending value to quote (a header that is absent, a body that is not JSON)."""
+
+    def __repr__(self) -> str:
+        return "NO_INPUT"
+
+
+NO_INPUT: Final = _NoInput()
+# An error quotes the value it is about; a data URI can be megabytes, so long texts are cut.
+_QUOTE_CHARS = 200
+_QUOTE_DEPTH = 4
+_QUOTE_ITEMS = 50
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -47,11 +89,22 @@ class Issue:
     msg: str
     type: str
     ctx: Mapping[str, Any] | None = field(default=None, compare=False)
+    input: Any = field(default=NO_INPUT, compare=False)  # the value at ``loc`` (for a missing field, its parent)
+
+    def at(self, loc: Loc) -> Issue:
+        """The same issue at another location (a field renamed, or nested under a prefix)."""
+        return dataclasses.replace(self, loc=loc)
 
     def as_json(self) -> dict[str, Any]:
+        """The item as fal's servers write it: ``loc``, ``msg``, ``type``, and the ``ctx``, ``input``
+        and ``url`` keys newer ones add (``ctx`` only where the check has a parameter)."""
         out: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
         if self.ctx:
             out["ctx"] = dict(self.ctx)
+        if self.input is not NO_INPUT:
+            out["input"] = quoted(self.input)
+        page = _PAGE_NAMES.get(self.type) or ("value_error" if self.type.startswith("value_error") else None)
+        out["url"] = ERROR_PAGE.format(page or "is_instance_of")
         return out
 
     @property
@@ -94,6 +147,26 @@ def validate(validator: Draft202012Validator, instance: Any, root: str = "body")
     return sorted(unique, key=lambda i: [str(p) for p in i.loc])
 
 
+def quoted(value: Any, depth: int = 0) -> Any:
+    """``value`` as an error may quote it: long texts cut, deep or long containers elided."""
+    if isinstance(value, str):
+        return value if len(value) <= _QUOTE_CHARS else f"{value[:_QUOTE_CHARS]}… ({len(value)} characters)"
+    if isinstance(value, Mapping):
+        if depth >= _QUOTE_DEPTH:
+            return "{…}"
+        items = list(value.items())
+        out = {str(k): quoted(v, depth + 1) for k, v in items[:_QUOTE_ITEMS]}
+        if len(items) > _QUOTE_ITEMS:
+            out["…"] = f"{len(items) - _QUOTE_ITEMS} more"
+        return out
+    if isinstance(value, (list, tuple)):
+        if depth >= _QUOTE_DEPTH:
+            return ["…"]
+        kept = [quoted(v, depth + 1) for v in value[:_QUOTE_ITEMS]]
+        return kept + ([f"… {len(value) - _QUOTE_ITEMS} more"] if len(value) > _QUOTE_ITEMS else [])
+    return value
+
+
 def _is_type_issue(issue: Issue) -> bool:
     return issue.type.startswith("type_error.") and issue.type != "type_error.enum"
 
@@ -102,6 +175,7 @@ def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
     loc: Loc = root + tuple(error.absolute_path)
     kind = error.validator
     value: Any = error.validator_value
+    found = error.instance
     if kind in ("anyOf", "oneOf") and error.context:
         # Name the branch that got furthest rather than "not valid under any".
         best = max(error.context, key=lambda e: len(e.absolute_path))
@@ -110,11 +184,11 @@ def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
         present = error.instance if isinstance(error.instance, Mapping) else {}
         for name in value:
             if name not in present:
-                yield Issue((*loc, name), "field required", "value_error.missing")
+                yield Issue((*loc, name), "field required", "value_error.missing", input=found)
     elif kind == "type":
         expected = value[0] if isinstance(value, list) else value
         msg, code = _TYPE_WORDS.get(str(expected), (error.message, "type_error"))
-        yield Issue(loc, msg, code)
+        yield Issue(loc, msg, code, input=found)
     elif kind == "enum":
         permitted = ", ".join(repr(v) for v in value)
         yield Issue(
@@ -122,22 +196,25 @@ def _issues_for(error: ValidationError, root: Loc) -> Iterable[Issue]:
             f"value is not a valid enumeration member; permitted: {permitted}",
             "type_error.enum",
             {"enum_values": list(value)},
+            found,
         )
     elif kind == "const":
-        yield Issue(loc, f"unexpected value; permitted: {value!r}", "value_error.const", {"permitted": [value]})
+        yield Issue(loc, f"unexpected value; permitted: {value!r}", "value_error.const", {"permitted": [value]}, found)
     elif kind in _BOUNDS:
         template, code = _BOUNDS[kind]
-        yield Issue(loc, template.format(value), code, {"limit_value": value})
+        yield Issue(loc, template.format(value), code, {"limit_value": value}, found)
     elif kind == "format":
         if value == "uri":
-            yield Issue(loc, "invalid or missing URL scheme", "value_error.url.scheme")
+            yield Issue(loc, "invalid or missing URL scheme", "value_error.url.scheme", input=found)
         else:
-            yield Issue(loc, f"value is not a valid {value}", f"value_error.{value}")
+            yield Issue(loc, f"value is not a valid {value}", f"value_error.{value}", input=found)
     elif kind in ("additionalProperties", "unevaluatedProperties"):
+        extra = found if isinstance(found, Mapping) else {}
         for name in _extra_names(error):
-            yield Issue((*loc, name), "extra fields not permitted", "value_error.extra")
+            quote = extra.get(name, NO_INPUT)
+            yield Issue((*loc, name), "extra fields not permitted", "value_error.extra", input=quote)
     else:
-        yield Issue(loc, error.message, f"value_error.{kind}")
+        yield Issue(loc, error.message, f"value_error.{kind}", input=found)
 
 
 def _extra_names(error: ValidationError) -> list[str]:

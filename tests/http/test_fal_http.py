@@ -233,6 +233,39 @@ def test_single_field_errors(http: httpx.Client, body: object, loc: list[object]
     assert [(i["loc"], i["type"]) for i in response.json()["detail"]] == [(loc, kind)]
 
 
+def test_each_422_item_quotes_its_input_and_links_its_error_page(http: httpx.Client) -> None:
+    body = {"image_urls": [data_uri()], "num_images": 5, "output_format": "gif", "surprise": 1}
+    response = http.post(f"/{MULTI}", json=body)
+    assert response.status_code == 422
+    _check(INVALID, response.json())
+    items = {tuple(issue["loc"]): issue for issue in response.json()["detail"]}
+    # A missing field quotes the object it is missing from, as pydantic does; a data URI is cut short.
+    missing = items[("body", "prompt")]
+    assert missing["input"]["num_images"] == 5
+    quoted_uri = missing["input"]["image_urls"][0]
+    assert quoted_uri.startswith("data:image/") and quoted_uri.endswith(" characters)") and len(quoted_uri) < 260
+    assert missing["url"] == "https://errors.pydantic.dev/2.10/v/missing"
+    too_many = items[("body", "num_images")]
+    assert (too_many["input"], too_many["ctx"]) == (5, {"limit_value": 4})
+    assert too_many["url"].endswith("/less_than_equal")
+    assert items[("body", "output_format")]["input"] == "gif"
+    assert all(issue["url"].startswith("https://errors.pydantic.dev/") for issue in items.values())
+
+
+def test_an_error_about_a_known_request_names_it(clock: ManualClock) -> None:
+    with MockServer(clock=clock, api_key="id:secret") as mock, httpx.Client(base_url=mock.url) as http:
+        key = {"authorization": "Key id:secret"}
+        ticket = http.post(f"/{TEXT}", json={"prompt": "p"}, headers=key).json()
+        # Refused before the handler looked the job up (wrong key, a bad query): still named.
+        refused = http.get(ticket["status_url"])
+        assert refused.status_code == 401 and refused.headers["x-fal-request-id"] == ticket["request_id"]
+        bad_query = http.get(ticket["status_url"], params={"logs": "maybe"}, headers=key)
+        assert bad_query.status_code == 422 and bad_query.headers["x-fal-request-id"] == ticket["request_id"]
+        # An id the server does not know is no request of its own to name.
+        unknown = http.get("/fal-ai/flux-pro/requests/00000000-0000-4000-8000-000000000000/status", headers=key)
+        assert unknown.status_code == 404 and "x-fal-request-id" not in unknown.headers
+
+
 def test_a_bad_image_url_is_rejected(http: httpx.Client) -> None:
     response = http.post(f"/{EDIT}", json={"prompt": "p", "image_url": "not a url"})
     assert response.status_code == 422

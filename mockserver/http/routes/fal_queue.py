@@ -85,12 +85,34 @@ def _lifecycle(operation: Operation) -> QueueContract:
     return contract
 
 
+_REQUEST_ID_KEY = "fal.request_id"
+
+
+def _note(request: Request, job: Job) -> Job:
+    """Remember the job a call is about, so an error answered later still names it."""
+    request.scope[_REQUEST_ID_KEY] = job.id
+    return job
+
+
+def request_id_of(request: Request, queue: JobQueue) -> str | None:
+    """The id of the request a call is about, when one exists: the job it made or found, or the
+    one its path names (an error raised before the handler looked it up)."""
+    noted = request.scope.get(_REQUEST_ID_KEY)
+    if isinstance(noted, str):
+        return noted
+    params = request.path_params
+    if "request_id" in params and "owner" in params and "app" in params:
+        job = queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
+        return job.id if job is not None else None
+    return None
+
+
 def _find(ctx: AppContext, request: Request, contract: QueueContract) -> Job:
     params = request.path_params
     job = ctx.queue.find(f"{params['owner']}/{params['app']}", params["request_id"])
     if job is None:
         raise ApiError(contract.unknown_request, "Request not found", "request_not_found")
-    return job
+    return _note(request, job)
 
 
 def submit(operation: Operation, ctx: AppContext) -> Endpoint:
@@ -264,10 +286,11 @@ async def run_host_job(ctx: AppContext, request: Request, queue_headers: QueueHe
     body = await ctx.read_valid_body(request, model_op)
     fetched = await ctx.queue.prefetch(model_op.model, body)
     ruling = ruling_of(request)
-    return ctx.queue.submit(
+    job = ctx.queue.submit(
         model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
         start_timeout=place.start_timeout, low_priority=place.low_priority,
     )
+    return _note(request, job)
 
 
 def run(operation: Operation, ctx: AppContext) -> Endpoint:

@@ -60,7 +60,7 @@ def _renamed(issue: Issue, renames: Mapping[str, str]) -> Issue:
     if len(issue.loc) < 2:
         return issue
     name = renames.get(str(issue.loc[1]), issue.loc[1])
-    return Issue((issue.loc[0], name, *issue.loc[2:]), issue.msg, issue.type, issue.ctx)
+    return issue.at((issue.loc[0], name, *issue.loc[2:]))
 
 
 async def _serve(ctx: AppContext, request: Request, named: NamedModel, body: Mapping[str, Any]) -> Response:
