@@ -64,8 +64,10 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server() -> Iterator[MockServer]:
+    # One server per operation: a scenario rule the admin API's fuzzing adds (a truncated body,
+    # say) must not judge another operation's answers.
     with MockServer(time_scale=0) as mock:
         yield mock
 
