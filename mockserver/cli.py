@@ -141,6 +141,11 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--step", action="store_true", help="step mode: each status poll moves a job on one state")
     parser.add_argument(
+        "--balance", type=non_negative_float, default=None, metavar="UNITS",
+        help="simulate an account holding UNITS billing units (per image for Kontext), charged per completed "
+        "request; once spent, submits answer 403 as fal's do (see /_mock/account); default: no account",
+    )
+    parser.add_argument(
         "--max-jobs", type=int, default=defaults.max_jobs,
         help="requests kept at most; the oldest finished go first, a hundredth of the cap at once "
         "(default %(default)s)",
@@ -195,6 +200,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         scenarios_path=args.scenarios,
         scenario_seed=args.scenario_seed,
         step_mode=args.step,
+        balance=args.balance,
         webhook_allow_hosts=tuple(args.webhook_allow),
         webhook_attempts=args.webhook_attempts,
         webhook_backoff_seconds=args.webhook_backoff,

@@ -58,6 +58,8 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     # The X-Fal-Webhook-User-Id the mock signs with.
     webhook_user_id: str = "flux-mock-user"
+    # A simulated account's starting balance in billing units (per image for Kontext); None: no account.
+    balance: float | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -68,6 +70,8 @@ class Settings:
             raise ValueError("min_poll_interval must be >= 0")
         if self.max_jobs < 1 or self.max_body_bytes < 1:
             raise ValueError("max_jobs and max_body_bytes must be >= 1")
+        if self.balance is not None and not 0 <= self.balance < float("inf"):
+            raise ValueError("balance must be a finite number >= 0")
         if self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")
         if self.webhook_attempts < 1:

@@ -28,6 +28,7 @@ from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder
 from mockserver.http.responses import JsonResponse
 from mockserver.http.routes import (
+    account_api,
     fal_queue,
     files,
     journal_api,
@@ -41,6 +42,7 @@ from mockserver.http.routes import (
 )
 from mockserver.http.routing import IndexedRouter
 from mockserver.sim import scenarios
+from mockserver.sim.account import BalanceExhausted
 from mockserver.sim.clock import Clock, OffsetClock, SystemClock
 from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
@@ -64,6 +66,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **proxy.HANDLERS,
     **run_stream.HANDLERS,
     **jwks.HANDLERS,
+    **account_api.HANDLERS,
 }
 # The roles each handler reads; a spec that cannot give them does not start.
 ROLE_NEEDS = {**openai_images.NEEDS}
@@ -243,6 +246,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         doc = document(request)
         return answer(request, ApiError(429, str(exc), "queue_full", headers=retry_headers(doc, 1000)))
 
+    async def on_exhausted(request: Request, exc: Exception) -> Response:
+        # fal's body is the message alone, no error_type.
+        return answer(request, ApiError(403, str(exc), "", body={"detail": str(exc)}))
+
     async def on_disconnect(request: Request, exc: Exception) -> Response:
         # The client left while its body was being read: nobody hears the answer, and nothing was done.
         return Response(status_code=499)
@@ -262,6 +269,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         ApiError: on_api_error,
         HTTPException: on_http_error,
         QueueFull: on_queue_full,
+        BalanceExhausted: on_exhausted,
         ClientDisconnect: on_disconnect,
         ServerStopping: on_stopping,
         Exception: on_crash,

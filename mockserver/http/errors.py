@@ -53,7 +53,8 @@ def render_fal(error: ApiError, document: SpecDocument) -> JsonResponse:
         body = {"detail": [issue.as_json() for issue in error.issues]}
     else:
         body = {"detail": error.message, "error_type": error.error_type}
-    headers = {"X-Fal-Error-Type": error.error_type, **error.headers}
+    # An error fal words without a type (an exhausted balance) has none in its header either.
+    headers = {"X-Fal-Error-Type": error.error_type, **error.headers} if error.error_type else dict(error.headers)
     return JsonResponse(body, status_code=error.status_code, headers=headers)
 
 

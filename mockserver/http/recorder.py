@@ -63,6 +63,7 @@ class Recorder:
         self._test_id_header = spec.test_id_header
         # Each API names its request id header in its spec; a dialect without one stops start-up.
         self._request_id_headers = {doc.dialect: spec.request_id_header(doc.dialect) for doc in spec.documents}
+        self._units_headers = spec.answer_header_names(Role.BILLABLE_UNITS)
         self._routes_by_endpoint: dict[Any, BaseRoute] = {}
         self._routes_by_name: dict[str, Route] = {}
         self._entry = self.entry  # one bound method for every record, not one each
@@ -197,6 +198,7 @@ class Recorder:
             duration_ms=seen.duration_ms,
             request_id=response_headers.get(self._request_id_headers[self._spec.document_for_path(seen.path).dialect]),
             violations=violations,
+            billable_units=_units(response_headers, self._units_headers),
         )
 
 
@@ -339,3 +341,14 @@ def _json_or_none(data: bytes, content_type: str) -> Any:
 
 def _raw_summary(body: bytes) -> str | None:
     return f"({len(body)} bytes, not JSON)" if body else None
+
+
+def _units(headers: Mapping[str, str], names: Sequence[str]) -> float | None:
+    for name in names:
+        text = headers.get(name)
+        if text is not None:
+            try:
+                return float(text)
+            except ValueError:
+                return None
+    return None

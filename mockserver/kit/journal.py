@@ -55,6 +55,7 @@ class Entry:
     duration_ms: float
     request_id: str | None = None
     violations: list[Violation] = field(default_factory=list)
+    billable_units: float | None = None  # what the answer billed (its billable_units header)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class Entry:
             "status": self.status,
             "duration_ms": round(self.duration_ms, 3),
             "request_id": self.request_id,
+            "billable_units": self.billable_units,
             "violations": [v.as_json() for v in self.violations],
         }
 

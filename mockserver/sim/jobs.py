@@ -47,6 +47,14 @@ class JobFailure:
         return {"detail": self.error, "error_type": self.error_type}
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What a request is billed once it completes with an output (its model's ``billing``)."""
+
+    units: float
+    usd: float
+
+
 CANCELLED = JobFailure(400, "Request was cancelled", "request_cancelled")
 # No worker took the job before the start deadline its submit asked for.
 START_TIMEOUT = JobFailure(504, "Request timed out", "request_timeout", timeout_type="user")
@@ -69,6 +77,7 @@ class Job:
     test_id: str | None = None  # the X-Mock-Test-Id it was submitted with: later calls inherit its scenarios
     start_deadline: float | None = None  # it ends unrun if no worker takes it by then
     low_priority: bool = False  # waits behind every normal-priority job
+    charge: Charge | None = None  # None: its model is not billed
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS

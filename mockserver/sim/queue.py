@@ -15,12 +15,13 @@ from typing import Any
 
 from mockserver.config import Settings
 from mockserver.sim import generation, ids
+from mockserver.sim.account import Account
 from mockserver.sim.clock import Clock
 from mockserver.sim.decisions import JobDirectives
 from mockserver.sim.fetch import Fetched, prefetch
 from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
-from mockserver.sim.jobs import CANCELLED, START_TIMEOUT, Job, JobFailure, JobState
+from mockserver.sim.jobs import CANCELLED, START_TIMEOUT, Charge, Job, JobFailure, JobState
 from mockserver.sim.scheduler import Scheduler
 from mockserver.sim.stopping import ServerStopping, Stopping
 from mockserver.sim.stores import FileStore, JobStore
@@ -67,6 +68,7 @@ class JobQueue:
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
         self._rendering: dict[str, asyncio.Future[Output]] = {}
         self.stopping = Stopping()  # set when the server begins to stop: waits for jobs end then
+        self.account = Account(settings.balance)
 
     # ---- commands ----------------------------------------------------------
 
@@ -88,6 +90,7 @@ class JobQueue:
         ``start_timeout``: seconds of the mock's clock (not scaled) a worker has to take it,
         else it ends unrun; ``low_priority``: it waits behind every normal job."""
         now = self.clock.now()
+        self.check_balance(model)
         directives = directives or _NO_DIRECTIVES
         # What the job will hold before its input thumbnails: its records and its prompt (in
         # its plan). The rest of the body, data URIs included, is not kept.
@@ -130,8 +133,10 @@ class JobQueue:
             size_bytes=size,
             start_deadline=None if start_timeout is None else now + start_timeout,
             low_priority=low_priority,
+            charge=_charge(model, plan.image_count),
         )
         self.jobs.add(job)
+        self.account.track(job)
         # The queue first catches up to now, so the new job goes behind exactly the jobs
         # still waiting then (and straight to a worker if there are none and one is free).
         if step:
@@ -143,6 +148,14 @@ class JobQueue:
         else:
             self._scheduler.admit(job, now)
         return job
+
+    def check_balance(self, model: ModelInfo) -> None:
+        """Raise :class:`BalanceExhausted` if a request for ``model`` would be refused for want of credit.
+        The HTTP layer asks before it reads a body, as fal's gateway refuses a locked account first."""
+        if model.billing is not None and self.account.enabled:
+            now = self.clock.now()
+            self._scheduler.advance(now)  # jobs done by now are charged before the balance is read
+            self.account.admit(now)
 
     def cancel(self, job: Job) -> CancelOutcome:
         now = self.advance()
@@ -291,6 +304,13 @@ class JobQueue:
 
     def _expires_at(self, job: Job) -> float:
         return (job.finished_at or self.clock.now()) + self.settings.retention_seconds
+
+
+def _charge(model: ModelInfo, image_count: int) -> Charge | None:
+    if model.billing is None:
+        return None
+    units = model.billing.units_for(image_count)
+    return Charge(units, units * model.billing.unit_price_usd)
 
 
 def _input_failure(inputs: tuple[ResolvedInput, ...]) -> JobFailure | None:

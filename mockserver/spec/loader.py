@@ -31,7 +31,7 @@ from mockserver.spec import declared_headers
 from mockserver.spec.contract import QueueContract
 from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecDocument, SpecError, pointer_segment
 from mockserver.spec.formats import FORMAT_CHECKER
-from mockserver.spec.model_info import FieldInfo, ModelInfo
+from mockserver.spec.model_info import Billing, FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
 from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
 from mockserver.spec.yaml_files import read_yaml
@@ -355,6 +355,12 @@ class Spec:
                 fields[role] = FieldInfo(name, resolved)
             if "default" in resolved:
                 defaults[name] = resolved["default"]
+        billing = None
+        if settings.get("billing") is not None:
+            try:
+                billing = Billing.read(settings["billing"])
+            except ValueError as exc:
+                raise SpecError(f"{document.uri}: model {endpoint_id}: {exc}") from exc
         return ModelInfo(
             endpoint_id=endpoint_id,
             title=str(settings.get("title", endpoint_id)),
@@ -362,6 +368,7 @@ class Spec:
             fields=MappingProxyType(fields),
             defaults=MappingProxyType(defaults),
             image_format=str(settings.get("output_format", "jpeg")),
+            billing=billing,
         )
 
     def _compile_named(self, doc: SpecDocument) -> Iterator[NamedModel]:

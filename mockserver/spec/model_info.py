@@ -7,6 +7,7 @@ field names, defaults, sizes and timing from it, never from Python literals.
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 from collections.abc import Mapping
@@ -48,6 +49,35 @@ class Timing:
         return self.inference_seconds + self.per_extra_image_seconds * max(0, count - 1)
 
 
+class BillingUnit(enum.StrEnum):
+    IMAGE = "image"  # each image made
+    REQUEST = "request"  # each request that succeeds
+
+
+@dataclass(frozen=True)
+class Billing:
+    """How fal bills a model (``x-mock-model.billing``): by what, and for how much."""
+
+    unit: BillingUnit
+    unit_price_usd: float
+
+    def units_for(self, image_count: int) -> int:
+        return image_count if self.unit is BillingUnit.IMAGE else 1
+
+    @classmethod
+    def read(cls, raw: Any) -> Billing:
+        """The block's contents; ValueError saying what is wrong with them."""
+        if not isinstance(raw, Mapping):
+            raise ValueError("billing must be a mapping with unit and unit_price_usd")
+        unit = raw.get("unit")
+        if unit not in set(BillingUnit):
+            raise ValueError(f"billing unit {unit!r} is not one of {', '.join(BillingUnit)}")
+        price = raw.get("unit_price_usd")
+        if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < math.inf:
+            raise ValueError(f"billing unit_price_usd {price!r} is not a price")
+        return cls(BillingUnit(unit), float(price))
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     name: str
@@ -68,6 +98,7 @@ class ModelInfo:
     fields: Mapping[Role, FieldInfo]
     defaults: Mapping[str, Any]  # by field name
     image_format: str = "jpeg"  # encoding when no field plays role output_format
+    billing: Billing | None = None  # None: the model is not billed (the simulated account ignores it)
 
     def field(self, role: Role) -> FieldInfo | None:
         return self.fields.get(role)

@@ -49,6 +49,7 @@ class Role(StrEnum):
     RETRY_DELAY_MS = "retry_delay_ms"  # the same in milliseconds, which the OpenAI SDKs read first
     RETRY_ADVICE = "retry_advice"  # "true" or "false": whether a client should retry at all
     TIMEOUT_TYPE = "timeout_type"  # on a 504: "user" when the caller's own deadline ended the request
+    BILLABLE_UNITS = "billable_units"  # on an output: the units the request is billed
 
 
 # The headers a webhook is signed with (fal's scheme).
@@ -57,7 +58,7 @@ WEBHOOK_HEADER_ROLES = frozenset(
 )
 # The roles of response headers: each names one header per dialect.
 ANSWER_HEADER_ROLES = frozenset(
-    {Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE, Role.TIMEOUT_TYPE}
+    {Role.REQUEST_ID, Role.RETRY_DELAY, Role.RETRY_DELAY_MS, Role.RETRY_ADVICE, Role.TIMEOUT_TYPE, Role.BILLABLE_UNITS}
 )
 
 

@@ -137,6 +137,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
             if problem is not None:
                 # A well-formed URL the mock will not call: a policy refusal, not a bad request.
                 raise ApiError(403, f"webhook URL {problem}", "webhook_target_not_allowed")
+        queue.check_balance(model)  # a locked account is refused whatever it sends
         body = ctx.checked_body(operation, await read_json(request, limit))
         fetched = await queue.prefetch(model, body) if queue.fetches else None
         # A full store raises QueueFull, which the app answers with a 429 in every dialect.
@@ -231,6 +232,9 @@ async def _finished_response(
 ) -> Response:
     headers = {id_header: job.id}
     code, body = await finished_result(ctx.queue, job, base_url(request), contract)
+    units_header = ctx.spec.answer_header(DIALECT, Role.BILLABLE_UNITS)
+    if job.failure is None and job.charge is not None and units_header is not None:
+        headers[units_header] = f"{job.charge.units:g}"
     if job.failure is not None:
         headers["X-Fal-Error-Type"] = job.failure.error_type
         timeout_header = ctx.spec.answer_header(DIALECT, Role.TIMEOUT_TYPE)
@@ -283,6 +287,7 @@ async def run_host_job(ctx: AppContext, request: Request, queue_headers: QueueHe
     model_op = ctx.spec.model(endpoint_id)
     if model_op is None or model_op.model is None:
         raise ApiError(404, f"Not found: no model endpoint {endpoint_id!r} on the run host", "route_not_found")
+    ctx.queue.check_balance(model_op.model)
     body = await ctx.read_valid_body(request, model_op)
     fetched = await ctx.queue.prefetch(model_op.model, body)
     ruling = ruling_of(request)
