@@ -12,6 +12,7 @@ import io
 import math
 import random
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
@@ -56,6 +57,8 @@ _DARKEN = [v * 7 // 20 for v in range(256)] * 3
 _UNPRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
 )
+# Variation selectors only choose a glyph's style (emoji or text): alone, they would be boxes.
+_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
 def render(spec: RenderSpec) -> bytes:
@@ -123,8 +126,9 @@ def _digest(spec: RenderSpec) -> bytes:
 
 
 def _clean(text: str) -> str:
-    """Printable single-line text: controls dropped, whitespace collapsed."""
-    return " ".join(_UNPRINTABLE.sub(" ", text).split())
+    """Printable single-line text: controls dropped, whitespace collapsed, composed (NFC) so
+    that decomposed accents and Hangul (as macOS file names have them) draw as one glyph."""
+    return " ".join(unicodedata.normalize("NFC", _SELECTORS.sub("", _UNPRINTABLE.sub(" ", text))).split())
 
 
 def _fit(text: str, face: Typeface, max_w: float, keep_end: bool = False) -> str:

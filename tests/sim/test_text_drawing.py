@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import random
+import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -65,6 +66,19 @@ def test_emoji_shows_a_placeholder_in_the_accent_colour(flat: None) -> None:
     without = render_image(replace(BASE, prompt="a donut"))
     # The first line (the endpoint) is in the accent colour too: the box adds to it.
     assert accent_pixels(with_emoji) - accent_pixels(without) > 10
+
+
+def test_decomposed_text_is_drawn_as_composed(flat: None) -> None:
+    composed = "한국어 café"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    pictures = [render_image(replace(BASE, prompt=p)) for p in (composed, decomposed)]
+    assert ImageChops.difference(*pictures).getbbox() is None
+
+
+def test_variation_selectors_draw_nothing(flat: None) -> None:
+    plain, styled = render_image(replace(BASE, prompt="love ❤")), render_image(replace(BASE, prompt="love ❤\ufe0f"))
+    assert ImageChops.difference(plain, styled).getbbox() is None
 
 
 def test_long_chinese_prompt_wraps_between_characters(monkeypatch: pytest.MonkeyPatch) -> None:
