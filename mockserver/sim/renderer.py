@@ -1,20 +1,23 @@
 """Placeholder pictures for the mock FLUX.1 Kontext endpoints: cheap, byte-identical for
 identical requests, and showing what made them (endpoint, prompt, seed, place in the batch,
-size, format) with thumbnails of an edit request's input images."""
+size, format) with thumbnails of an edit request's input images. Text in any script is drawn
+by sim/text_drawing.py, each character with the first font that has it; one no font has (an
+emoji, say) is an outlined box in the accent colour."""
 
 from __future__ import annotations
 
 import colorsys
-import functools
 import hashlib
 import io
 import math
 import random
 import re
-import textwrap
+import unicodedata
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
+
+from mockserver.sim.text_drawing import Typeface, draw_text, text_length, typeface, wrap
 
 __all__ = ["InputImage", "RenderSpec", "render", "render_image"]
 
@@ -39,7 +42,6 @@ class RenderSpec:
     inputs: tuple[InputImage, ...] = ()
 
 
-_Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 _RGB = tuple[int, int, int]
 _Box = tuple[int, int, int, int]
 
@@ -55,6 +57,8 @@ _DARKEN = [v * 7 // 20 for v in range(256)] * 3
 _UNPRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
 )
+# Variation selectors only choose a glyph's style (emoji or text): alone, they would be boxes.
+_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
 def render(spec: RenderSpec) -> bytes:
@@ -71,16 +75,16 @@ def render_image(spec: RenderSpec) -> Image.Image:
     img = _background(w, h, random.Random(int.from_bytes(_digest(spec), "big")))
 
     fs = max(6, min(40, round(min(w / 36, h / 14))))
-    font = _font(fs)
+    face = typeface(fs)
     margin, line_h = max(2, fs // 2), round(fs * 1.3)
     budget = (h // 2 if spec.inputs else h) - 2 * margin  # inputs get the rest
-    lines = _text_lines(spec, fmt, font, w - 4 * margin, max(1, min(8, budget // line_h - 3)))
-    text_w = max(font.getlength(line) for line in lines)
+    lines = _text_lines(spec, fmt, face, w - 4 * margin, max(1, min(8, budget // line_h - 3)))
+    text_w = max(text_length(line, face) for line in lines)
     panel = (margin, margin, min(w - margin, round(3 * margin + text_w)), min(h, 3 * margin + len(lines) * line_h))
     _darken(img, panel)
     draw = ImageDraw.Draw(img)
     for i, line in enumerate(lines):
-        draw.text((2 * margin, 2 * margin + i * line_h), line, font=font, fill=_ACCENT if i == 0 else _WHITE)
+        draw_text(draw, (2 * margin, 2 * margin + i * line_h), line, face, _ACCENT if i == 0 else _WHITE, _ACCENT)
     if spec.inputs:
         # On small pictures tiles win over text: they keep a third of the height.
         top = max(0, min(panel[3] + margin, h - margin - max(h // 3, 1)))
@@ -121,25 +125,21 @@ def _digest(spec: RenderSpec) -> bytes:
     return h.digest()
 
 
-@functools.lru_cache(maxsize=32)
-def _font(size: int) -> _Font:
-    return ImageFont.load_default(size=size)
-
-
 def _clean(text: str) -> str:
-    """Printable single-line text: controls dropped, whitespace collapsed."""
-    return " ".join(_UNPRINTABLE.sub(" ", text).split())
+    """Printable single-line text: controls dropped, whitespace collapsed, composed (NFC) so
+    that decomposed accents and Hangul (as macOS file names have them) draw as one glyph."""
+    return " ".join(unicodedata.normalize("NFC", _SELECTORS.sub("", _UNPRINTABLE.sub(" ", text))).split())
 
 
-def _fit(text: str, font: _Font, max_w: float, keep_end: bool = False) -> str:
+def _fit(text: str, face: Typeface, max_w: float, keep_end: bool = False) -> str:
     """``text`` cut to ``max_w`` pixels with an ellipsis; ``keep_end`` cuts the start
     instead, for labels like "image_urls[12]" whose telling part is at the end."""
     if max_w <= 0:
         return ""
-    limit = int(max_w / max(1.0, font.getlength("i"))) + 2  # bounds the work
+    limit = int(max_w / max(1.0, face.primary.getlength("i"))) + 2  # bounds the work
     capped = len(text) > limit
     text = text[-limit:] if keep_end else text[:limit]
-    if not capped and font.getlength(text) <= max_w:
+    if not capped and text_length(text, face) <= max_w:
         return text
 
     def cut(n: int) -> str:
@@ -148,19 +148,15 @@ def _fit(text: str, font: _Font, max_w: float, keep_end: bool = False) -> str:
     lo, hi = 0, len(text) - 1
     while lo < hi:  # the most characters that fit along with the ellipsis
         mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if font.getlength(cut(mid)) <= max_w else (lo, mid - 1)
+        lo, hi = (mid, hi) if text_length(cut(mid), face) <= max_w else (lo, mid - 1)
     return cut(lo) if lo else ""
 
 
-def _wrap(text: str, font: _Font, max_w: float, max_lines: int) -> list[str]:
-    per_line = max(4, int(max_w / max(1.0, font.getlength("the quick brown fox jumps") / 25)))
-    # A little more than max_lines can hold: a 20,000-char prompt costs no more
-    # than a short one, and the overflow is still seen.
-    lines = textwrap.wrap(text[: (per_line + 1) * (max_lines + 1)], per_line)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
+def _wrap(text: str, face: Typeface, max_w: float, max_lines: int) -> list[str]:
+    lines, left_out = wrap(text, face, max_w, max_lines)
+    if left_out and lines:
         lines[-1] += " " + _ELLIPSIS  # if _fit must cut, it ends in one too
-    return [_fit(line, font, max_w) for line in lines]
+    return [_fit(line, face, max_w) for line in lines]
 
 
 def _seed_text(seed: int) -> str:
@@ -170,15 +166,15 @@ def _seed_text(seed: int) -> str:
     return f"{'-' if seed < 0 else ''}0x{abs(seed):x}"[:24] + f"{_ELLIPSIS} ({seed.bit_length()} bits)"
 
 
-def _text_lines(spec: RenderSpec, fmt: str, font: _Font, max_w: float, prompt_lines: int) -> list[str]:
+def _text_lines(spec: RenderSpec, fmt: str, face: Typeface, max_w: float, prompt_lines: int) -> list[str]:
     head = [
         _clean(spec.endpoint) or "(no endpoint)",
         f"seed {_seed_text(spec.seed)}",
         f"image {spec.index + 1}/{spec.count}   {spec.width}x{spec.height} {fmt}",
     ]
     prompt = _clean(spec.prompt)
-    body = _wrap("prompt: " + prompt, font, max_w, prompt_lines) if prompt else ["(empty prompt)"]
-    return [_fit(line, font, max_w) for line in head] + body
+    body = _wrap("prompt: " + prompt, face, max_w, prompt_lines) if prompt else ["(empty prompt)"]
+    return [_fit(line, face, max_w) for line in head] + body
 
 
 def _hsv(hue: float, sat: float, val: float) -> _RGB:
@@ -262,8 +258,8 @@ def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: _Box, f
     if len(inputs) > _MAX_TILES:
         shown[-1] = None  # becomes the "+N more" tile
     x0, y0, x1, y1 = area
-    small = _font(max(6, round(fs * 0.7)))
-    label_h = round(small.size * 1.4) if isinstance(small, ImageFont.FreeTypeFont) else 14
+    small = typeface(max(6, round(fs * 0.7)))
+    label_h = round(small.size * 1.4) if isinstance(small.primary, ImageFont.FreeTypeFont) else 14
     gap = max(2, fs // 3)
 
     def tile_side(cols: int) -> int:
@@ -286,7 +282,7 @@ def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: _Box, f
         if item is None:
             draw.rectangle(box, fill=(35, 35, 35), outline=_WHITE)
             more = _fit(f"+{len(inputs) - len(shown) + 1} more", small, side - 4)
-            draw.text((tx + side // 2, ty + side // 2), more, font=small, fill=_WHITE, anchor="mm")
+            draw.text((tx + side // 2, ty + side // 2), more, font=small.primary, fill=_WHITE, anchor="mm")
             continue
         note, thumb = item.note, None
         if item.image is not None:
@@ -303,6 +299,6 @@ def _draw_inputs(img: Image.Image, inputs: tuple[InputImage, ...], area: _Box, f
                 draw.line(line_box, fill=(110, 110, 110), width=max(1, side // 64))
             lines = _wrap(_clean(note) or "no image", small, side - 6, max(1, (side - 6) // label_h))
             for k, line in enumerate(lines):
-                draw.text((tx + 3, ty + 3 + k * label_h), line, font=small, fill=_WHITE)
+                draw_text(draw, (tx + 3, ty + 3 + k * label_h), line, small, _WHITE, _ACCENT)
         label = _fit(_clean(item.label) or "?", small, side + gap, keep_end=True)
-        draw.text((tx, ty + side + 1), label, font=small, fill=_WHITE)
+        draw_text(draw, (tx, ty + side + 1), label, small, _WHITE, _ACCENT)

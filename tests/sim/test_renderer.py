@@ -86,17 +86,19 @@ def test_concurrent_renders_match_serial_ones() -> None:
             assert list(pool.map(render, specs)) == expected
 
 
-def test_output_does_not_depend_on_hash_randomisation() -> None:
+# The second prompt loads the CJK font afresh in each process.
+@pytest.mark.parametrize("prompt", ["a cat", "一只猫 ねこ 고양이"])
+def test_output_does_not_depend_on_hash_randomisation(prompt: str) -> None:
     code = (
         "import hashlib; from mockserver.sim.renderer import RenderSpec, render; "
-        "print(hashlib.sha256(render(RenderSpec('e/x', 'a cat', 7, 1, 2, 200, 100, 'png'))).hexdigest())"
+        f"print(hashlib.sha256(render(RenderSpec('e/x', {prompt!r}, 7, 1, 2, 200, 100, 'png'))).hexdigest())"
     )
     digests = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip())
-    here = hashlib.sha256(render(RenderSpec("e/x", "a cat", 7, 1, 2, 200, 100, "png"))).hexdigest()
+    here = hashlib.sha256(render(RenderSpec("e/x", prompt, 7, 1, 2, 200, 100, "png"))).hexdigest()
     assert digests == {here}
 
 
