@@ -116,8 +116,9 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--api-key", default=None, help="require this key (Key or Bearer); default: accept any")
     parser.add_argument(
-        "--retention", type=non_negative_float, default=defaults.retention_seconds,
-        help="seconds a finished request and its files are kept (default %(default)s)",
+        "--retention", type=non_negative_float, default=None, metavar="SECONDS",
+        help="keep every finished request and its files this long; default: fal's rules "
+        "(an hour, six minutes for results of 10 KB or more)",
     )
     parser.add_argument(
         "--plain-b64-json", action="store_true",

@@ -18,8 +18,9 @@ class Settings:
     concurrency: int = 4
     # When set, every API call must carry "Key <api_key>" or "Bearer <api_key>".
     api_key: str | None = None
-    # fal keeps results for an hour; files expire with their request.
-    retention_seconds: float = 3600.0
+    # One period for which every finished request and its files are kept; None: fal's rules
+    # (the spec's x-contract.retention: an hour, six minutes for results of 10 KB or more).
+    retention_seconds: float | None = None
     # Caps that keep memory flat however long the mock runs: past them the
     # oldest finished requests and files go first (unfinished ones never).
     max_jobs: int = 100_000
@@ -72,7 +73,7 @@ class Settings:
             raise ValueError("max_jobs and max_body_bytes must be >= 1")
         if self.balance is not None and not 0 <= self.balance < float("inf"):
             raise ValueError("balance must be a finite number >= 0")
-        if self.retention_seconds <= 0:
+        if self.retention_seconds is not None and self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")
         if self.webhook_attempts < 1:
             raise ValueError("webhook_attempts must be >= 1")

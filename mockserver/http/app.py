@@ -47,6 +47,7 @@ from mockserver.sim.clock import Clock, OffsetClock, SystemClock
 from mockserver.sim.jobs import Job
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.stopping import ServerStopping
+from mockserver.sim.stores import Retention
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
 from mockserver.spec.documents import Operation, SpecDocument, SpecError
@@ -173,6 +174,16 @@ class MockApp(Starlette):
         await self._on_shutdown()
 
 
+def retention_of(spec: Spec, settings: Settings) -> Retention:
+    """``--retention`` for every request when given; else the rules of fal's ``x-contract``."""
+    if settings.retention_seconds is not None:
+        return Retention.flat(settings.retention_seconds)
+    rules = spec.queue_contract(fal_queue.DIALECT).retention
+    if not rules:
+        raise SpecError("the fal x-contract gives no retention, and no --retention was set")
+    return Retention(rules["seconds"], rules["large_result_seconds"], int(rules["large_result_bytes"]))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, spec: Spec | None = None) -> MockApp:
     settings = settings or Settings()
     if spec is None:
@@ -183,13 +194,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     clock = OffsetClock(clock or SystemClock())
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
-    queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER))
+    queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER), retention_of(spec, settings))
 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
         return await fal_queue.finished_result(queue, job, base, spec.queue_contract(fal_queue.DIALECT))
 
     dispatcher = WebhookDispatcher(queue, settings, webhook_result, spec.webhook_headers(fal_queue.DIALECT))
-    uploads = UploadSlots(clock, settings.retention_seconds)
+    uploads = UploadSlots(clock, queue.retention.seconds)
     ctx = AppContext(
         settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads, scenarios=book
     )

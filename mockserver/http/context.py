@@ -21,6 +21,7 @@ from mockserver.sim.queue import JobQueue
 from mockserver.sim.scenarios import ScenarioBook
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
+from mockserver.spec import jsontext
 from mockserver.spec.documents import Operation
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Spec
@@ -91,18 +92,27 @@ class AppContext:
 
 
 class QueryChecker:
-    """Validates the query (or header) parameters an operation declares, from their schemas."""
+    """Validates the query (or header) parameters an operation declares, from their schemas.
+
+    A parameter declared with ``content: application/json`` (OpenAPI's form for a value that
+    is JSON text, like fal's lifecycle header) is parsed as JSON, then checked by its schema.
+    """
 
     def __init__(self, operation: Operation, location: str = "query") -> None:
         self.location = location
-        self._params: list[tuple[str, bool, Draft202012Validator]] = [
-            (p["name"] if location == "query" else p["name"].lower(), bool(p.get("required")), _validator(p["schema"]))
-            for p in operation.parameters()
-            if p.get("in") == location and "schema" in p
-        ]
+        self._params: list[tuple[str, bool, Draft202012Validator]] = []
+        self._json: set[str] = set()
+        for p in operation.parameters():
+            schema = parameter_schema(p)
+            if p.get("in") != location or schema is None:
+                continue
+            name = p["name"] if location == "query" else p["name"].lower()
+            self._params.append((name, bool(p.get("required")), _validator(schema)))
+            if "schema" not in p:
+                self._json.add(name)
         self.any_required = any(required for _, required, _ in self._params)
         self._types = {
-            name: schema.get("type") if isinstance(schema := validator.schema, Mapping) else None
+            name: declared.get("type") if isinstance(declared := validator.schema, Mapping) else None
             for name, _, validator in self._params
         }
 
@@ -119,7 +129,15 @@ class QueryChecker:
                 if required:
                     issues.append(Issue((where, name), "field required", "value_error.missing"))
                 continue
-            for issue in validate(validator, typed(values[name], self._types[name]), root=where):
+            if name in self._json:
+                try:
+                    value = jsontext.decode(values[name])
+                except (ValueError, RecursionError):
+                    issues.append(Issue((where, name), "value is not valid JSON", "value_error.jsondecode"))
+                    continue
+            else:
+                value = typed(values[name], self._types[name])
+            for issue in validate(validator, value, root=where):
                 issues.append(issue.at((where, name, *issue.loc[1:])))
         if issues:
             raise validation_failed(issues)
@@ -136,6 +154,18 @@ def checking_headers(operation: Operation, endpoint: Endpoint) -> Endpoint:
         return await endpoint(request)
 
     return checked
+
+
+def parameter_schema(parameter: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A parameter's schema: its own, or that of its JSON content (None: it has neither)."""
+    if "schema" in parameter:
+        schema: Mapping[str, Any] = parameter["schema"]
+        return schema
+    content = parameter.get("content")
+    json_content = content.get("application/json") if isinstance(content, Mapping) else None
+    if isinstance(json_content, Mapping) and isinstance(json_content.get("schema"), Mapping):
+        return dict(json_content["schema"])
+    return None
 
 
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:

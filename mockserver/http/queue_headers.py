@@ -1,11 +1,11 @@
-"""The request headers that shape a submit's place in the queue: start deadline and priority.
+"""The request headers that shape a submit: its place in the queue and what it keeps.
 
 The header names are the spec's (header parameters with ``x-mock-role``
-``start_timeout`` and ``queue_priority``); when two headers share a role (fal's
-``X-Fal-Request-Start-Timeout`` and its older name ``X-Fal-Request-Timeout``),
-the one listed first wins. Their values were checked against the spec with
-every other declared header (a 422 naming the header, before anything is
-queued), so here they are only read.
+``start_timeout``, ``queue_priority``, ``object_lifecycle`` and ``store_io``);
+when two headers share a role (fal's ``X-Fal-Request-Start-Timeout`` and its
+older name ``X-Fal-Request-Timeout``), the one listed first wins. Their values
+were checked against the spec with every other declared header (a 422 naming
+the header, before anything is queued), so here they are only read.
 """
 
 from __future__ import annotations
@@ -16,17 +16,23 @@ from typing import Any
 
 from starlette.requests import Request
 
+from mockserver.spec import jsontext
 from mockserver.spec.documents import Operation
 from mockserver.spec.roles import Role
 from mockserver.spec.typed_text import typed
 
 LOW = "low"
+_JSON = object()  # the "type" of a header whose value is JSON text (declared with ``content``)
+_ROLES = (Role.START_TIMEOUT, Role.QUEUE_PRIORITY, Role.OBJECT_LIFECYCLE)
+# The key of the lifecycle header's JSON that sets the files' lifetime (fal's clients send it).
+EXPIRATION_KEY = "expiration_duration_seconds"
 
 
 @dataclass(frozen=True)
 class QueuePlace:
     start_timeout: float | None = None
     low_priority: bool = False
+    file_seconds: float | None = None  # when the request's files expire (None: with the request)
 
 
 NO_HINTS = QueuePlace()
@@ -39,8 +45,9 @@ class QueueHeaders:
         self._by_role: dict[Role, list[tuple[str, Any]]] = {}  # role -> (lower-case name, JSON type)
         for param in operation.parameters():
             role = param.get("x-mock-role")
-            if param.get("in") == "header" and role in (Role.START_TIMEOUT, Role.QUEUE_PRIORITY):
-                entry = (str(param["name"]).lower(), param.get("schema", {}).get("type"))
+            if param.get("in") == "header" and role in _ROLES:
+                kind = param["schema"].get("type") if "schema" in param else _JSON
+                entry = (str(param["name"]).lower(), kind)
                 self._by_role.setdefault(Role(role), []).append(entry)
 
     def read(self, request: Request) -> QueuePlace:
@@ -54,11 +61,23 @@ class QueueHeaders:
         return QueuePlace(
             start_timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
             low_priority=priority == LOW,
+            file_seconds=self.file_seconds(headers),
         )
+
+    def file_seconds(self, headers: Mapping[str, str]) -> float | None:
+        """The lifetime the lifecycle header asks for the request's files, if it does."""
+        lifecycle = self._value(headers, Role.OBJECT_LIFECYCLE)
+        seconds = lifecycle.get(EXPIRATION_KEY) if isinstance(lifecycle, Mapping) else None
+        return float(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) else None
 
     def _value(self, headers: Mapping[str, str], role: Role) -> Any:
         for lower, kind in self._by_role.get(role, ()):
             raw = headers.get(lower)
             if raw is not None:
+                if kind is _JSON:
+                    try:
+                        return jsontext.decode(raw)
+                    except (ValueError, RecursionError):
+                        return None  # only where the header was not checked (a proxied request)
                 return typed(raw.strip(), kind)
         return None

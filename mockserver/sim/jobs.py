@@ -78,6 +78,8 @@ class Job:
     start_deadline: float | None = None  # it ends unrun if no worker takes it by then
     low_priority: bool = False  # waits behind every normal-priority job
     charge: Charge | None = None  # None: its model is not billed
+    retention: float = float("inf")  # seconds it is kept once finished (the queue sets it by its rules)
+    file_seconds: float | None = None  # its files' lifetime, when its submit asked for one
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS

@@ -24,7 +24,7 @@ from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
 from mockserver.sim.jobs import CANCELLED, START_TIMEOUT, Charge, Job, JobFailure, JobState
 from mockserver.sim.scheduler import Scheduler
 from mockserver.sim.stopping import ServerStopping, Stopping
-from mockserver.sim.stores import FileStore, JobStore
+from mockserver.sim.stores import FileStore, JobStore, Retention
 from mockserver.spec.file_links import FileLinks
 from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.validation import Issue
@@ -58,12 +58,13 @@ class StatusView:
 
 
 class JobQueue:
-    def __init__(self, settings: Settings, clock: Clock, links: FileLinks) -> None:
+    def __init__(self, settings: Settings, clock: Clock, links: FileLinks, retention: Retention) -> None:
         self.settings = settings
         self.clock = clock
         self.links = links  # where stored files are served, so inputs naming one are read from the store
-        self.files = FileStore(clock, settings.max_file_bytes, settings.retention_seconds)
-        self.jobs = JobStore(clock, settings.retention_seconds, settings.max_jobs, settings.max_job_bytes)
+        self.retention = retention
+        self.files = FileStore(clock, settings.max_file_bytes, retention.seconds)
+        self.jobs = JobStore(clock, retention.longest, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
         self._rendering: dict[str, asyncio.Future[Output]] = {}
@@ -83,12 +84,14 @@ class JobQueue:
         directives: JobDirectives | None = None,
         start_timeout: float | None = None,
         low_priority: bool = False,
+        file_seconds: float | None = None,
     ) -> Job:
         """Create a job. ``directives`` (what the scenario rules decided for the request)
         may put it in step mode, hold it IN_QUEUE or IN_PROGRESS longer, or make it fail;
         ``test_id`` ties later calls about the job to the same test's rules.
         ``start_timeout``: seconds of the mock's clock (not scaled) a worker has to take it,
-        else it ends unrun; ``low_priority``: it waits behind every normal job."""
+        else it ends unrun; ``low_priority``: it waits behind every normal job; ``file_seconds``:
+        how long its files are kept (by default, as long as the job)."""
         now = self.clock.now()
         self.check_balance(model)
         directives = directives or _NO_DIRECTIVES
@@ -134,6 +137,10 @@ class JobQueue:
             start_deadline=None if start_timeout is None else now + start_timeout,
             low_priority=low_priority,
             charge=_charge(model, plan.image_count),
+            # A result with data URIs is far over the size past which fal keeps results for less;
+            # one with file URLs far under it.
+            retention=self.retention.for_result(large=plan.data_uris),
+            file_seconds=file_seconds,
         )
         self.jobs.add(job)
         self.account.track(job)
@@ -297,13 +304,14 @@ class JobQueue:
             if model_plan.data_uris:
                 image = replace(image, data_uri=generation.data_uri(model_plan.content_type, data))
             else:
-                ttl = max(self._expires_at(job) - self.clock.now(), 1.0)
+                ttl = job.file_seconds if job.file_seconds is not None else self._expires_at(job) - self.clock.now()
+                ttl = max(ttl, 1.0)
                 image = replace(image, file_id=self.files.put(data, model_plan.content_type, name, ttl))
             images.append(image)
         return Output(tuple(images), model_plan.seed, model_plan.prompt, job.inference_time() or 0.0)
 
     def _expires_at(self, job: Job) -> float:
-        return (job.finished_at or self.clock.now()) + self.settings.retention_seconds
+        return (job.finished_at or self.clock.now()) + job.retention
 
 
 def _charge(model: ModelInfo, image_count: int) -> Charge | None:

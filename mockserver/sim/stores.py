@@ -12,6 +12,27 @@ from mockserver.sim.jobs import Job
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long finished requests are kept: fal's rules (an hour; less for a large result),
+    or one period for all (``--retention``)."""
+
+    seconds: float
+    large_result_seconds: float
+    large_result_bytes: int
+
+    @classmethod
+    def flat(cls, seconds: float) -> Retention:
+        return cls(seconds, seconds, 0)
+
+    @property
+    def longest(self) -> float:
+        return max(self.seconds, self.large_result_seconds)
+
+    def for_result(self, large: bool) -> float:
+        return self.large_result_seconds if large else self.seconds
+
+
+@dataclass(frozen=True)
 class StoredFile:
     data: bytes
     content_type: str
@@ -87,7 +108,7 @@ class JobStore:
         self, clock: Clock, retention_seconds: float, max_jobs: int, max_bytes: int | None = None
     ) -> None:
         self._clock = clock
-        self._retention = retention_seconds
+        self._retention = retention_seconds  # the longest a job is kept (each job says its own)
         self._max_jobs = max_jobs
         self._evict_at_once = max(1, max_jobs // 100)
         self._max_bytes = max_bytes
@@ -158,9 +179,11 @@ class JobStore:
             # COMPLETED is a finish time reached (Job.state); expired is that time plus the
             # retention (_expired).
             finished = job.finished_at
-            if finished is None or not ((over_cap and finished <= now) or finished + retention <= now):
+            # A job kept less than the longest (a large result) may be freed behind longer-kept ones:
+            # lookups expire it on time all the same.
+            if finished is None or not ((over_cap and finished <= now) or finished + job.retention <= now):
                 if finished is not None:
-                    self._quiet_until = finished + retention
+                    self._quiet_until = min(self._quiet_until, finished + job.retention)
                 break
             order.popleft()
             self._drop(job.id)
@@ -169,4 +192,4 @@ class JobStore:
             self._order = deque(job for job in order if jobs.get(job.id) is job)
 
     def _expired(self, job: Job, now: float) -> bool:
-        return job.finished_at is not None and job.finished_at + self._retention <= now
+        return job.finished_at is not None and job.finished_at + job.retention <= now

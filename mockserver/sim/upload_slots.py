@@ -20,6 +20,7 @@ class Slot:
     name: str
     content_type: str
     expires_at: float
+    file_seconds: float | None = None  # how long the file is kept once filled (None: the store's default)
 
 
 class UploadSlots:
@@ -29,10 +30,10 @@ class UploadSlots:
         self._max = max_slots
         self._slots: OrderedDict[str, Slot] = OrderedDict()
 
-    def reserve(self, name: str, content_type: str) -> tuple[str, Slot]:
-        """A new upload id and the slot it fills."""
+    def reserve(self, name: str, content_type: str, file_seconds: float | None = None) -> tuple[str, Slot]:
+        """A new upload id and the slot it fills (``file_seconds``: the filled file's lifetime)."""
         upload_id = secrets.token_urlsafe(18)
-        slot = Slot(secrets.token_hex(12), name, content_type, self._clock.now() + self._ttl)
+        slot = Slot(secrets.token_hex(12), name, content_type, self._clock.now() + self._ttl, file_seconds)
         self._slots[upload_id] = slot
         while len(self._slots) > self._max:
             self._slots.popitem(last=False)

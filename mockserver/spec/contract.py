@@ -28,6 +28,9 @@ class QueueContract:
     warn_transitions: Mapping[str, tuple[str, ...]]
     run_operation: str | None  # the synchronous run host's operation
     webhook: Mapping[str, str]  # the webhook's event operation and its success status
+    # How long a finished request is kept: seconds, and a shorter period for results of at least
+    # large_result_bytes (fal's rules); empty when the dialect states none.
+    retention: Mapping[str, float]
 
     @classmethod
     def read(cls, raw: Any) -> QueueContract:
@@ -67,6 +70,7 @@ class QueueContract:
             ),
             run_operation=str(raw["run_operation"]) if raw.get("run_operation") is not None else None,
             webhook=MappingProxyType({str(k): str(v) for k, v in (raw.get("webhook") or {}).items()}),
+            retention=_retention(raw.get("retention")),
         )
 
 
@@ -91,3 +95,17 @@ def _code(value: Any, where: str) -> int:
     if type(value) is not int or not 100 <= value <= 599:
         raise ValueError(f"{where} must be an HTTP status code, not {value!r}")
     return value
+
+
+_RETENTION_KEYS = {"seconds", "large_result_bytes", "large_result_seconds"}
+
+
+def _retention(raw: Any) -> Mapping[str, float]:
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, Mapping) or set(raw) != _RETENTION_KEYS:
+        raise ValueError(f"retention must give exactly {', '.join(sorted(_RETENTION_KEYS))}")
+    values = {str(k): v for k, v in raw.items()}
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf") for v in values.values()):
+        raise ValueError("retention values must be positive numbers")
+    return MappingProxyType({k: float(v) for k, v in values.items()})

@@ -36,6 +36,9 @@ class Role(StrEnum):
     START_TIMEOUT = "start_timeout"  # seconds a worker has to take the request
     QUEUE_PRIORITY = "queue_priority"  # "normal" or "low"
     PROXY_TARGET = "proxy_target"  # the header a proxy request names the URL it stands for in
+    # Header parameters of submits and uploads: what is kept, and for how long.
+    OBJECT_LIFECYCLE = "object_lifecycle"  # JSON: when the files a request makes (or uploads) expire
+    STORE_IO = "store_io"  # "0": keep no copy of the request's payload
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
     # Header parameters of a webhook: how a receiver knows who sent it (fal's signature scheme).

@@ -8,6 +8,7 @@ import gc
 import pytest
 
 from mockserver.config import Settings
+from mockserver.http.app import retention_of
 from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.jobs import Job, JobState
@@ -26,7 +27,8 @@ def _model(endpoint: str = "fal-ai/flux-pro/kontext/max/text-to-image") -> Model
 
 
 def _queue(clock: ManualClock, **options: object) -> JobQueue:
-    return JobQueue(Settings(**options), clock, FileLinks.of(SPEC, FILE_HANDLER))  # type: ignore[arg-type]
+    settings = Settings(**options)  # type: ignore[arg-type]
+    return JobQueue(settings, clock, FileLinks.of(SPEC, FILE_HANDLER), retention_of(SPEC, settings))
 
 
 def test_a_job_walks_queue_progress_completed_on_the_spec_timing(clock: ManualClock) -> None:

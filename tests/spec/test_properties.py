@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from PIL import Image
 
 from mockserver.config import Settings
+from mockserver.http.app import retention_of
 from mockserver.http.routes.files import FILE_HANDLER
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.queue import JobQueue
@@ -246,7 +247,8 @@ def test_any_valid_request_renders_images_of_the_stated_size_and_format(op: Oper
     body = data.draw(valid_value(schema))
     assert SPEC.validator(op.document, op.body_schema_pointer() or "").is_valid(body)
 
-    queue = JobQueue(Settings(time_scale=0), ManualClock(), FileLinks.of(SPEC, FILE_HANDLER))
+    settings = Settings(time_scale=0)
+    queue = JobQueue(settings, ManualClock(), FileLinks.of(SPEC, FILE_HANDLER), retention_of(SPEC, settings))
     job = queue.submit(model, body)
     assert job.failure is None
     output = asyncio.run(queue.output(job))

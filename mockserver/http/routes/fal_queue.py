@@ -144,7 +144,7 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         ruling = ruling_of(request)
         job = queue.submit(
             model, body, webhook_url=webhook, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
-            start_timeout=place.start_timeout, low_priority=place.low_priority,
+            start_timeout=place.start_timeout, low_priority=place.low_priority, file_seconds=place.file_seconds,
         )
         base = base_url(request)
         if webhook is not None:
@@ -293,7 +293,7 @@ async def run_host_job(ctx: AppContext, request: Request, queue_headers: QueueHe
     ruling = ruling_of(request)
     job = ctx.queue.submit(
         model_op.model, body, fetched=fetched, test_id=ruling.test_id, directives=ruling.decision.job,
-        start_timeout=place.start_timeout, low_priority=place.low_priority,
+        start_timeout=place.start_timeout, low_priority=place.low_priority, file_seconds=place.file_seconds,
     )
     return _note(request, job)
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from mockserver.http.bodies import read_body, read_json
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError, validation_failed
+from mockserver.http.queue_headers import QueueHeaders
 from mockserver.http.responses import JsonResponse
 from mockserver.http.urls import base_url
 from mockserver.spec.documents import Operation
@@ -73,13 +74,15 @@ def file_name(requested: str | None, content_type: str) -> str:
 
 
 def upload(operation: Operation, ctx: AppContext) -> Endpoint:
+    lifecycle = QueueHeaders(operation)
+
     async def endpoint(request: Request) -> Response:
         data = await read_body(request, ctx.settings.max_body_bytes)
         if not data:
             raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
         content_type = media_type(request.headers.get("content-type"))
         name = file_name(request.headers.get("x-fal-file-name"), content_type)
-        file_id = ctx.queue.files.put(data, content_type, name)
+        file_id = ctx.queue.files.put(data, content_type, name, lifecycle.file_seconds(request.headers))
         return JsonResponse(
             {
                 "access_url": ctx.queue.links.url(base_url(request), file_id, name),
@@ -95,6 +98,7 @@ def upload(operation: Operation, ctx: AppContext) -> Endpoint:
 def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
     """Step one of the two-step upload: where to PUT the bytes, and the file's final URL."""
     query = QueryChecker(operation)
+    lifecycle = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
         ctx.authorize(request, operation)
@@ -105,7 +109,7 @@ def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
             raise validation_failed(issues)
         content_type = media_type(body.get("content_type"))
         name = file_name(body.get("file_name"), content_type)
-        upload_id, slot = ctx.uploads.reserve(name, content_type)
+        upload_id, slot = ctx.uploads.reserve(name, content_type, lifecycle.file_seconds(request.headers))
         base = base_url(request)
         return JsonResponse(
             {
@@ -128,7 +132,7 @@ def put_upload(operation: Operation, ctx: AppContext) -> Endpoint:
         if not data:
             raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
         content_type = media_type(request.headers.get("content-type"), slot.content_type)
-        ctx.queue.files.put(data, content_type, slot.name, file_id=slot.file_id)
+        ctx.queue.files.put(data, content_type, slot.name, slot.file_seconds, file_id=slot.file_id)
         return JsonResponse({"file_url": ctx.queue.links.url(base_url(request), slot.file_id, slot.name)})
 
     return endpoint
