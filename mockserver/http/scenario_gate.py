@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -81,7 +81,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
             if creates_job:
                 body = await _peek_json(request, replay, ctx.settings.max_body_bytes)
                 request = Request(request.scope, replay)  # a fresh reader for the endpoint
-            endpoint_id, prompt = _subject(ctx, request, operation, roles, job, body)
+            subject = _subject(ctx, request, operation, roles, job, body)
             facts = Facts(
                 method=request.method,
                 path=request.url.path,
@@ -89,8 +89,9 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
                 handler=handler,
                 headers={k.lower(): v for k, v in request.headers.items()},
                 test_id=test_id,
-                endpoint=endpoint_id,
-                prompt=prompt,
+                endpoint=subject.endpoint,
+                prompt=subject.prompt,
+                safety_tolerance=subject.safety_tolerance,
                 creates_job=creates_job,
                 streams=handler.endswith("stream"),
                 cancels=handler.endswith("cancel"),
@@ -150,30 +151,52 @@ def _body_roles(operation: Operation, spec: Spec) -> dict[Role, str]:
     return roles
 
 
+class _Subject(NamedTuple):
+    endpoint: str | None = None  # the model endpoint a request concerns
+    prompt: str | None = None
+    safety_tolerance: int | None = None
+
+
 def _subject(
     ctx: AppContext, request: Request, operation: Operation, roles: Mapping[Role, str], job: Job | None, body: Any
-) -> tuple[str | None, str | None]:
-    """The model endpoint a request concerns, and its prompt."""
+) -> _Subject:
+    """The model endpoint a request concerns, its prompt and its safety tolerance."""
     if job is not None:
         model_op = ctx.spec.model(job.endpoint_id)
         has_prompt = model_op is not None and model_op.model is not None and model_op.model.name_of(Role.PROMPT)
-        return job.endpoint_id, job.plan.prompt if has_prompt else None
+        return _Subject(job.endpoint_id, job.plan.prompt if has_prompt else None)
     endpoint_id: str | None = None
-    if operation.model is not None:
-        endpoint_id = operation.model.endpoint_id
+    model = operation.model
+    if model is not None:
+        endpoint_id = model.endpoint_id
     elif "endpoint_id" in request.path_params:
         endpoint_id = str(request.path_params["endpoint_id"]).strip("/")
         model_op = ctx.spec.model(endpoint_id)
         if model_op is not None and model_op.model is not None:
-            roles = {role: info.name for role, info in model_op.model.fields.items()}
+            model = model_op.model
+            roles = {role: info.name for role, info in model.fields.items()}
     body_map: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     if endpoint_id is None and isinstance(body_map.get(roles.get(Role.MODEL_NAME, "")), str):
         endpoint_id = body_map[roles[Role.MODEL_NAME]]
         named = ctx.spec.named_models.get(endpoint_id)
         if named is not None:  # the rest of the body follows the named model's schema, prompt and all
-            roles = {role: info.name for role, info in named.info.fields.items()}
+            model = named.info
+            roles = {role: info.name for role, info in model.fields.items()}
     prompt = body_map.get(roles.get(Role.PROMPT, ""))
-    return endpoint_id, prompt if isinstance(prompt, str) else None
+    tolerance_field = roles.get(Role.SAFETY_TOLERANCE)
+    tolerance: Any = None
+    if tolerance_field is not None:
+        tolerance = body_map.get(tolerance_field, model.defaults.get(tolerance_field) if model else None)
+    return _Subject(endpoint_id, prompt if isinstance(prompt, str) else None, _level(tolerance))
+
+
+def _level(value: Any) -> int | None:
+    """A tolerance as the number it names (the schema's values are digits, sent as text or not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
 async def _peek_json(request: Request, replay: _Replay, limit: int) -> Any:

@@ -23,6 +23,8 @@ class JobDirectives:
     hold_seconds: float = 0.0  # extra simulated time IN_QUEUE
     stall_seconds: float = 0.0  # extra simulated time IN_PROGRESS
     failure: JobFailure | None = None
+    flagged: bool = False  # the safety checker blocks its output
+    requeues: int = 0  # runner failures before the attempt that succeeds
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.sim.inputs import ResolvedInput
-from mockserver.sim.renderer import InputImage, RenderSpec, render
+from mockserver.sim.renderer import InputImage, RenderSpec, render, render_blocked
 from mockserver.spec.model_info import ModelInfo
 
 FileUrl = Callable[[str, str], str]  # (file id, file name) -> absolute URL
@@ -34,6 +34,7 @@ class Plan:
     image_format: str
     content_type: str
     data_uris: bool  # sync mode: inline the images, store nothing
+    flagged: bool = False  # the safety checker blocks the output: black images, has_nsfw_concepts true
 
     def spec_for(self, index: int, inputs: tuple[ResolvedInput, ...]) -> RenderSpec:
         return RenderSpec(
@@ -72,6 +73,7 @@ class Output:
     seed: int
     prompt: str
     inference_seconds: float
+    flagged: bool = False
 
     def to_json(self, file_url: FileUrl) -> dict[str, Any]:
         return {
@@ -88,7 +90,7 @@ class Output:
             ],
             "timings": {"inference": round(self.inference_seconds, 4)},
             "seed": self.seed,
-            "has_nsfw_concepts": [False] * len(self.images),
+            "has_nsfw_concepts": [self.flagged] * len(self.images),
             "prompt": self.prompt,
         }
 
@@ -148,6 +150,8 @@ def _follow_input(model: ModelInfo, inputs: tuple[ResolvedInput, ...]) -> tuple[
 
 
 def render_images(plan: Plan, inputs: tuple[ResolvedInput, ...]) -> list[bytes]:
+    if plan.flagged:
+        return [render_blocked(plan.width, plan.height, plan.image_format)] * plan.image_count
     return [render(plan.spec_for(index, inputs)) for index in range(plan.image_count)]
 
 

@@ -78,6 +78,12 @@ class Job:
     start_deadline: float | None = None  # it ends unrun if no worker takes it by then
     low_priority: bool = False  # waits behind every normal-priority job
     charge: Charge | None = None  # None: its model is not billed
+    # Runner failures before the run that succeeds: each attempt fails half-way and the request waits
+    # IN_QUEUE again for requeue_wait seconds (fal retries a failed runner up to 10 times).
+    requeues: int = 0
+    requeue_attempt: float = 0.0
+    requeue_wait: float = 0.0
+    gateway_ids: tuple[str, ...] = ()  # the id of each retry's attempt, in order
     retention: float = float("inf")  # seconds it is kept once finished (the queue sets it by its rules)
     file_seconds: float | None = None  # its files' lifetime, when its submit asked for one
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
@@ -95,8 +101,33 @@ class Job:
         if self.finished_at is not None and self.finished_at <= now:
             return JobState.COMPLETED
         if self.started_at is not None and self.started_at <= now:
+            if self.requeues and self._requeued_at(now):
+                return JobState.IN_QUEUE
             return JobState.IN_PROGRESS
         return JobState.IN_QUEUE
+
+    def _requeued_at(self, now: float) -> bool:
+        """Whether ``now`` falls in a wait after a failed attempt (the job started, and is running)."""
+        assert self.started_at is not None
+        cycle = self.requeue_attempt + self.requeue_wait
+        if cycle <= 0 or self.cancelled:
+            return False
+        done, into = divmod(now - self.started_at, cycle)
+        return done < self.requeues and into >= self.requeue_attempt
+
+    def attempts_failed(self, now: float) -> int:
+        """How many of its runners had failed by ``now``."""
+        if not self.requeues or self.started_at is None or self.started_at > now:
+            return 0
+        cycle = self.requeue_attempt + self.requeue_wait
+        if cycle <= 0:
+            return self.requeues if self.finished_at is not None and self.finished_at <= now else 0
+        return min(self.requeues, int((now - self.started_at - self.requeue_attempt) // cycle) + 1)
+
+    def gateway_request_id(self, now: float) -> str:
+        """The id of the attempt serving the request now: the request id until a runner fails."""
+        failed = self.attempts_failed(now)
+        return self.gateway_ids[failed - 1] if failed and self.gateway_ids else self.id
 
     @property
     def cancelled(self) -> bool:
@@ -115,6 +146,14 @@ class Job:
         start = self.started_at
         end = self.finished_at if self.finished_at is not None else start + self.run_seconds
         lines.append((start, "INFO", f"Running {self.title} on worker {self.worker}"))
+        if self.requeues and not self.cancelled:
+            cycle = self.requeue_attempt + self.requeue_wait
+            for retry in range(1, self.requeues + 1):
+                failed_at = start + (retry - 1) * cycle + self.requeue_attempt
+                message = f"Runner failed (connection lost); request re-queued, retry {retry}"
+                lines.append((failed_at, "WARN", message))
+                lines.append((failed_at + self.requeue_wait, "INFO", f"Running {self.title} on worker {self.worker}"))
+            start += self.requeues * cycle  # progress is that of the attempt that succeeds
         if self.cancelled:
             lines.append((end, "WARN", "Request cancelled"))
         else:

@@ -111,11 +111,17 @@ class JobQueue:
             size += sum(i.image.width * i.image.height * len(i.image.getbands()) for i in inputs if i.image)
             failure = _input_failure(inputs) or failure
         plan = generation.make_plan(model, body, inputs)
+        plan.flagged = directives.flagged
         scale = self.settings.time_scale
         run = FAILED_RUN_SECONDS if failure and failure.issues else model.timing.inference_for(plan.image_count)
         step = self.settings.step_mode or directives.step
         delay = 0.0 if step else model.timing.dispatch_seconds * scale
         run_seconds = run * scale + (0.0 if step else directives.stall_seconds)
+        # A failed runner is retried: each failed attempt runs half the model's time, then the
+        # request waits a dispatch IN_QUEUE again (step mode has no timeline to fail in).
+        requeues = 0 if step else directives.requeues
+        attempt, wait = run * scale / 2, model.timing.dispatch_seconds * scale
+        run_seconds += requeues * (attempt + wait)
         job = Job(
             id=ids.uuid4(),
             endpoint_id=model.endpoint_id,
@@ -141,6 +147,10 @@ class JobQueue:
             # one with file URLs far under it.
             retention=self.retention.for_result(large=plan.data_uris),
             file_seconds=file_seconds,
+            requeues=requeues,
+            requeue_attempt=attempt if requeues else 0.0,
+            requeue_wait=wait if requeues else 0.0,
+            gateway_ids=tuple(ids.uuid4() for _ in range(requeues)),
         )
         self.jobs.add(job)
         self.account.track(job)
@@ -202,7 +212,8 @@ class JobQueue:
     def _position(self, job: Job, state: JobState) -> int | None:
         if state is not JobState.IN_QUEUE:
             return None
-        return 0 if job.step_mode else self._scheduler.position(job)
+        # A re-queued request keeps its worker's place: it is next.
+        return 0 if job.step_mode or (job.requeues and job.started_at is not None) else self._scheduler.position(job)
 
     def view(self, job: Job, *, with_logs: bool, step: bool = False) -> StatusView:
         """The job's status now. ``step``: this is a client's poll, which moves a
@@ -308,7 +319,9 @@ class JobQueue:
                 ttl = max(ttl, 1.0)
                 image = replace(image, file_id=self.files.put(data, model_plan.content_type, name, ttl))
             images.append(image)
-        return Output(tuple(images), model_plan.seed, model_plan.prompt, job.inference_time() or 0.0)
+        return Output(
+            tuple(images), model_plan.seed, model_plan.prompt, job.inference_time() or 0.0, model_plan.flagged
+        )
 
     def _expires_at(self, job: Job) -> float:
         return (job.finished_at or self.clock.now()) + job.retention

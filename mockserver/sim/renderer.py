@@ -66,6 +66,13 @@ def render(spec: RenderSpec) -> bytes:
     return _encode(render_image(spec), _format_name(spec.image_format))
 
 
+def render_blocked(width: int, height: int, image_format: str) -> bytes:
+    """What fal returns for an image its safety checker flagged: all black, at the size and in the format asked."""
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    return _encode(Image.new("RGB", (width, height)), _format_name(image_format))
+
+
 def render_image(spec: RenderSpec) -> Image.Image:
     """The RGB picture for ``spec``, before encoding."""
     fmt = _format_name(spec.image_format)

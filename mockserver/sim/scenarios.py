@@ -36,7 +36,7 @@ from mockserver.spec.yaml_files import read_yaml
 # Effects that replace the answer: when several rules would, the first one wins.
 RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})
 # Effects on the job a request creates.
-JOB_EFFECTS = frozenset({"stuck", "fail", "step"})
+JOB_EFFECTS = frozenset({"stuck", "fail", "step", "flag", "requeue"})
 # Counters kept per rule, one per test id seen; the oldest go first past this.
 MAX_SCOPES_PER_RULE = 10_000
 # Rules kept in all scopes together: a test suite that never cleans up cannot grow the server without bound.
@@ -83,6 +83,7 @@ class Facts:
     test_id: str | None = None
     endpoint: str | None = None  # model endpoint id, when the request concerns one
     prompt: str | None = None
+    safety_tolerance: int | None = None  # the request's, or its model's default, when the model has one
     creates_job: bool = False
     streams: bool = False
     cancels: bool = False
@@ -117,6 +118,8 @@ class Rule:
             value = _regex(header["value"], ("match", "header", "value")) if "value" in header else None
             self._header = (str(header["name"]).lower(), value)
         self.nth: int | None = match.get("nth")
+        self.after: int | None = match.get("after")
+        self._tolerance_at_most: int | None = match.get("safety_tolerance_at_most")
         self.probability: float | None = match.get("probability")
         self.seed = match.get("seed")
         self.counters: dict[str | None, _Counter] = {}  # by the test id of the requests counted
@@ -143,6 +146,10 @@ class Rule:
         if self._path is not None and not fnmatch.fnmatchcase(facts.path, self._path):
             return False
         if self._prompt is not None and not (facts.prompt is not None and self._prompt.search(facts.prompt)):
+            return False
+        if self._tolerance_at_most is not None and not (
+            facts.safety_tolerance is not None and facts.safety_tolerance <= self._tolerance_at_most
+        ):
             return False
         if self._header is not None:
             name, value = self._header
@@ -289,6 +296,8 @@ class ScenarioBook:
     def _fires(rule: Rule, counter: _Counter) -> bool:
         if rule.nth is not None and counter.matched != rule.nth:
             return False
+        if rule.after is not None and counter.matched <= rule.after:
+            return False
         if rule.times is not None and counter.fired >= rule.times:
             return False
         return rule.probability is None or counter.rng.random() < rule.probability
@@ -339,6 +348,10 @@ def _apply(effect: Mapping[str, Any], decision: Decision) -> None:
             decision.job.hold_seconds += float(effect["seconds"])
         else:
             decision.job.stall_seconds += float(effect["seconds"])
+    elif kind == "flag":
+        decision.job.flagged = True
+    elif kind == "requeue":
+        decision.job.requeues = max(decision.job.requeues, int(effect.get("times", 1)))
     elif kind == "fail" and decision.job.failure is None:
         decision.job.failure = failure_of(effect)
 

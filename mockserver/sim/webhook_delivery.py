@@ -107,7 +107,8 @@ def target_problem(url: str, allow_hosts: tuple[str, ...]) -> str | None:
 
 def payload(job: Job, status_code: int, body: Any) -> dict[str, Any]:
     """fal's webhook body: OK with the output, or ERROR with the error body."""
-    common = {"request_id": job.id, "gateway_request_id": job.id}
+    # After runner retries, the gateway id is the last attempt's, no longer the request id.
+    common = {"request_id": job.id, "gateway_request_id": job.gateway_ids[-1] if job.gateway_ids else job.id}
     if status_code == 200:
         return {**common, "status": "OK", "payload": body}
     return {**common, "status": "ERROR", "error": f"Invalid status code: {status_code}", "payload": body}

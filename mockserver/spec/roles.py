@@ -23,6 +23,7 @@ class Role(StrEnum):
     ASPECT_RATIO = "aspect_ratio"
     SYNC_MODE = "sync_mode"
     IMAGE_INPUT = "image_input"
+    SAFETY_TOLERANCE = "safety_tolerance"  # how strict the safety checker is: 1 strictest
     MODEL_NAME = "model_name"  # the body field that picks the model (OpenAI-compatible API)
     RESPONSE_FORMAT = "response_format"
     IMAGE_UPLOAD = "image_upload"  # a multipart file field

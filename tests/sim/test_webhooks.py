@@ -271,3 +271,16 @@ def _wait(condition: Any) -> bool:
             return True
         event.wait(0.01)
     return bool(condition())
+
+
+def test_a_retried_requests_webhook_carries_a_new_gateway_id(receiver: Receiver, clock: ManualClock) -> None:
+    with MockServer(clock=clock, time_scale=0) as mock, httpx.Client(base_url=mock.url, timeout=10) as http:
+        http.post("/_mock/scenarios", json={"effect": {"type": "requeue", "times": 3}})
+        retried = http.post(f"/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "p"}).json()
+        http.delete("/_mock/scenarios")
+        plain = http.post(f"/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "p"}).json()
+        deliveries = {hit.json()["request_id"]: hit.json() for hit in receiver.wait_for(2)}
+    # Without a retry the gateway id is the request id; after runner retries, the last attempt's.
+    assert deliveries[plain["request_id"]]["gateway_request_id"] == plain["request_id"]
+    gateway = deliveries[retried["request_id"]]["gateway_request_id"]
+    assert isinstance(gateway, str) and gateway != retried["request_id"] and len(gateway) == 36
