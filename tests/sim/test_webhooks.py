@@ -281,6 +281,7 @@ def test_a_retried_requests_webhook_carries_a_new_gateway_id(receiver: Receiver,
         plain = http.post(f"/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "p"}).json()
         deliveries = {hit.json()["request_id"]: hit.json() for hit in receiver.wait_for(2)}
     # Without a retry the gateway id is the request id; after runner retries, the last attempt's.
+    assert plain["gateway_request_id"] == plain["request_id"]
     assert deliveries[plain["request_id"]]["gateway_request_id"] == plain["request_id"]
     gateway = deliveries[retried["request_id"]]["gateway_request_id"]
     assert isinstance(gateway, str) and gateway != retried["request_id"] and len(gateway) == 36

@@ -153,6 +153,8 @@ def submit(operation: Operation, ctx: AppContext) -> Endpoint:
         queued["logs"] = None
         queued["metrics"] = {}
         queued["queue_position"] = queue.submitted_position(job)
+        if webhook is not None:
+            queued["gateway_request_id"] = job.id  # fal's answer to a webhook submit names it too
         return JsonResponse(queued, headers={id_header: job.id})
 
     return endpoint
