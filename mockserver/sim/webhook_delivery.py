@@ -4,8 +4,9 @@ The queue is simulated lazily, so nothing would notice a job finishing on its
 own. While webhooks are pending, one watcher task sleeps until the earliest
 scheduled finish (re-checking at least every ``POLL_SECONDS``, so a
 :class:`~mockserver.sim.clock.ManualClock` moved by hand, or a cancel, is noticed
-too) and starts a delivery task for each job that has ended; deliveries retry
-with bounded, doubling waits. All of them are cancelled when the server stops.
+too) and starts a delivery task for each job that has ended; a delivery that
+fails is retried on fal's schedule, time-scaled (:mod:`~mockserver.sim.webhook_schedule`).
+All of them are cancelled when the server stops.
 
 Signatures follow fal: Ed25519 over
 ``request_id \\n user_id \\n timestamp \\n sha256_hex(body)``, hex-encoded in
@@ -30,6 +31,8 @@ from urllib.parse import urlsplit
 from mockserver.config import Settings
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import JobQueue
+from mockserver.sim.webhook_schedule import delivery_delays
+from mockserver.spec.contract import WebhookSchedule
 from mockserver.spec.roles import Role
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ log = logging.getLogger("mockserver.sim.webhook_delivery")
 POLL_SECONDS = 0.05  # upper bound on how late a finish is noticed
 # (status code, body) the result endpoint would answer for a finished job.
 ResultRenderer = Callable[[Job, str], Awaitable[tuple[int, Any]]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Signer:
@@ -126,11 +130,20 @@ class DeliveryRecord:
 
 
 class WebhookDispatcher:
+    """Delivers each webhook once its job ends, retrying as ``schedule`` (the spec's) and the settings say."""
+
     def __init__(
-        self, queue: JobQueue, settings: Settings, render: ResultRenderer, header_names: Mapping[Role, str]
+        self,
+        queue: JobQueue,
+        settings: Settings,
+        render: ResultRenderer,
+        header_names: Mapping[Role, str],
+        schedule: WebhookSchedule | None = None,
     ) -> None:
         self.signer = Signer(header_names)
         self.records: dict[str, DeliveryRecord] = {}
+        self.delays = delivery_delays(settings, schedule)  # real seconds before each retry
+        self.sleep: Sleep = asyncio.sleep  # the waits between attempts; tests replace it
         self._queue = queue
         self._settings = settings
         self._render = render
@@ -199,9 +212,9 @@ class WebhookDispatcher:
         settings = self._settings
         record = self.records.get(request_id) or DeliveryRecord(request_id, url)
         async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-            for attempt in range(settings.webhook_attempts):
+            for attempt in range(len(self.delays) + 1):
                 if attempt:
-                    await asyncio.sleep(settings.webhook_backoff_seconds * 2 ** (attempt - 1))
+                    await self.sleep(self.delays[attempt - 1])
                 # Receivers compare the timestamp with their own wall clock, not the simulated one.
                 timestamp = int(time.time())
                 headers = {
