@@ -67,6 +67,15 @@ def test_mock_passes_one_case_of_each_kind_per_endpoint(healthy: MockServer, kin
         assert findings.failures == [], findings.report()
 
 
+def test_a_webhook_with_a_null_payload_and_no_reason_is_refused_by_the_spec() -> None:
+    operation = SPEC.model(TEXT)
+    assert operation is not None
+    pointer = "/webhooks/requestDone/post/requestBody/content/application~1json/schema"
+    errors = list(SPEC.validator(operation.document, pointer).iter_errors({"request_id": "r", "status": "OK",
+                                                                          "payload": None}))
+    assert [e.message for e in errors] == ["'payload_error' is a required property"]
+
+
 @pytest.mark.parametrize("kind", ["valid", "invalid"])
 def test_mock_passes_every_openai_case(healthy: MockServer, kind: str) -> None:
     for chosen in [c for c in CASES if c.api == "openai" and c.kind == kind]:
