@@ -23,6 +23,7 @@ class JobDirectives:
     hold_seconds: float = 0.0  # extra simulated time IN_QUEUE
     stall_seconds: float = 0.0  # extra simulated time IN_PROGRESS
     failure: JobFailure | None = None
+    unserialisable_output: bool = False  # its webhook says payload_error instead of the output
 
 
 @dataclass

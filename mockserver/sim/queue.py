@@ -141,6 +141,7 @@ class JobQueue:
             # one with file URLs far under it.
             retention=self.retention.for_result(large=plan.data_uris),
             file_seconds=file_seconds,
+            unserialisable_output=directives.unserialisable_output,
         )
         self.jobs.add(job)
         self.account.track(job)

@@ -109,12 +109,21 @@ def target_problem(url: str, allow_hosts: tuple[str, ...]) -> str | None:
     return f"host {host!r} is not a loopback address; allow it with --webhook-allow {host}"
 
 
-def payload(job: Job, status_code: int, body: Any) -> dict[str, Any]:
-    """fal's webhook body: OK with the output, or ERROR with the error body."""
+def payload(job: Job, status_code: int, body: Any, payload_error: str = "") -> dict[str, Any]:
+    """fal's webhook body: OK with the output, or ERROR with the error body.
+
+    The one place the body is built. ``gateway_request_id`` names the runner's attempt,
+    which for the mock's jobs is the request itself. For a job whose output fal could
+    not serialise, ``payload`` is null and ``payload_error`` says why.
+    """
     common = {"request_id": job.id, "gateway_request_id": job.id}
     if status_code == 200:
-        return {**common, "status": "OK", "payload": body}
-    return {**common, "status": "ERROR", "error": f"Invalid status code: {status_code}", "payload": body}
+        outcome = {**common, "status": "OK"}
+    else:
+        outcome = {**common, "status": "ERROR", "error": f"Invalid status code: {status_code}"}
+    if job.unserialisable_output:
+        return {**outcome, "payload": None, "payload_error": payload_error}
+    return {**outcome, "payload": body}
 
 
 @dataclass
@@ -130,7 +139,10 @@ class DeliveryRecord:
 
 
 class WebhookDispatcher:
-    """Delivers each webhook once its job ends, retrying as ``schedule`` (the spec's) and the settings say."""
+    """Delivers each webhook once its job ends, retrying as ``schedule`` (the spec's) and the settings say.
+
+    ``payload_error`` is what a body says in place of an output that is not serialisable.
+    """
 
     def __init__(
         self,
@@ -139,6 +151,7 @@ class WebhookDispatcher:
         render: ResultRenderer,
         header_names: Mapping[Role, str],
         schedule: WebhookSchedule | None = None,
+        payload_error: str = "",
     ) -> None:
         self.signer = Signer(header_names)
         self.records: dict[str, DeliveryRecord] = {}
@@ -147,6 +160,7 @@ class WebhookDispatcher:
         self._queue = queue
         self._settings = settings
         self._render = render
+        self._payload_error = payload_error
         self._pending: dict[str, tuple[Job, str, str]] = {}  # job id → (job, target, base URL)
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -199,7 +213,7 @@ class WebhookDispatcher:
     async def _run(self, job: Job, url: str, base_url: str) -> None:
         try:
             status_code, body = await self._render(job, base_url)
-            data = json.dumps(payload(job, status_code, body), ensure_ascii=False).encode()
+            data = json.dumps(payload(job, status_code, body, self._payload_error), ensure_ascii=False).encode()
             await self._deliver(job.id, url, data)
         except asyncio.CancelledError:
             raise

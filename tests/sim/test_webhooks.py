@@ -243,6 +243,39 @@ def test_the_schedule_is_time_scaled_and_really_waited(clock: ManualClock, recei
     assert sum(mock.context.webhooks.delays) == pytest.approx(schedule.retry_window_seconds * scale)
 
 
+def test_an_unserialisable_output_sends_payload_error_and_the_result_still_answers(
+    clock: ManualClock, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAL_KEY", "test-key")
+    with MockServer(clock=clock, scenarios_path="webhook-payload-error") as mock, point_fal_client(mock.url):
+        odd = fal_client.submit(TEXT, {"prompt": "an unserialisable kite"}, webhook_url=receiver.url)
+        plain = fal_client.submit(TEXT, {"prompt": "a plain kite"}, webhook_url=receiver.url)
+        clock.advance(60)
+        bodies = {h.json()["request_id"]: h.json() for h in receiver.wait_for(2)}
+        assert odd.get()["images"]  # only the webhook's payload fails, as on fal
+    assert bodies[odd.request_id] == {
+        "request_id": odd.request_id,
+        "gateway_request_id": odd.request_id,
+        "status": "OK",
+        "payload": None,
+        "payload_error": Spec.load().queue_contract("fal").webhook["payload_error"],
+    }
+    assert bodies[plain.request_id]["payload"]["images"]
+
+
+def test_a_failed_job_with_an_unserialisable_output_keeps_its_error(
+    clock: ManualClock, receiver: Receiver
+) -> None:
+    with MockServer(clock=clock) as mock:
+        for effect in ({"type": "fail", "status": 500}, {"type": "unserialisable_output"}):
+            assert httpx.post(f"{mock.url}/_mock/scenarios", json={"effect": effect}).status_code == 201
+        httpx.post(f"{mock.url}/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "broken"})
+        clock.advance(60)
+        body = receiver.wait_for(1)[0].json()
+    assert (body["status"], body["error"], body["payload"]) == ("ERROR", "Invalid status code: 500", None)
+    assert body["payload_error"]
+
+
 def test_non_loopback_webhook_is_refused_and_nothing_is_queued(fal: MockServer) -> None:
     before = len(fal.context.queue.jobs)
     with pytest.raises(fal_client.FalClientHTTPError) as caught:
