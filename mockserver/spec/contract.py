@@ -37,7 +37,9 @@ class QueueContract:
     # Transitions a server may make that are legal but worth a warning (a re-queue after a runner failure).
     warn_transitions: Mapping[str, tuple[str, ...]]
     run_operation: str | None  # the synchronous run host's operation
-    webhook: Mapping[str, str]  # the webhook's event operation, its success status, its keys' operation
+    # The webhook's event operation, success status, keys' operation, the oldest timestamp a receiver
+    # takes, and what fal says for an output it cannot serialise.
+    webhook: Mapping[str, str]
     webhook_schedule: WebhookSchedule | None  # its retries; None when the dialect states none
     # How long a finished request is kept: seconds, and a shorter period for results of at least
     # large_result_bytes (fal's rules); empty when the dialect states none.
@@ -80,9 +82,7 @@ class QueueContract:
                 {str(s): tuple(str(n) for n in _list(v, f"warn_transitions.{s}")) for s, v in warned.items()}
             ),
             run_operation=str(raw["run_operation"]) if raw.get("run_operation") is not None else None,
-            webhook=MappingProxyType(
-                {str(k): str(v) for k, v in _webhook(raw).items() if k not in _SCHEDULE_KEYS}
-            ),
+            webhook=MappingProxyType({str(k): str(v) for k, v in _webhook(raw).items() if k not in _SCHEDULE_KEYS}),
             webhook_schedule=_schedule(_webhook(raw)),
             retention=_retention(raw.get("retention")),
         )
