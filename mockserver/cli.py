@@ -174,12 +174,14 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="also deliver webhooks to this host (repeatable); default: loopback addresses only",
     )
     parser.add_argument(
-        "--webhook-attempts", type=int, default=defaults.webhook_attempts,
-        help="delivery attempts per webhook (default %(default)s)",
+        "--webhook-attempts", type=positive_int, default=None, metavar="N",
+        help="delivery attempts per webhook, their waits still spread over the window "
+        "(default: fal's schedule, 10 attempts over 2 h × time-scale)",
     )
     parser.add_argument(
-        "--webhook-backoff", type=non_negative_float, default=defaults.webhook_backoff_seconds,
-        help="seconds before the first retry, doubling after each (default %(default)s)",
+        "--webhook-backoff", type=non_negative_float, default=None, metavar="SECONDS",
+        help="real seconds before the first retry, doubling after each "
+        "(default: fal's schedule, 10 attempts over 2 h × time-scale)",
     )
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MB = 1024 * 1024
+# Past about 1000 doublings a retry's wait is no longer a number of seconds a float can hold.
+MAX_WEBHOOK_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ class Settings:
     step_mode: bool = False
     # Webhooks: by default only loopback targets; these hosts (names or IPs) are allowed too.
     webhook_allow_hosts: tuple[str, ...] = ()
-    # Delivery attempts per webhook, and the first retry delay (doubling each time), in real seconds.
-    webhook_attempts: int = 5
-    webhook_backoff_seconds: float = 1.0
+    # Delivery attempts per webhook, and the first retry's wait in real seconds (doubling each
+    # time). None: fal's schedule from the spec (x-contract.webhook), its window times time_scale.
+    webhook_attempts: int | None = None
+    webhook_backoff_seconds: float | None = None
     webhook_timeout_seconds: float = 10.0
     # The X-Fal-Webhook-User-Id the mock signs with.
     webhook_user_id: str = "flux-mock-user"
@@ -75,7 +78,8 @@ class Settings:
             raise ValueError("balance must be a finite number >= 0")
         if self.retention_seconds is not None and self.retention_seconds <= 0:
             raise ValueError("retention_seconds must be > 0")
-        if self.webhook_attempts < 1:
-            raise ValueError("webhook_attempts must be >= 1")
-        if self.webhook_backoff_seconds < 0 or self.webhook_timeout_seconds <= 0:
+        if self.webhook_attempts is not None and not 1 <= self.webhook_attempts <= MAX_WEBHOOK_ATTEMPTS:
+            raise ValueError(f"webhook_attempts must be between 1 and {MAX_WEBHOOK_ATTEMPTS}")
+        backoff = self.webhook_backoff_seconds
+        if (backoff is not None and not 0 <= backoff < float("inf")) or self.webhook_timeout_seconds <= 0:
             raise ValueError("webhook backoff must be >= 0 and timeout > 0")

@@ -199,7 +199,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     async def webhook_result(job: Job, base: str) -> tuple[int, Any]:
         return await fal_queue.finished_result(queue, job, base, spec.queue_contract(fal_queue.DIALECT))
 
-    dispatcher = WebhookDispatcher(queue, settings, webhook_result, spec.webhook_headers(fal_queue.DIALECT))
+    lifecycle = spec.queue_contract(fal_queue.DIALECT)
+    dispatcher = WebhookDispatcher(
+        queue,
+        settings,
+        webhook_result,
+        spec.webhook_headers(fal_queue.DIALECT),
+        lifecycle.webhook_schedule,
+        lifecycle.webhook.get("payload_error", ""),
+    )
     uploads = UploadSlots(clock, queue.retention.seconds)
     ctx = AppContext(
         settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads, scenarios=book

@@ -25,6 +25,7 @@ class JobDirectives:
     failure: JobFailure | None = None
     flagged: bool = False  # the safety checker blocks its output
     requeues: int = 0  # runner failures before the attempt that succeeds
+    unserialisable_output: bool = False  # its webhook says payload_error instead of the output
 
 
 @dataclass

@@ -86,6 +86,8 @@ class Job:
     gateway_ids: tuple[str, ...] = ()  # the id of each retry's attempt, in order
     retention: float = float("inf")  # seconds it is kept once finished (the queue sets it by its rules)
     file_seconds: float | None = None  # its files' lifetime, when its submit asked for one
+    # A scenario's: its webhook carries payload_error, not the output (its result still answers).
+    unserialisable_output: bool = False
     # Step mode: status polls, not the scheduler, write this job's timeline (see JobQueue.view).
     step_mode: bool = False
     stall_seconds: float = 0.0  # in step mode: simulated time it must spend IN_PROGRESS

@@ -151,6 +151,7 @@ class JobQueue:
             requeue_attempt=attempt if requeues else 0.0,
             requeue_wait=wait if requeues else 0.0,
             gateway_ids=tuple(ids.uuid4() for _ in range(requeues)),
+            unserialisable_output=directives.unserialisable_output,
         )
         self.jobs.add(job)
         self.account.track(job)

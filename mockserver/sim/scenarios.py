@@ -36,7 +36,7 @@ from mockserver.spec.yaml_files import read_yaml
 # Effects that replace the answer: when several rules would, the first one wins.
 RESPONSE_EFFECTS = frozenset({"error", "ingress_error", "timeout", "drop"})
 # Effects on the job a request creates.
-JOB_EFFECTS = frozenset({"stuck", "fail", "step", "flag", "requeue"})
+JOB_EFFECTS = frozenset({"stuck", "fail", "step", "flag", "requeue", "unserialisable_output"})
 # Counters kept per rule, one per test id seen; the oldest go first past this.
 MAX_SCOPES_PER_RULE = 10_000
 # Rules kept in all scopes together: a test suite that never cleans up cannot grow the server without bound.
@@ -354,6 +354,8 @@ def _apply(effect: Mapping[str, Any], decision: Decision) -> None:
         decision.job.requeues = max(decision.job.requeues, int(effect.get("times", 1)))
     elif kind == "fail" and decision.job.failure is None:
         decision.job.failure = failure_of(effect)
+    elif kind == "unserialisable_output":
+        decision.job.unserialisable_output = True
 
 
 def failure_of(effect: Mapping[str, Any]) -> JobFailure:

@@ -4,8 +4,9 @@ The queue is simulated lazily, so nothing would notice a job finishing on its
 own. While webhooks are pending, one watcher task sleeps until the earliest
 scheduled finish (re-checking at least every ``POLL_SECONDS``, so a
 :class:`~mockserver.sim.clock.ManualClock` moved by hand, or a cancel, is noticed
-too) and starts a delivery task for each job that has ended; deliveries retry
-with bounded, doubling waits. All of them are cancelled when the server stops.
+too) and starts a delivery task for each job that has ended; a delivery that
+fails is retried on fal's schedule, time-scaled (:mod:`~mockserver.sim.webhook_schedule`).
+All of them are cancelled when the server stops.
 
 Signatures follow fal: Ed25519 over
 ``request_id \\n user_id \\n timestamp \\n sha256_hex(body)``, hex-encoded in
@@ -30,6 +31,8 @@ from urllib.parse import urlsplit
 from mockserver.config import Settings
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import JobQueue
+from mockserver.sim.webhook_schedule import delivery_delays
+from mockserver.spec.contract import WebhookSchedule
 from mockserver.spec.roles import Role
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ log = logging.getLogger("mockserver.sim.webhook_delivery")
 POLL_SECONDS = 0.05  # upper bound on how late a finish is noticed
 # (status code, body) the result endpoint would answer for a finished job.
 ResultRenderer = Callable[[Job, str], Awaitable[tuple[int, Any]]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Signer:
@@ -105,13 +109,22 @@ def target_problem(url: str, allow_hosts: tuple[str, ...]) -> str | None:
     return f"host {host!r} is not a loopback address; allow it with --webhook-allow {host}"
 
 
-def payload(job: Job, status_code: int, body: Any) -> dict[str, Any]:
-    """fal's webhook body: OK with the output, or ERROR with the error body."""
+def payload(job: Job, status_code: int, body: Any, payload_error: str = "") -> dict[str, Any]:
+    """fal's webhook body: OK with the output, or ERROR with the error body.
+
+    The one place the body is built. ``gateway_request_id`` names the runner's attempt,
+    the request id until a runner is retried (a ``requeue`` scenario). For a job whose output fal could
+    not serialise, ``payload`` is null and ``payload_error`` says why.
+    """
     # After runner retries, the gateway id is the last attempt's, no longer the request id.
     common = {"request_id": job.id, "gateway_request_id": job.gateway_ids[-1] if job.gateway_ids else job.id}
     if status_code == 200:
-        return {**common, "status": "OK", "payload": body}
-    return {**common, "status": "ERROR", "error": f"Invalid status code: {status_code}", "payload": body}
+        outcome = {**common, "status": "OK"}
+    else:
+        outcome = {**common, "status": "ERROR", "error": f"Invalid status code: {status_code}"}
+    if job.unserialisable_output:
+        return {**outcome, "payload": None, "payload_error": payload_error}
+    return {**outcome, "payload": body}
 
 
 @dataclass
@@ -127,14 +140,28 @@ class DeliveryRecord:
 
 
 class WebhookDispatcher:
+    """Delivers each webhook once its job ends, retrying as ``schedule`` (the spec's) and the settings say.
+
+    ``payload_error`` is what a body says in place of an output that is not serialisable.
+    """
+
     def __init__(
-        self, queue: JobQueue, settings: Settings, render: ResultRenderer, header_names: Mapping[Role, str]
+        self,
+        queue: JobQueue,
+        settings: Settings,
+        render: ResultRenderer,
+        header_names: Mapping[Role, str],
+        schedule: WebhookSchedule | None = None,
+        payload_error: str = "",
     ) -> None:
         self.signer = Signer(header_names)
         self.records: dict[str, DeliveryRecord] = {}
+        self.delays = delivery_delays(settings, schedule)  # real seconds before each retry
+        self.sleep: Sleep = asyncio.sleep  # the waits between attempts; tests replace it
         self._queue = queue
         self._settings = settings
         self._render = render
+        self._payload_error = payload_error
         self._pending: dict[str, tuple[Job, str, str]] = {}  # job id → (job, target, base URL)
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -187,7 +214,7 @@ class WebhookDispatcher:
     async def _run(self, job: Job, url: str, base_url: str) -> None:
         try:
             status_code, body = await self._render(job, base_url)
-            data = json.dumps(payload(job, status_code, body), ensure_ascii=False).encode()
+            data = json.dumps(payload(job, status_code, body, self._payload_error), ensure_ascii=False).encode()
             await self._deliver(job.id, url, data)
         except asyncio.CancelledError:
             raise
@@ -200,9 +227,9 @@ class WebhookDispatcher:
         settings = self._settings
         record = self.records.get(request_id) or DeliveryRecord(request_id, url)
         async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-            for attempt in range(settings.webhook_attempts):
+            for attempt in range(len(self.delays) + 1):
                 if attempt:
-                    await asyncio.sleep(settings.webhook_backoff_seconds * 2 ** (attempt - 1))
+                    await self.sleep(self.delays[attempt - 1])
                 # Receivers compare the timestamp with their own wall clock, not the simulated one.
                 timestamp = int(time.time())
                 headers = {

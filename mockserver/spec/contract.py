@@ -7,10 +7,20 @@ shape when the spec loads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+
+@dataclass(frozen=True)
+class WebhookSchedule:
+    """How a webhook that could not be delivered is retried: ``attempts`` in all, the
+    waits between them doubling and adding up to ``retry_window_seconds``."""
+
+    attempts: int
+    retry_window_seconds: float
 
 
 @dataclass(frozen=True)
@@ -27,7 +37,10 @@ class QueueContract:
     # Transitions a server may make that are legal but worth a warning (a re-queue after a runner failure).
     warn_transitions: Mapping[str, tuple[str, ...]]
     run_operation: str | None  # the synchronous run host's operation
-    webhook: Mapping[str, str]  # the webhook's event operation and its success status
+    # The webhook's event operation, success status, keys' operation, the oldest timestamp a receiver
+    # takes, and what fal says for an output it cannot serialise.
+    webhook: Mapping[str, str]
+    webhook_schedule: WebhookSchedule | None  # its retries; None when the dialect states none
     # How long a finished request is kept: seconds, and a shorter period for results of at least
     # large_result_bytes (fal's rules); empty when the dialect states none.
     retention: Mapping[str, float]
@@ -69,7 +82,8 @@ class QueueContract:
                 {str(s): tuple(str(n) for n in _list(v, f"warn_transitions.{s}")) for s, v in warned.items()}
             ),
             run_operation=str(raw["run_operation"]) if raw.get("run_operation") is not None else None,
-            webhook=MappingProxyType({str(k): str(v) for k, v in (raw.get("webhook") or {}).items()}),
+            webhook=MappingProxyType({str(k): str(v) for k, v in _webhook(raw).items() if k not in _SCHEDULE_KEYS}),
+            webhook_schedule=_schedule(_webhook(raw)),
             retention=_retention(raw.get("retention")),
         )
 
@@ -109,3 +123,28 @@ def _retention(raw: Any) -> Mapping[str, float]:
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf") for v in values.values()):
         raise ValueError("retention values must be positive numbers")
     return MappingProxyType({k: float(v) for k, v in values.items()})
+
+
+# The keys of x-contract.webhook that give its retry schedule (typed), not names (strings).
+_SCHEDULE_KEYS = ("attempts", "retry_window_seconds")
+
+
+def _webhook(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = raw.get("webhook") or {}
+    if not isinstance(value, Mapping):
+        raise ValueError("webhook must be a mapping")
+    return value
+
+
+def _schedule(webhook: Mapping[str, Any]) -> WebhookSchedule | None:
+    given = [key for key in _SCHEDULE_KEYS if key in webhook]
+    if not given:
+        return None
+    if len(given) != len(_SCHEDULE_KEYS):
+        raise ValueError(f"webhook must give {' and '.join(_SCHEDULE_KEYS)} together")
+    attempts, window = (webhook[key] for key in _SCHEDULE_KEYS)
+    if type(attempts) is not int or attempts < 1:
+        raise ValueError(f"webhook.attempts must be a whole number >= 1, not {attempts!r}")
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window < math.inf:
+        raise ValueError(f"webhook.retry_window_seconds must be a number of seconds >= 0, not {window!r}")
+    return WebhookSchedule(attempts, float(window))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -65,6 +65,27 @@ def test_mock_passes_one_case_of_each_kind_per_endpoint(healthy: MockServer, kin
         chosen = case(op.model.endpoint_id, "invalid" if kind == "invalid" else "valid")
         findings = run(healthy, kind, chosen)
         assert findings.failures == [], findings.report()
+
+
+def test_a_webhook_with_payload_error_in_place_of_the_output_passes() -> None:
+    # fal's delivery for an output it cannot serialise: payload null, and the reason.
+    with MockServer(time_scale=0, scenarios_path="webhook-payload-error") as server:
+        chosen = replace(case(TEXT, "valid"), body={"prompt": "an unserialisable kite"})
+        findings = run(server, "webhook", chosen)
+        (record,) = server.context.webhooks.records.values()
+        job = server.context.queue.jobs.get(record.request_id)
+    assert findings.failures == [], findings.report()
+    assert record.delivered and "webhook.payload" in findings.rules
+    assert job is not None and job.unserialisable_output  # the delivery judged was one with payload_error
+
+
+def test_a_webhook_with_a_null_payload_and_no_reason_is_refused_by_the_spec() -> None:
+    operation = SPEC.model(TEXT)
+    assert operation is not None
+    pointer = "/webhooks/requestDone/post/requestBody/content/application~1json/schema"
+    errors = list(SPEC.validator(operation.document, pointer).iter_errors({"request_id": "r", "status": "OK",
+                                                                          "payload": None}))
+    assert [e.message for e in errors] == ["'payload_error' is a required property"]
 
 
 @pytest.mark.parametrize("kind", ["valid", "invalid"])

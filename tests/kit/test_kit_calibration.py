@@ -31,8 +31,10 @@ from tests.calibration import ERROR_EFFECTS, SCENARIOS, fired_effects, move_time
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 OPENAI_MODEL = "black-forest-labs/flux-kontext-max/text-to-image"
-# Prompts that meet failing-model.yaml's rules and that miss them.
-PROMPTS = ("a calm lake", "crash the model", "a paper boat", "nsfw sketch", "a lighthouse", "a fox", "a kite")
+# Prompts that meet failing-model.yaml's rules and that miss them; the last meets webhook-payload-error.yaml's.
+PROMPTS = (
+    "a calm lake", "crash the model", "a paper boat", "nsfw sketch", "a lighthouse", "a fox", "an unserialisable kite"
+)
 # What each client may be warned about: fal-client ignores Retry-After by design.
 BY_DESIGN = {"fal-sync": {"http.retry-after-ignored"}, "fal-async": {"http.retry-after-ignored"}, "openai": set()}
 
@@ -101,10 +103,12 @@ def _openai(mock: MockServer, slow: bool) -> int:
     return succeeded
 
 
-# Pairs where the scenario has nothing to do: failing-model's prompt rules do not match /v1 bodies
-# (the mock finds no prompt there) and its random draws miss these few requests; an exhausted fal
+# Pairs where the scenario has nothing to do: prompt rules do not match /v1 bodies (the mock finds
+# no prompt there) and failing-model's random draws miss these few requests; an exhausted fal
 # balance and fal's safety checker (by safety_tolerance, a fal field) concern fal's APIs only.
-FAL_ONLY = {("openai", "failing-model"), ("openai", "exhausted-balance"), ("openai", "flagged-output")}
+FAL_ONLY = {
+    ("openai", name) for name in ("failing-model", "webhook-payload-error", "exhausted-balance", "flagged-output")
+}
 
 CLIENTS: dict[str, Callable[[MockServer, bool], int]] = {
     "fal-sync": _fal_sync, "fal-async": _fal_async, "openai": _openai,

@@ -26,8 +26,9 @@ from mockserver.testing import MockServer
 from tests.calibration import ERROR_EFFECTS, SCENARIOS, fired_effects, move_time_while, severities
 
 RUN_TIMEOUT = 120
-# Prompts that meet failing-model.yaml's rules and one that misses them; few, as each 429 costs a second.
-PROMPTS = ("crash the model", "nsfw sketch", "a paper boat")
+# Prompts that meet failing-model.yaml's rules and one that misses them (but meets
+# webhook-payload-error.yaml's); few, as each 429 costs a second.
+PROMPTS = ("crash the model", "nsfw sketch", "an unserialisable paper boat")
 BY_DESIGN = {"http.retry-after-ignored"}
 
 # Each call is made once; the clients' own retries handle what the scenario injects.

@@ -268,3 +268,6 @@ def test_webhook_options_reach_the_settings() -> None:
     settings = cli.settings_from(args)
     assert settings.webhook_allow_hosts == ("hooks.test", "10.0.0.9")
     assert (settings.webhook_attempts, settings.webhook_backoff_seconds) == (2, 0.5)
+    # Without the flags: fal's schedule, from the spec.
+    defaults = cli.settings_from(cli.build_parser().parse_args(["serve"]))
+    assert (defaults.webhook_attempts, defaults.webhook_backoff_seconds) == (None, None)

@@ -51,10 +51,21 @@ def test_bad_scenario_files_stop_the_server_at_start(
     assert "flux-mock:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["rate-limited", "flaky-ingress", "slow-queue", "failing-model"])
+@pytest.mark.parametrize(
+    "name", ["rate-limited", "flaky-ingress", "slow-queue", "failing-model", "webhook-payload-error"]
+)
 def test_ready_made_scenarios_load(name: str) -> None:
     with MockServer(time_scale=0, scenarios_path=FIXTURES / f"{name}.yaml") as server:
         assert rules(server.url)
+
+
+def test_webhook_payload_error_picks_prompts_by_their_word() -> None:
+    prompts = {"an Unserialisable kite": True, "一只不可序列化的风筝": True, "a kite": False}
+    with MockServer(time_scale=0, scenarios_path="webhook-payload-error") as server:
+        for prompt, marked in prompts.items():
+            ticket = httpx.post(f"{server.url}/{TEXT}", json={"prompt": prompt}).json()
+            job = server.context.queue.jobs.get(ticket["request_id"])
+            assert job is not None and job.unserialisable_output is marked, prompt
 
 
 

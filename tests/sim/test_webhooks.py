@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.webhook_delivery import target_problem
+from mockserver.sim.webhook_schedule import retry_delays
+from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer, point_fal_client
 
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
@@ -201,6 +203,77 @@ def test_retries_are_bounded(clock: ManualClock, receiver: Receiver) -> None:
         assert _wait(lambda: not mock.context.webhooks._tasks)  # the watcher and the delivery have ended
     assert len(receiver.hits) == 3
     assert not record.delivered
+
+
+def test_by_default_a_failing_receiver_gets_the_spec_schedule(clock: ManualClock, receiver: Receiver) -> None:
+    # At time scale 1 the waits add up to two hours: they are recorded instead of slept.
+    schedule = Spec.load().queue_contract("fal").webhook_schedule
+    assert schedule is not None
+    receiver.fail_codes = [503] * (schedule.attempts + 5)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    with MockServer(clock=clock) as mock:
+        mock.context.webhooks.sleep = sleep
+        answer = httpx.post(f"{mock.url}/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "down"})
+        clock.advance(60)
+        record = mock.context.webhooks.records[answer.json()["request_id"]]
+        assert _wait(lambda: not mock.context.webhooks._tasks)  # the delivery has given up
+    assert record.attempts == len(receiver.hits) == schedule.attempts
+    assert waits == retry_delays(schedule.attempts, schedule.retry_window_seconds, 1.0)
+    assert not record.delivered
+
+
+def test_the_schedule_is_time_scaled_and_really_waited(clock: ManualClock, receiver: Receiver) -> None:
+    # A time scale so small that fal's two hours pass in under a tenth of a second of real waits.
+    schedule = Spec.load().queue_contract("fal").webhook_schedule
+    assert schedule is not None
+    scale = 1e-5
+    receiver.fail_codes = [500] * (schedule.attempts - 1)
+    with MockServer(clock=clock, time_scale=scale) as mock:
+        answer = httpx.post(f"{mock.url}/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "late"})
+        clock.advance(60)
+        record = mock.context.webhooks.records[answer.json()["request_id"]]
+        assert _wait(lambda: record.delivered)
+    hits = receiver.wait_for(schedule.attempts)
+    assert len(hits) == record.attempts == schedule.attempts  # delivered at the last attempt
+    assert record.statuses == [500] * (schedule.attempts - 1) + [200]
+    assert sum(mock.context.webhooks.delays) == pytest.approx(schedule.retry_window_seconds * scale)
+
+
+def test_an_unserialisable_output_sends_payload_error_and_the_result_still_answers(
+    clock: ManualClock, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAL_KEY", "test-key")
+    with MockServer(clock=clock, scenarios_path="webhook-payload-error") as mock, point_fal_client(mock.url):
+        odd = fal_client.submit(TEXT, {"prompt": "an unserialisable kite"}, webhook_url=receiver.url)
+        plain = fal_client.submit(TEXT, {"prompt": "a plain kite"}, webhook_url=receiver.url)
+        clock.advance(60)
+        bodies = {h.json()["request_id"]: h.json() for h in receiver.wait_for(2)}
+        assert odd.get()["images"]  # only the webhook's payload fails, as on fal
+    assert bodies[odd.request_id] == {
+        "request_id": odd.request_id,
+        "gateway_request_id": odd.request_id,
+        "status": "OK",
+        "payload": None,
+        "payload_error": Spec.load().queue_contract("fal").webhook["payload_error"],
+    }
+    assert bodies[plain.request_id]["payload"]["images"]
+
+
+def test_a_failed_job_with_an_unserialisable_output_keeps_its_error(
+    clock: ManualClock, receiver: Receiver
+) -> None:
+    with MockServer(clock=clock) as mock:
+        for effect in ({"type": "fail", "status": 500}, {"type": "unserialisable_output"}):
+            assert httpx.post(f"{mock.url}/_mock/scenarios", json={"effect": effect}).status_code == 201
+        httpx.post(f"{mock.url}/{TEXT}", params={"fal_webhook": receiver.url}, json={"prompt": "broken"})
+        clock.advance(60)
+        body = receiver.wait_for(1)[0].json()
+    assert (body["status"], body["error"], body["payload"]) == ("ERROR", "Invalid status code: 500", None)
+    assert body["payload_error"]
 
 
 def test_non_loopback_webhook_is_refused_and_nothing_is_queued(fal: MockServer) -> None:

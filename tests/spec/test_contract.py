@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from mockserver.sim.clock import ManualClock
+from mockserver.spec.contract import WebhookSchedule
 from mockserver.spec.documents import SpecError
 from mockserver.spec.loader import Spec
 from mockserver.testing import MockServer
@@ -23,6 +24,8 @@ def test_the_shipped_contract_is_read_whole() -> None:
     assert contract.status_codes == {"IN_QUEUE": 202, "IN_PROGRESS": 202, "COMPLETED": 200}
     assert (contract.result_pending, contract.result_final, contract.unknown_request) == (400, 200, 404)
     assert contract.cancel_outcomes[contract.cancel_unknown] == 404
+    assert contract.webhook_schedule == WebhookSchedule(attempts=10, retry_window_seconds=7200.0)
+    assert set(contract.webhook) == {"event", "success", "keys", "max_age_seconds", "payload_error"}
 
 
 def test_the_mock_answers_with_the_codes_the_contract_gives(tmp_path: Path) -> None:
@@ -43,6 +46,11 @@ def test_the_mock_answers_with_the_codes_the_contract_gives(tmp_path: Path) -> N
          "status_codes: {IN_QUEUE: 202, COMPLETED: 200}", "status_codes must give a code for every state"),
         ("unknown_request: 404", "unknown_request: lost", "unknown_request must be an HTTP status code, not 'lost'"),
         ("cancel_unknown: NOT_FOUND", "cancel_unknown: GONE", "cancel_unknown 'GONE' is not one of cancel_outcomes"),
+        ("attempts: 10", "attempts: ten", "webhook.attempts must be a whole number >= 1, not 'ten'"),
+        ("attempts: 10", "attempts: 0", "webhook.attempts must be a whole number >= 1, not 0"),
+        ("retry_window_seconds: 7200", "retry_window_seconds: -1",
+         "webhook.retry_window_seconds must be a number of seconds >= 0, not -1"),
+        ("retry_window_seconds: 7200", "", "webhook must give attempts and retry_window_seconds together"),
     ],
 )
 def test_a_malformed_contract_stops_start_up(tmp_path: Path, old: str, new: str, message: str) -> None:
