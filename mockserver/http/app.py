@@ -195,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await dispatcher.aclose()  # pending webhooks die with the server
+        queue.files.disk.close()  # large uploads too: the requests that used them have ended
 
     async def shutdown() -> None:
         queue.stopping.set()
