@@ -34,6 +34,7 @@ class Settings:
     max_disk_bytes: int = 2048 * MB
     upload_spool_bytes: int = 8 * MB
     upload_dir: Path | None = None
+    max_multipart_uploads: int = 1_000  # unfinished at once; the oldest goes first
     max_header_bytes: int = 64 * 1024  # all request headers together; more gets 431
     # Input images: decoded only up to these limits (decompression bombs).
     max_input_bytes: int = 25 * MB
@@ -76,8 +77,8 @@ class Settings:
             raise ValueError("min_poll_interval must be >= 0")
         if self.max_jobs < 1 or self.max_body_bytes < 1:
             raise ValueError("max_jobs and max_body_bytes must be >= 1")
-        if self.max_upload_bytes < 1 or self.upload_spool_bytes < 0:
-            raise ValueError("max_upload_bytes must be >= 1 and upload_spool_bytes >= 0")
+        if self.max_upload_bytes < 1 or self.upload_spool_bytes < 0 or self.max_multipart_uploads < 1:
+            raise ValueError("max_upload_bytes and max_multipart_uploads must be >= 1, upload_spool_bytes >= 0")
         if self.max_disk_bytes < self.max_upload_bytes:
             raise ValueError(
                 f"max_disk_bytes ({self.max_disk_bytes}) must be at least max_upload_bytes ({self.max_upload_bytes}):"

@@ -93,12 +93,16 @@ def two_step_slot(base: str) -> str:
     return upload_url
 
 
-@pytest.mark.parametrize("route", ["single", "two-step"])
+@pytest.mark.parametrize("route", ["single", "two-step", "part"])
 def test_a_client_leaving_mid_upload_leaves_nothing_behind(spooling: MockServer, route: str) -> None:
     if route == "single":
-        path, method = "/files/upload", "POST"
-    else:
+        path = "/files/upload"
+        method = "POST"
+    elif route == "two-step":
         path, method = urlsplit(two_step_slot(spooling.url)).path, "PUT"
+    else:
+        started = httpx.post(f"{spooling.url}/files/upload/multipart").json()
+        path, method = urlsplit(f"{started['access_url']}/multipart/{started['uploadId']}/1").path, "PUT"
     url = urlsplit(spooling.url)
     assert url.hostname is not None and url.port is not None
     disk = spooling.context.queue.files.disk
