@@ -1,8 +1,8 @@
 """Multipart uploads, the way both fal clients send files too large for one request.
 
-``fal-client`` (Python, above 100 MB) starts one on the CDN (``POST
+``fal-client`` (Python, above 100 MiB) starts one on the CDN (``POST
 /files/upload/multipart``, the file's type and name in headers) and reads
-``access_url`` and ``uploadId``; ``@fal-ai/client`` (above 90 MB) starts one on
+``access_url`` and ``uploadId``; ``@fal-ai/client`` (above 90 MiB) starts one on
 the REST host (``POST /storage/upload/initiate-multipart``, a JSON body) and
 reads ``upload_url`` and ``file_url``. From there both send the same calls,
 under the file's own URL: each part to ``{file_url}/multipart/{upload_id}/{n}``
