@@ -30,6 +30,8 @@ from mockserver.sim.scenarios import bundled_scenarios
 from mockserver.spec.documents import SpecError
 from mockserver.spec.typed_text import non_negative_float, port_number, positive_int
 
+UPLOADS_DIR = "uploads"  # in the state directory: large uploads, while a mock runs
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Local mock of the FLUX.1 Kontext image APIs.")
@@ -96,7 +98,8 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
 def _add_state_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir", type=Path, default=None,
-        help="where the CA, certificates and run file live (default $FLUX_MOCK_STATE_DIR or ~/.local/state/flux-mock)",
+        help="where the CA, certificates, run file and large uploads live "
+        "(default $FLUX_MOCK_STATE_DIR or ~/.local/state/flux-mock)",
     )
 
 
@@ -157,7 +160,16 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-files-mb", type=non_negative_float, default=defaults.max_file_bytes / MB,
-        help="memory for generated images, in MiB; the oldest go first (default %(default)g)",
+        help="memory for generated images and small uploads, in MiB; the oldest go first (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-upload-mb", type=non_negative_float, default=defaults.max_upload_bytes / MB,
+        help="largest uploaded file, in one request or in parts, in MiB; larger gets 413 (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-disk-mb", type=non_negative_float, default=defaults.max_disk_bytes / MB,
+        help="disk for large uploads (in the state directory's uploads/), in MiB; the oldest go first "
+        "(default %(default)g)",
     )
     parser.add_argument(
         "--journal-max-entries", type=positive_int, default=defaults.journal_max_entries,
@@ -197,6 +209,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_jobs=args.max_jobs,
         max_body_bytes=int(args.max_body_mb * MB),
         max_file_bytes=int(args.max_files_mb * MB),
+        max_upload_bytes=int(args.max_upload_mb * MB),
+        max_disk_bytes=int(args.max_disk_mb * MB),
+        upload_dir=(args.state_dir or default_state_dir()) / UPLOADS_DIR,
         journal_max_entries=args.journal_max_entries,
         spec_paths=tuple(args.spec) if args.spec else None,
         fetch_hosts=tuple(args.fetch_inputs_from),

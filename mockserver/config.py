@@ -28,7 +28,16 @@ class Settings:
     max_jobs: int = 100_000
     max_job_bytes: int = 128 * MB  # what jobs hold: their records, prompts and input thumbnails
     max_file_bytes: int = 64 * MB  # generated images, ~500 at 1 MP
-    max_body_bytes: int = 32 * MB
+    max_body_bytes: int = 32 * MB  # JSON and form bodies; uploads have their own limit below
+    # Uploads (fal's storage routes): a file, sent in one request or as multipart parts, is at
+    # most max_upload_bytes; past upload_spool_bytes it is written to disk as it arrives. What is
+    # on disk (stored uploads and unfinished parts) shares max_disk_bytes, the oldest stored
+    # files going first; upload_dir holds it (None: a temporary directory), removed at shutdown.
+    max_upload_bytes: int = 1024 * MB
+    max_disk_bytes: int = 2048 * MB
+    upload_spool_bytes: int = 8 * MB
+    upload_dir: Path | None = None
+    max_multipart_uploads: int = 1_000  # unfinished at once; the oldest goes first
     max_header_bytes: int = 64 * 1024  # all request headers together; more gets 431
     # Input images: decoded only up to these limits (decompression bombs).
     max_input_bytes: int = 25 * MB
@@ -74,6 +83,13 @@ class Settings:
             raise ValueError("min_poll_interval must be >= 0")
         if self.max_jobs < 1 or self.max_body_bytes < 1:
             raise ValueError("max_jobs and max_body_bytes must be >= 1")
+        if self.max_upload_bytes < 1 or self.upload_spool_bytes < 0 or self.max_multipart_uploads < 1:
+            raise ValueError("max_upload_bytes and max_multipart_uploads must be >= 1, upload_spool_bytes >= 0")
+        if self.max_disk_bytes < self.max_upload_bytes:
+            raise ValueError(
+                f"max_disk_bytes ({self.max_disk_bytes}) must be at least max_upload_bytes ({self.max_upload_bytes}):"
+                " the largest upload must fit on disk"
+            )
         if self.balance is not None and not 0 <= self.balance < float("inf"):
             raise ValueError("balance must be a finite number >= 0")
         if self.retention_seconds is not None and self.retention_seconds <= 0:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.config import Settings
@@ -33,6 +33,7 @@ from mockserver.http.routes import (
     files,
     journal_api,
     jwks,
+    multipart_api,
     openai_images,
     proxy,
     run_stream,
@@ -45,6 +46,7 @@ from mockserver.sim import scenarios
 from mockserver.sim.account import BalanceExhausted
 from mockserver.sim.clock import Clock, OffsetClock, SystemClock
 from mockserver.sim.jobs import Job
+from mockserver.sim.multipart_uploads import MultipartUploads
 from mockserver.sim.queue import JobQueue, QueueFull
 from mockserver.sim.stopping import ServerStopping
 from mockserver.sim.stores import Retention
@@ -63,6 +65,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **journal_api.HANDLERS,
     **scenario_api.HANDLERS,
     **uploads_api.HANDLERS,
+    **multipart_api.HANDLERS,
     **tokens_api.HANDLERS,
     **proxy.HANDLERS,
     **run_stream.HANDLERS,
@@ -94,12 +97,45 @@ def build_routes(ctx: AppContext) -> list[Route]:
     for operation in ctx.spec.operations:
         factory = HANDLERS[operation.handler]  # check_spec made sure there is one
         endpoint = checking_headers(operation, scenario_gate.wrap(factory(operation, ctx), operation, ctx))
+        endpoint = _yielding(endpoint, _shadows(operation, ctx.spec.operations))
         routes.append(
             Route(_route_path(operation), _Asgi(endpoint), methods=[operation.method], name=operation.operation_id)
         )
     # Literal paths first, so a template never shadows a model endpoint.
     routes.sort(key=lambda r: "{" in r.path)
     return routes
+
+
+def _shadows(operation: Operation, operations: Sequence[Operation]) -> list[re.Pattern[str]]:
+    """The paths of other operations that a path this template takes may also be, with more
+    literal segments: such a path is theirs (``/files/upload/multipart`` is no file to GET)."""
+    if "{" not in operation.path:
+        return []
+    mine = operation.path.strip("/").split("/")
+    found = []
+    for other in operations:
+        theirs = other.path.strip("/").split("/")
+        if (
+            len(theirs) == len(mine)
+            and _literal_segments(other.path) > _literal_segments(operation.path)
+            and all("{" in a or "{" in b or a == b for a, b in zip(mine, theirs, strict=True))
+        ):
+            found.append(compile_path(_route_path(other))[0])
+    return found
+
+
+def _yielding(endpoint: Endpoint, shadows: list[re.Pattern[str]]) -> Endpoint:
+    """``endpoint``, answering 405 (allowed: the other path's methods) for paths that are another's."""
+    if not shadows:
+        return endpoint  # nearly every route: nothing to look at
+
+    def checked(request: Request) -> Awaitable[Response]:
+        path = request.scope["path"]
+        if any(shadow.match(path) for shadow in shadows):
+            raise HTTPException(405)
+        return endpoint(request)
+
+    return checked
 
 
 class _Asgi:
@@ -209,14 +245,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         lifecycle.webhook.get("payload_error", ""),
     )
     uploads = UploadSlots(clock, queue.retention.seconds)
+    multipart = MultipartUploads(
+        clock, queue.files.disk, queue.retention.seconds, settings.max_upload_bytes, settings.max_multipart_uploads
+    )
     ctx = AppContext(
-        settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads, scenarios=book
+        settings=settings, spec=spec, clock=clock, queue=queue, webhooks=dispatcher, uploads=uploads,
+        multipart=multipart, scenarios=book,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await dispatcher.aclose()  # pending webhooks die with the server
+        queue.files.disk.close()  # large uploads too: the requests that used them have ended
 
     async def shutdown() -> None:
         queue.stopping.set()

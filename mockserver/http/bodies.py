@@ -1,9 +1,12 @@
-"""Reading a JSON request body within limits, with errors a client can act on.
+"""Reading a request body within limits, with errors a client can act on.
 
 Every request body the mock reads is read here. What was read (all of it, or
 as far as a refusal or a disconnect let it get) is left in the scope under
 :data:`BODY_READ`, where the journal's recording takes it: the journal keeps
 the body the app read without a wrapper around ``receive`` on every request.
+An upload's body is the exception (:func:`stream_upload`): it goes to the file
+store's spool as it arrives, and the journal learns only its size
+(:data:`BODY_STREAMED`).
 """
 
 from __future__ import annotations
@@ -16,20 +19,26 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Scope
 
 from mockserver.http.errors import ApiError
+from mockserver.sim.disk_space import DiskFull, DiskPart, Spool
 from mockserver.spec.jsontext import decode
 from mockserver.spec.validation import Issue, Loc
 
 JSON_TYPES = ("application/json",)
 # The scope key of the body read so far (an extension key: ASGI leaves namespaced keys to apps).
 BODY_READ = "mockserver.body_read"
+# The size of an upload's body, which was streamed to the store rather than kept (see stream_upload).
+BODY_STREAMED = "mockserver.body_streamed"
 # In a scope made from another (the proxy route's), that other scope: what is read is noted in both.
 PARENT_SCOPE = "mockserver.parent_scope"
 
 
-def note_read(scope: Scope | None, body: bytes) -> None:
-    """Leave ``body`` as what was read of this request (and of the requests it was made from)."""
+def note_read(scope: Scope | None, body: bytes, streamed: int | None = None) -> None:
+    """Leave ``body`` as what was read of this request (and of the requests it was made from);
+    ``streamed``: the size of a body that was not kept, ``body`` being empty."""
     while scope is not None:
         scope[BODY_READ] = body
+        if streamed is not None:
+            scope[BODY_STREAMED] = streamed
         scope = scope.get(PARENT_SCOPE)
 
 
@@ -47,7 +56,7 @@ def header_of(request: Request, name: bytes) -> str | None:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    _check_declared(header_of(request, b"content-length"), limit)
+    check_declared(header_of(request, b"content-length"), limit)
     if hasattr(request, "_body"):
         return request._body  # read already, through Starlette's body()
     # The messages straight from ``receive``: Starlette's stream() is an async
@@ -60,13 +69,35 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _check_declared(declared: str | None, limit: int) -> None:
+def check_declared(declared: str | None, limit: int) -> None:
     """Refuse a body by its Content-Length before reading it."""
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, "Content-Length is not a number", "bad_request")
         if int(declared) > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
+
+
+async def stream_upload(request: Request, spool: Spool, limit: int) -> bytes | DiskPart:
+    """An upload's body, fed to ``spool`` as it arrives, within ``limit`` bytes (413 past it, declared
+    or sent). It is never read whole: past its memory share the spool writes to disk. Refused (413,
+    or 507 when unfinished uploads fill the disk) or cut short by the client leaving
+    (``ClientDisconnect``), it leaves nothing behind."""
+    check_declared(header_of(request, b"content-length"), limit)
+    try:
+        async for chunk in request.stream():
+            if spool.size + len(chunk) > limit:
+                raise too_large(limit)
+            spool.write(chunk)
+        return spool.finish()
+    except (DiskFull, OSError) as exc:  # the budget, or the disk itself, is full
+        spool.discard()
+        raise ApiError(507, f"Cannot keep the upload: {exc}", "insufficient_storage") from None
+    except BaseException:  # a refusal, the client leaving, or the server stopping mid-upload
+        spool.discard()
+        raise
+    finally:
+        note_read(request.scope, b"", streamed=spool.size)
 
 
 def _whole(request: Request, message: Message, limit: int) -> bytes | None:
@@ -75,7 +106,7 @@ def _whole(request: Request, message: Message, limit: int) -> bytes | None:
         body: bytes = message.get("body", b"")
         note_read(request.scope, body)
         if len(body) > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         return body
     return None
 
@@ -91,7 +122,7 @@ async def _read_rest(request: Request, limit: int, message: Message) -> bytes:
                 size += len(chunk)
                 chunks.append(chunk)
                 if size > limit:
-                    raise _too_large(limit)
+                    raise too_large(limit)
                 if not message.get("more_body", False):
                     break
             elif message["type"] == "http.disconnect":
@@ -103,7 +134,7 @@ async def _read_rest(request: Request, limit: int, message: Message) -> bytes:
     return body
 
 
-def _too_large(limit: int) -> ApiError:
+def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Request body exceeds the {limit}-byte limit", "payload_too_large")
 
 
@@ -123,7 +154,7 @@ async def read_json(request: Request, limit: int) -> Any:
             f"Unsupported Content-Type {media_type!r}: send the body as application/json",
             "unsupported_media_type",
         )
-    _check_declared(declared, limit)
+    check_declared(declared, limit)
     # As read_body does, written out: every JSON request comes this way.
     raw: bytes | None
     if hasattr(request, "_body"):

@@ -17,6 +17,7 @@ from mockserver.http.errors import validation_failed
 from mockserver.kit.client_rules import ClientRules
 from mockserver.kit.journal import Journal
 from mockserver.sim.clock import Clock
+from mockserver.sim.multipart_uploads import MultipartUploads
 from mockserver.sim.queue import JobQueue
 from mockserver.sim.scenarios import ScenarioBook
 from mockserver.sim.upload_slots import UploadSlots
@@ -47,6 +48,7 @@ class AppContext:
     queue: JobQueue
     webhooks: WebhookDispatcher
     uploads: UploadSlots
+    multipart: MultipartUploads
     # The request journal and the client rules it is checked against.
     journal: Journal = field(init=False)
     rules: ClientRules = field(init=False)

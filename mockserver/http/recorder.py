@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from mockserver.http.bodies import BODY_READ, PARENT_SCOPE
+from mockserver.http.bodies import BODY_READ, BODY_STREAMED, PARENT_SCOPE
 from mockserver.http.passage import Headers, Passage
 from mockserver.kit.client_rules import ClientRules, Exchange
 from mockserver.kit.journal import Entry, Journal, redact_headers, summarize
@@ -205,7 +205,7 @@ class Recorder:
             query=seen.query.decode("latin-1"),
             operation=seen.operation_id if operation else None,
             headers=redact_headers(headers),
-            body=summarize(request_json) if request_json is not None else _raw_summary(seen.body),
+            body=summarize(request_json) if request_json is not None else _raw_summary(seen.body, seen.streamed),
             status=exchange.status,
             duration_ms=seen.duration_ms,
             request_id=response_headers.get(self._request_id_headers[self._spec.document_for_path(seen.path).dialect]),
@@ -234,6 +234,7 @@ class Seen(NamedTuple):
     body_read: bool
     injected: list[str]
     forwarded: bool
+    streamed: int = 0  # the size of an upload's body, streamed to the store and not kept in ``body``
 
 
 _BODY = Seen._fields.index("body")
@@ -329,6 +330,7 @@ class Recording(Passage):
                 BODY_READ in scope,
                 scope.get(INJECTED, []),
                 FORWARDED in scope,
+                scope.get(BODY_STREAMED, 0),
             )
         )
         self.answer = None
@@ -351,8 +353,9 @@ def _json_or_none(data: bytes, content_type: str) -> Any:
         return None
 
 
-def _raw_summary(body: bytes) -> str | None:
-    return f"({len(body)} bytes, not JSON)" if body else None
+def _raw_summary(body: bytes, streamed: int = 0) -> str | None:
+    size = streamed or len(body)
+    return f"({size} bytes, not JSON)" if size else None
 
 
 def _units(headers: Mapping[str, str], names: Sequence[str]) -> float | None:

@@ -75,7 +75,7 @@ def wrap(endpoint: Endpoint, operation: Operation, ctx: AppContext) -> Endpoint:
         test_id = header_id or (job.test_id if job else None)
         decision = Decision()
         if ctx.scenarios.active(test_id):
-            replay = _Replay(request.receive, request.scope)
+            replay = _Replay(request.receive, request.scope, peeking=creates_job)
             request = Request(request.scope, replay)
             body = None
             if creates_job:
@@ -213,15 +213,24 @@ async def _peek_json(request: Request, replay: _Replay, limit: int) -> Any:
         return None
 
 
-class _Replay:
-    """A ``receive`` that can hand the request body out again after a peek."""
+# The most body a wait for a rule's latency reads ahead (then it only waits): an upload being
+# sent meanwhile stays with the client, not in memory here.
+_WAIT_READ_AHEAD = 1024 * 1024
 
-    def __init__(self, receive: Receive, scope: Scope) -> None:
+
+class _Replay:
+    """A ``receive`` that can hand the request body out again after a peek.
+
+    Only a ``peeking`` replay keeps what passes through it (until :meth:`rewind`);
+    any other passes the body straight on, however large it is.
+    """
+
+    def __init__(self, receive: Receive, scope: Scope, *, peeking: bool = False) -> None:
         self._receive = receive
         self._scope = scope
         self._seen: list[Message] = []
         self._queue: list[Message] = []
-        self._recording = True
+        self._recording = peeking
 
     async def __call__(self) -> Message:
         if self._queue:
@@ -238,7 +247,11 @@ class _Replay:
         """Wait ``seconds``, or less if the client goes away (then True)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        ahead = 0
         while (left := deadline - loop.time()) > 0:
+            if ahead > _WAIT_READ_AHEAD:
+                await asyncio.sleep(left)  # a large body: a client that leaves now is noticed by the reader
+                return False
             try:
                 message = await asyncio.wait_for(self._receive(), left)
             except TimeoutError:
@@ -246,6 +259,7 @@ class _Replay:
             if message["type"] == "http.disconnect":
                 return True
             self._queue.append(message)  # body the endpoint has not read yet
+            ahead += len(message.get("body", b""))
             # Read, whether or not the endpoint ever reads it: the journal keeps it.
             note_read(self._scope, b"".join(m.get("body", b"") for m in self._queue if m["type"] == "http.request"))
         return False

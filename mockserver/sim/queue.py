@@ -18,6 +18,7 @@ from mockserver.sim import generation, ids
 from mockserver.sim.account import Account
 from mockserver.sim.clock import Clock
 from mockserver.sim.decisions import JobDirectives
+from mockserver.sim.disk_space import DiskSpace
 from mockserver.sim.fetch import Fetched, prefetch
 from mockserver.sim.generation import Output, RenderedImage
 from mockserver.sim.inputs import DECODED_INPUTS, Limits, ResolvedInput, resolve
@@ -63,7 +64,8 @@ class JobQueue:
         self.clock = clock
         self.links = links  # where stored files are served, so inputs naming one are read from the store
         self.retention = retention
-        self.files = FileStore(clock, settings.max_file_bytes, retention.seconds)
+        disk = DiskSpace(settings.upload_dir, settings.max_disk_bytes)  # large uploads
+        self.files = FileStore(clock, settings.max_file_bytes, retention.seconds, disk)
         self.jobs = JobStore(clock, retention.longest, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
@@ -302,7 +304,8 @@ class JobQueue:
     ) -> ResolvedInput:
         def lookup(file_id: str) -> bytes | None:
             stored = self.files.get(file_id)
-            return stored.data if stored else None
+            # One byte past the input limit is enough to refuse a larger file without reading it all.
+            return stored.read(self._limits.max_bytes + 1) if stored else None
 
         return resolve(label, url, self._limits, self.links.file_id_in, lookup, fetched, decode=decode)
 

@@ -1,13 +1,20 @@
-"""In-memory stores with expiry and size caps, so a long CI job stays flat."""
+"""Stores with expiry and size caps, so a long CI job stays flat.
+
+Files live in memory (generated images, small uploads) or, when an upload is
+large, on disk (:mod:`~mockserver.sim.disk_space`); each kind has its own cap
+and its own oldest-first eviction, and a file dropped from disk is deleted.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mockserver.sim.clock import Clock
+from mockserver.sim.disk_space import DIGEST_SIZE, DiskPart, DiskSpace
 from mockserver.sim.jobs import Job
 
 
@@ -34,40 +41,91 @@ class Retention:
 
 @dataclass(frozen=True)
 class StoredFile:
-    data: bytes
+    data: bytes  # the bytes of a file kept in memory; b"" for one on disk
     content_type: str
     name: str
     etag: str
     expires_at: float
+    parts: tuple[DiskPart, ...] = ()  # a file on disk: its pieces, served one after the other
+    size: int = 0
+
+    @property
+    def on_disk(self) -> bool:
+        return bool(self.parts)
+
+    def read(self, limit: int) -> bytes:
+        """At most ``limit`` bytes from the start; a file deleted meanwhile reads as far as it still goes."""
+        if not self.parts:
+            return self.data if len(self.data) <= limit else self.data[:limit]
+        chunks: list[bytes] = []
+        left = limit
+        for part in self.parts:
+            if left <= 0:
+                break
+            try:
+                with open(part.path, "rb") as file:
+                    chunk = file.read(left)
+            except FileNotFoundError:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+
+def parts_etag(parts: Sequence[DiskPart]) -> str:
+    """One part: the digest of its bytes, as a file in memory would have; several: the digest of
+    their digests with their count, as S3 marks a multipart object's ETag."""
+    if len(parts) == 1:
+        return '"' + parts[0].digest.hex() + '"'
+    joined = hashlib.blake2b(b"".join(p.digest for p in parts), digest_size=DIGEST_SIZE)
+    return f'"{joined.hexdigest()}-{len(parts)}"'
 
 
 class FileStore:
-    """Files by id, oldest evicted first once the byte cap is reached."""
+    """Files by id, oldest evicted first once a cap is reached: ``max_bytes`` for files in
+    memory, the disk space's own budget for files on disk."""
 
-    def __init__(self, clock: Clock, max_bytes: int, ttl_seconds: float) -> None:
+    def __init__(self, clock: Clock, max_bytes: int, ttl_seconds: float, disk: DiskSpace | None = None) -> None:
         self._clock = clock
         self._max_bytes = max_bytes
         self._ttl = ttl_seconds
-        self._files: OrderedDict[str, StoredFile] = OrderedDict()
+        self._files: OrderedDict[str, StoredFile] = OrderedDict()  # in memory
+        self._on_disk: OrderedDict[str, StoredFile] = OrderedDict()
         self._bytes = 0
+        self.disk = disk or DiskSpace(None, 0)
+        self.disk.add_reclaimer(self._reclaim)
 
     def put(
         self, data: bytes, content_type: str, name: str, ttl_seconds: float | None = None, *, file_id: str | None = None
     ) -> str:
-        """Store ``data``; a given ``file_id`` (a reserved upload) replaces what it held."""
-        if file_id is None:
-            file_id = secrets.token_hex(12)
-        else:
-            self._drop(file_id)
-        ttl = self._ttl if ttl_seconds is None else ttl_seconds
-        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-        self._files[file_id] = StoredFile(data, content_type, name, etag, self._clock.now() + ttl)
+        """Store ``data`` in memory; a given ``file_id`` (a reserved upload) replaces what it held."""
+        file_id = self._new_id(file_id)
+        etag = '"' + hashlib.blake2b(data, digest_size=DIGEST_SIZE).hexdigest() + '"'
+        self._files[file_id] = StoredFile(data, content_type, name, etag, self._expiry(ttl_seconds), size=len(data))
         self._bytes += len(data)
         self._evict()
         return file_id
 
+    def put_parts(
+        self,
+        parts: Sequence[DiskPart],
+        content_type: str,
+        name: str,
+        ttl_seconds: float | None = None,
+        *,
+        file_id: str | None = None,
+    ) -> str:
+        """Keep files of the disk space as one file, in their order. They are the store's from now
+        on (already counted in the disk's budget), deleted when the file is dropped."""
+        file_id = self._new_id(file_id)
+        size = sum(p.size for p in parts)
+        stored = StoredFile(b"", content_type, name, parts_etag(parts), self._expiry(ttl_seconds), tuple(parts), size)
+        self._on_disk[file_id] = stored
+        self._evict()
+        return file_id
+
     def get(self, file_id: str) -> StoredFile | None:
-        stored = self._files.get(file_id)
+        stored = self._files.get(file_id) or self._on_disk.get(file_id)
         if stored is None:
             return None
         if stored.expires_at <= self._clock.now():
@@ -76,12 +134,25 @@ class FileStore:
         return stored
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._files) + len(self._on_disk)
+
+    def _new_id(self, file_id: str | None) -> str:
+        if file_id is None:
+            return secrets.token_hex(12)
+        self._drop(file_id)
+        return file_id
+
+    def _expiry(self, ttl_seconds: float | None) -> float:
+        return self._clock.now() + (self._ttl if ttl_seconds is None else ttl_seconds)
 
     def _drop(self, file_id: str) -> None:
         stored = self._files.pop(file_id, None)
         if stored is not None:
             self._bytes -= len(stored.data)
+        stored = self._on_disk.pop(file_id, None)
+        if stored is not None:
+            for part in stored.parts:
+                self.disk.delete(part)
 
     def _evict(self) -> None:
         now = self._clock.now()
@@ -90,6 +161,18 @@ class FileStore:
             if self._bytes <= self._max_bytes and stored.expires_at > now:
                 break
             self._drop(file_id)
+        while self._on_disk:
+            file_id, stored = next(iter(self._on_disk.items()))
+            if stored.expires_at > now:
+                break
+            self._drop(file_id)
+
+    def _reclaim(self, needed: int) -> None:
+        """Room for ``needed`` more bytes on disk: expired files first, then the oldest."""
+        self._evict()
+        disk = self.disk
+        while self._on_disk and disk.used + needed > disk.max_bytes:
+            self._drop(next(iter(self._on_disk)))
 
 
 class JobStore:

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -74,6 +75,7 @@ def test_options_without_a_command_mean_serve() -> None:
         (["serve", "--log-level", "loud"], "argument --log-level: invalid choice: 'loud'"),
         (["conformance", "--target", "http://127.0.0.1:9", "--poll-interval", "soon"],
          "argument --poll-interval: 'soon' is not a number"),
+        (["serve", "--max-upload-mb", "500", "--max-disk-mb", "100"], "the largest upload must fit on disk"),
         (["serve", "--scenarios", "/no/such/rules.yaml"],
          "flux-mock: cannot read scenario file /no/such/rules.yaml: No such file or directory"),
     ],
@@ -89,6 +91,14 @@ def test_journal_size_option_reaches_the_settings() -> None:
     args = build_parser().parse_args(["serve", "--journal-max-entries", "7"])
     assert settings_from(args).journal_max_entries == 7
     assert settings_from(build_parser().parse_args(["serve"])).journal_max_entries == Settings().journal_max_entries
+
+
+def test_upload_options_reach_the_settings(tmp_path: Path) -> None:
+    args = ["serve", "--max-upload-mb", "200", "--max-disk-mb", "300", "--state-dir", str(tmp_path)]
+    settings = settings_from(build_parser().parse_args(args))
+    assert (settings.max_upload_bytes, settings.max_disk_bytes) == (200 * 1024 * 1024, 300 * 1024 * 1024)
+    assert settings.upload_dir == tmp_path / "uploads"  # large uploads live in the state directory
+    assert settings.max_body_bytes == Settings().max_body_bytes  # JSON bodies keep their own limit
 
 
 def test_a_port_in_use_is_reported(served: tuple[subprocess.Popen[str], str]) -> None:

@@ -2,10 +2,13 @@
 
 ``fal-client`` (Python) asks the REST host for a token and POSTs raw bytes to
 the CDN; ``@fal-ai/client`` (and Python's fallback) initiates an upload on the
-REST host, then PUTs the bytes to the URL it got back.
+REST host, then PUTs the bytes to the URL it got back. Larger files go in
+parts (``multipart_api.py``).
 
 Uploaded files land in the same store as generated images, so the URL the
-upload returns is one the mock itself can read back as an input image.
+upload returns is one the mock itself can read back as an input image. Their
+bodies are streamed (``bodies.stream_upload``) within the upload limit, not
+the smaller one for JSON bodies, and large ones go to disk as they arrive.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.http.bodies import read_body, read_json
+from mockserver.http.bodies import read_body, read_json, stream_upload
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.queue_headers import QueueHeaders
 from mockserver.http.responses import JsonResponse
 from mockserver.http.urls import base_url
+from mockserver.sim.disk_space import DiskPart, Spool
 from mockserver.spec.documents import Operation
 from mockserver.spec.validation import validate
 
@@ -73,24 +77,53 @@ def file_name(requested: str | None, content_type: str) -> str:
     return f"upload.{_EXTENSIONS.get(content_type, 'bin')}"
 
 
+async def receive_file(request: Request, ctx: AppContext) -> bytes | DiskPart:
+    """A whole file as the request body: its bytes if small, else its file on disk; never empty."""
+    spool = Spool(ctx.queue.files.disk, ctx.settings.upload_spool_bytes)
+    received = await stream_upload(request, spool, ctx.settings.max_upload_bytes)
+    if not received:  # (a file on disk has at least one byte)
+        raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
+    return received
+
+
+def keep_file(
+    ctx: AppContext,
+    received: bytes | DiskPart,
+    content_type: str,
+    name: str,
+    ttl_seconds: float | None = None,
+    *,
+    file_id: str | None = None,
+) -> str:
+    """Store a received file where it is, in memory or on disk, for ``ttl_seconds`` (None: the
+    store's default); its id."""
+    if isinstance(received, DiskPart):
+        return ctx.queue.files.put_parts([received], content_type, name, ttl_seconds, file_id=file_id)
+    return ctx.queue.files.put(received, content_type, name, ttl_seconds, file_id=file_id)
+
+
+def file_answer(ctx: AppContext, request: Request, file_id: str, name: str, content_type: str, size: int) -> Response:
+    """What the CDN answers for a stored upload."""
+    return JsonResponse(
+        {
+            "access_url": ctx.queue.links.url(base_url(request), file_id, name),
+            "content_type": content_type,
+            "file_name": name,
+            "file_size": size,
+        }
+    )
+
+
 def upload(operation: Operation, ctx: AppContext) -> Endpoint:
     lifecycle = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
-        data = await read_body(request, ctx.settings.max_body_bytes)
-        if not data:
-            raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
+        received = await receive_file(request, ctx)
         content_type = media_type(request.headers.get("content-type"))
         name = file_name(request.headers.get("x-fal-file-name"), content_type)
-        file_id = ctx.queue.files.put(data, content_type, name, lifecycle.file_seconds(request.headers))
-        return JsonResponse(
-            {
-                "access_url": ctx.queue.links.url(base_url(request), file_id, name),
-                "content_type": content_type,
-                "file_name": name,
-                "file_size": len(data),
-            }
-        )
+        file_id = keep_file(ctx, received, content_type, name, lifecycle.file_seconds(request.headers))
+        size = received.size if isinstance(received, DiskPart) else len(received)
+        return file_answer(ctx, request, file_id, name, content_type, size)
 
     return endpoint
 
@@ -128,11 +161,13 @@ def put_upload(operation: Operation, ctx: AppContext) -> Endpoint:
         slot = ctx.uploads.get(request.path_params["upload_id"])
         if slot is None:
             raise ApiError(404, "Upload URL not found or expired: initiate the upload again", "upload_not_found")
-        data = await read_body(request, ctx.settings.max_body_bytes)
-        if not data:
-            raise ApiError(400, "Upload body is empty: send the file's bytes", "empty_upload")
+        received = await receive_file(request, ctx)
+        if ctx.uploads.get(request.path_params["upload_id"]) is None:  # expired while the bytes came
+            if isinstance(received, DiskPart):
+                ctx.queue.files.disk.delete(received)
+            raise ApiError(404, "Upload URL not found or expired: initiate the upload again", "upload_not_found")
         content_type = media_type(request.headers.get("content-type"), slot.content_type)
-        ctx.queue.files.put(data, content_type, slot.name, slot.file_seconds, file_id=slot.file_id)
+        keep_file(ctx, received, content_type, slot.name, slot.file_seconds, file_id=slot.file_id)
         return JsonResponse({"file_url": ctx.queue.links.url(base_url(request), slot.file_id, slot.name)})
 
     return endpoint
