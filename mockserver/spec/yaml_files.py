@@ -2,6 +2,9 @@
 
 The C parser reads the spec about ten times faster, which is most of a cold
 start-up; both build the same documents (tests/spec/test_spec.py compares them).
+A key given twice in one mapping is an error, not a silent overwrite: YAML
+says keys are unique, and PyYAML would keep only the last one (a second
+``parameters:`` block would hide the first).
 """
 
 from __future__ import annotations
@@ -11,7 +14,26 @@ from typing import Any
 
 import yaml
 
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SafeLoader(_Base):  # type: ignore[valid-type,misc]
+    """Safe constructors only, and no key twice in a mapping."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+SafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
 def load_yaml(text: str) -> Any:

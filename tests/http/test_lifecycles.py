@@ -129,3 +129,25 @@ def test_store_io_0_keeps_no_copy_of_the_payload(done: tuple[httpx.Client, Manua
     assert bodies == [None, {"prompt": "public plans"}]
     assert "secret" not in http.get("/_mock/journal").text
     assert http.post(f"/{TEXT}", json={"prompt": "p"}, headers={"X-Fal-Store-IO": "no"}).status_code == 422
+
+
+def test_a_multipart_uploads_lifecycle_sets_when_the_file_expires(done: tuple[httpx.Client, ManualClock]) -> None:
+    http, clock = done
+    lifecycle = json.dumps({"expiration_duration_seconds": 45})
+    # fal-client's start on the CDN (lifecycle under both names), and @fal-ai/client's on the REST host.
+    python = http.post(
+        "/files/upload/multipart",
+        headers={"X-Fal-File-Name": "a.bin", "X-Fal-Object-Lifecycle": lifecycle, LIFECYCLE: lifecycle},
+    ).json()
+    js = http.post("/storage/upload/initiate-multipart", json={"file_name": "b.bin"}, headers={LIFECYCLE: lifecycle})
+    urls = []
+    for upload_url, file_url in (
+        (f"{python['access_url']}/multipart/{python['uploadId']}", python["access_url"]),
+        (js.json()["upload_url"], js.json()["file_url"]),
+    ):
+        etag = http.put(f"{upload_url}/1", content=b"part one").headers["etag"]
+        assert http.post(f"{upload_url}/complete", json={"parts": [{"partNumber": 1, "etag": etag}]}).status_code == 200
+        urls.append(file_url)
+    assert [http.get(u).content for u in urls] == [b"part one", b"part one"]
+    clock.advance(46)
+    assert [http.get(u).status_code for u in urls] == [404, 404]

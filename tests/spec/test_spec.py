@@ -11,7 +11,7 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
-from mockserver.spec.documents import SpecDocument
+from mockserver.spec.documents import SpecDocument, SpecError
 from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import SafeLoader, read_yaml
@@ -33,7 +33,20 @@ YAML_FILES = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("fixtures/**/*.yaml"
 
 
 def test_spec_and_fixtures_are_read_with_libyaml_where_pyyaml_has_it() -> None:
-    assert SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert issubclass(SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def test_a_key_given_twice_stops_the_spec_from_loading(tmp_path: Path) -> None:
+    # PyYAML alone keeps the last of two keys: a second `parameters:` block once hid the first.
+    twice = (ROOT / "specs" / "fal-platform.yaml").read_text(encoding="utf-8").replace(
+        "\ncomponents:\n", "\ncomponents:\n  responses: {}\n", 1
+    )
+    path = tmp_path / "fal-platform.yaml"
+    path.write_text(twice, encoding="utf-8")
+    with pytest.raises(yaml.YAMLError, match="found the key 'responses' twice"):
+        read_yaml(path)
+    with pytest.raises(SpecError, match="responses"):
+        Spec.load([*(p for p in default_spec_paths() if p.name != path.name), path])
 
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(ROOT)))
