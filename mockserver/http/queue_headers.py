@@ -49,13 +49,14 @@ class QueueHeaders:
                 kind = param["schema"].get("type") if "schema" in param else _JSON
                 entry = (str(param["name"]).lower(), kind)
                 self._by_role.setdefault(Role(role), []).append(entry)
+        self._names = frozenset(lower.encode("latin-1") for entries in self._by_role.values() for lower, _ in entries)
 
     def read(self, request: Request) -> QueuePlace:
         if not self._by_role:
             return NO_HINTS
-        headers = request.headers
-        if not any(lower in headers for entries in self._by_role.values() for lower, _ in entries):
+        if not any(key in self._names for key, _ in request.scope["headers"]):
             return NO_HINTS  # the usual case: no queue headers at all
+        headers = request.headers
         timeout = self._value(headers, Role.START_TIMEOUT)
         priority = self._value(headers, Role.QUEUE_PRIORITY)
         return QueuePlace(

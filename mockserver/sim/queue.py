@@ -152,7 +152,7 @@ class JobQueue:
             requeues=requeues,
             requeue_attempt=attempt if requeues else 0.0,
             requeue_wait=wait if requeues else 0.0,
-            gateway_ids=tuple(ids.uuid4() for _ in range(requeues)),
+            gateway_ids=tuple(ids.uuid4() for _ in range(requeues)) if requeues else (),
             unserialisable_output=directives.unserialisable_output,
         )
         self.jobs.add(job)
