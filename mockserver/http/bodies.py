@@ -72,7 +72,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def check_declared(declared: str | None, limit: int) -> None:
     """Refuse a body by its Content-Length before reading it."""
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise ApiError(400, "Content-Length is not a number", "bad_request")
         if int(declared) > limit:
             raise too_large(limit)

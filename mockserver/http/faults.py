@@ -55,7 +55,7 @@ class FaultChecker:
             return
         times = self._value(request, Role.FAIL_TIMES)
         attempt = request.headers.get(RETRY_COUNT, "0").strip()
-        if isinstance(times, int) and attempt.isdigit() and int(attempt) >= times:
+        if isinstance(times, int) and attempt.isascii() and attempt.isdigit() and int(attempt) >= times:
             return
         delay = self._value(request, Role.RETRY_AFTER_MS)
         should_retry = self._value(request, Role.SHOULD_RETRY)

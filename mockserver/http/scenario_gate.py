@@ -196,7 +196,8 @@ def _level(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() else None  # ("²" is a digit only to isdigit)
 
 
 async def _peek_json(request: Request, replay: _Replay, limit: int) -> Any:

@@ -122,7 +122,7 @@ def _remove_orphans(root: Path) -> None:
     """Directories of mocks that are no longer running (killed before they could clean up)."""
     for entry in root.iterdir():
         pid_text = entry.name.split("-", 1)[0]
-        if entry.is_dir() and pid_text.isdigit() and not _alive(int(pid_text)):
+        if entry.is_dir() and pid_text.isascii() and pid_text.isdigit() and not _alive(int(pid_text)):
             shutil.rmtree(entry, ignore_errors=True)
 
 

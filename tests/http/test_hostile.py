@@ -381,3 +381,18 @@ def test_a_client_leaving_mid_body_is_no_server_error(
     assert [e["status"] for e in entries if e["path"] == path] == [499]
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     assert_healthy(client)
+
+
+def test_digits_of_other_scripts_are_refused_not_crashed_on(client: httpx.Client) -> None:
+    # "²" is a digit to str.isdigit but not to int: every place that reads a number from text
+    # must say 4xx, never 500.
+    text = T2I.lstrip("/")
+    ticket = client.post("/files/upload/multipart", headers={"X-Fal-File-Name": "a.bin"}).json()
+    part = client.put(f"{ticket['access_url']}/multipart/{ticket['uploadId']}/%C2%B2", content=b"x")
+    assert part.status_code == 422
+    client.post("/_mock/scenarios", json={"match": {"safety_tolerance_at_most": 2}, "effect": {"type": "flag"}})
+    assert client.post(f"/{text}", json={"prompt": "p", "safety_tolerance": "²"}).status_code == 422
+    retry = {"x-mock-fail-status": "503", "x-mock-fail-times": "1", "x-stainless-retry-count": b"\xb2"}
+    body = {"model": "black-forest-labs/flux-kontext-max/text-to-image", "prompt": "p"}
+    answer = client.post("/v1/images/generations", json=body, headers=retry)
+    assert answer.status_code == 503, answer.text  # the failure asked for, not a crash

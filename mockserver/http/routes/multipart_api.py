@@ -94,7 +94,9 @@ def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
 
 
 def _part_number(text: str) -> int:
-    if text.isdigit() and 1 <= int(text) <= MAX_PARTS:  # (isdigit: no sign, no spaces, no "1e3")
+    # ASCII digits only: no sign, no spaces, no "1e3", and none of the other scripts' digits
+    # ("²" is a digit to str.isdigit, not to int).
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PARTS:
         return int(text)
     issue = Issue(("path", "part_number"), f"part number must be an integer from 1 to {MAX_PARTS}", "value_error")
     raise validation_failed([issue])
