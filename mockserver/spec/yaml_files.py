@@ -21,15 +21,26 @@ class SafeLoader(_Base):  # type: ignore[valid-type,misc]
     """Safe constructors only, and no key twice in a mapping."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    # Only the keys written in this mapping count: what a merge key (`<<: *base`) brings in may be
+    # overridden here, as YAML allows.
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        try:
+            twice = key in seen
+            seen.add(key)
+        except TypeError:  # a list or a mapping as a key: construct_mapping says so in YAML's words
+            break
+        if twice:
             raise yaml.constructor.ConstructorError(
                 "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
             )
-        seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 

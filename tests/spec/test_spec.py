@@ -14,7 +14,7 @@ from mockserver.http.app import HANDLERS
 from mockserver.spec.documents import SpecDocument, SpecError
 from mockserver.spec.loader import Spec, default_spec_paths
 from mockserver.spec.roles import Role
-from mockserver.spec.yaml_files import SafeLoader, read_yaml
+from mockserver.spec.yaml_files import SafeLoader, load_yaml, read_yaml
 
 SPEC_FILES = default_spec_paths()
 
@@ -34,6 +34,23 @@ YAML_FILES = sorted([*ROOT.glob("specs/*.yaml"), *ROOT.glob("fixtures/**/*.yaml"
 
 def test_spec_and_fixtures_are_read_with_libyaml_where_pyyaml_has_it() -> None:
     assert issubclass(SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("base: &b {a: 1, b: 2}\nx: {<<: *b, b: 3}\n", {"base": {"a": 1, "b": 2}, "x": {"a": 1, "b": 3}}),
+        ("x: {<<: [{a: 1}, {a: 2}]}\n", {"x": {"a": 1}}),
+    ],
+)
+def test_merge_keys_still_read_as_yaml_says(text: str, read: object) -> None:
+    # What a merge brings in may be overridden: that is no key given twice.
+    assert load_yaml(text) == read == yaml.safe_load(text)
+
+
+def test_a_list_as_a_key_is_a_yaml_error() -> None:
+    with pytest.raises(yaml.YAMLError, match="unhashable"):
+        load_yaml("? [a, b]\n: 1\n")
 
 
 def test_a_key_given_twice_stops_the_spec_from_loading(tmp_path: Path) -> None:
