@@ -51,7 +51,9 @@ class DiskPart:
 
 
 # Frees bytes for a write of ``needed`` more; whatever it gives up it releases itself.
-Reclaimer = Callable[[int], None]
+# Called with the bytes needed and whether to give up only what has expired: every owner's
+# expired files go before anyone's live ones.
+Reclaimer = Callable[[int, bool], None]
 
 
 class DiskSpace:
@@ -73,14 +75,17 @@ class DiskSpace:
 
     def reserve(self, size: int) -> None:
         """Count ``size`` more bytes as used, making room first if need be; DiskFull when there is none."""
-        if self.used + size > self.max_bytes:
-            for reclaim in self._reclaimers:
-                reclaim(size)
-                if self.used + size <= self.max_bytes:
-                    break
-            else:
-                raise DiskFull(self.max_bytes)
+        if self.used + size > self.max_bytes and not self._reclaim(size):
+            raise DiskFull(self.max_bytes)
         self.used += size
+
+    def _reclaim(self, size: int) -> bool:
+        for expired_only in (True, False):
+            for reclaim in self._reclaimers:
+                reclaim(size, expired_only)
+                if self.used + size <= self.max_bytes:
+                    return True
+        return False
 
     def release(self, size: int) -> None:
         self.used = max(0, self.used - size)

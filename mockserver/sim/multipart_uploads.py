@@ -170,7 +170,7 @@ class MultipartUploads:
                 break
             self._drop(upload_id)
 
-    def _reclaim(self, needed: int) -> None:
+    def _reclaim(self, needed: int, expired_only: bool) -> None:
         # Unfinished uploads are never cut short for room: only expired ones give it up.
         self._sweep()
 

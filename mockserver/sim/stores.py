@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mockserver.sim.clock import Clock
@@ -156,6 +156,11 @@ class FileStore:
 
     def _evict(self) -> None:
         now = self._clock.now()
+        # Files live as long as their request or their lifecycle header says, so an expired file
+        # may sit behind an older one that lives on: past the cap, every expired file goes before
+        # the oldest live one does.
+        if self._bytes > self._max_bytes:
+            self._drop_expired(self._files, now)
         while self._files:
             file_id, stored = next(iter(self._files.items()))
             if self._bytes <= self._max_bytes and stored.expires_at > now:
@@ -167,11 +172,16 @@ class FileStore:
                 break
             self._drop(file_id)
 
-    def _reclaim(self, needed: int) -> None:
-        """Room for ``needed`` more bytes on disk: expired files first, then the oldest."""
-        self._evict()
+    def _drop_expired(self, files: Mapping[str, StoredFile], now: float) -> None:
+        for file_id in [file_id for file_id, stored in files.items() if stored.expires_at <= now]:
+            self._drop(file_id)
+
+    def _reclaim(self, needed: int, expired_only: bool) -> None:
+        """Room for ``needed`` more bytes on disk: every expired file, then (unless only those
+        may go) the oldest."""
+        self._drop_expired(self._on_disk, self._clock.now())
         disk = self.disk
-        while self._on_disk and disk.used + needed > disk.max_bytes:
+        while not expired_only and self._on_disk and disk.used + needed > disk.max_bytes:
             self._drop(next(iter(self._on_disk)))
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.disk_space import DiskFull, DiskPart, DiskSpace, Spool
+from mockserver.sim.multipart_uploads import MultipartUploads
 from mockserver.sim.stores import FileStore
 
 KB = 1024
@@ -138,3 +139,30 @@ def test_replacing_a_reserved_file_deletes_what_it_held_on_disk(tmp_path: Path) 
     assert not old.path.exists() and disk.used == 0
     stored = store.get(file_id)
     assert stored is not None and stored.data == b"new"
+
+
+def test_room_is_made_from_expired_files_before_live_ones(tmp_path: Path) -> None:
+    # Lifetimes differ by file (lifecycle headers): the oldest file may well outlive a younger one.
+    clock = ManualClock()
+    disk = DiskSpace(tmp_path, 100 * KB)
+    store = FileStore(clock, max_bytes=1024 * KB, ttl_seconds=3600, disk=disk)
+    lasting = store.put_parts([spooled(disk, b"L" * 40 * KB)], "application/octet-stream", "lasting.bin")
+    brief = store.put_parts([spooled(disk, b"b" * 40 * KB)], "application/octet-stream", "brief.bin", 60)
+    clock.advance(61)
+    store.put_parts([spooled(disk, b"n" * 40 * KB)], "application/octet-stream", "new.bin")
+    assert store.get(lasting) is not None and store.get(brief) is None
+    assert disk.used == 80 * KB
+
+
+def test_an_expired_upload_session_gives_way_before_a_live_file(tmp_path: Path) -> None:
+    clock = ManualClock()
+    disk = DiskSpace(tmp_path, 100 * KB)
+    store = FileStore(clock, max_bytes=1024 * KB, ttl_seconds=7200, disk=disk)  # the store registers first
+    uploads = MultipartUploads(clock, disk, ttl_seconds=60, max_bytes=100 * KB)
+    upload_id, session = uploads.start("big.bin", "application/octet-stream")
+    uploads.add_part(upload_id, session.file_id, session.name, 1, spooled(disk, b"p" * 60 * KB))
+    live = store.put_parts([spooled(disk, b"f" * 20 * KB)], "application/octet-stream", "live.bin")
+    clock.advance(61)  # the session has expired; the file lives on
+    store.put_parts([spooled(disk, b"n" * 30 * KB)], "application/octet-stream", "new.bin")
+    assert store.get(live) is not None
+    assert disk.used == 50 * KB
