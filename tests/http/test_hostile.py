@@ -392,7 +392,7 @@ def test_digits_of_other_scripts_are_refused_not_crashed_on(client: httpx.Client
     assert part.status_code == 422
     client.post("/_mock/scenarios", json={"match": {"safety_tolerance_at_most": 2}, "effect": {"type": "flag"}})
     assert client.post(f"/{text}", json={"prompt": "p", "safety_tolerance": "²"}).status_code == 422
-    retry = {"x-mock-fail-status": "503", "x-mock-fail-times": "1", "x-stainless-retry-count": b"\xb2"}
+    retry = {b"x-mock-fail-status": b"503", b"x-mock-fail-times": b"1", b"x-stainless-retry-count": b"\xb2"}
     body = {"model": "black-forest-labs/flux-kontext-max/text-to-image", "prompt": "p"}
     answer = client.post("/v1/images/generations", json=body, headers=retry)
     assert answer.status_code == 503, answer.text  # the failure asked for, not a crash
