@@ -59,7 +59,8 @@ class Recorder:
         self.clock = clock
         self._operations = {op.operation_id: op for op in spec.operations}
         self._target_headers: dict[str, list[str]] = {}  # operation id -> its proxy_target header names
-        self._store_io_headers: dict[str, list[str]] = {}  # operation id -> its store_io header names
+        # Every header any operation gives role store_io (lower-case).
+        self._store_io_headers = frozenset(n for op in spec.operations for n in op.header_names(Role.STORE_IO))
         self._spec = spec
         self._test_id_header = spec.test_id_header
         # Each API names its request id header in its spec; a dialect without one stops start-up.
@@ -149,14 +150,13 @@ class Recorder:
             names = self._target_headers[operation.operation_id] = operation.header_names(Role.PROXY_TARGET)
         return next((request_headers[n] for n in names if n in request_headers), "")
 
-    def _keeps_no_payload(self, operation: Operation | None, request_headers: Mapping[str, str]) -> bool:
-        """Whether the request asked that its payload not be stored (its ``store_io`` header is 0)."""
-        if operation is None:
-            return False
-        names = self._store_io_headers.get(operation.operation_id)
-        if names is None:
-            names = self._store_io_headers[operation.operation_id] = operation.header_names(Role.STORE_IO)
-        return any(request_headers.get(n, "").strip() == "0" for n in names)
+    def _keeps_no_payload(self, headers: list[tuple[str, str]]) -> bool:
+        """Whether the request asked that its payload not be stored (a ``store_io`` header says 0).
+
+        Whatever route it came by (the proxy forwards it for a submit that declares it), and
+        if any copy of the header says so: privacy errs on the side of keeping nothing."""
+        names = self._store_io_headers
+        return bool(names) and any(k.lower() in names and v.strip() == "0" for k, v in headers)
 
     def _path_params(self, seen: Seen) -> Mapping[str, Any]:
         # Matched again rather than recorded: the same route takes the same path the same way,
@@ -194,7 +194,7 @@ class Recorder:
         )
         violations = self.rules.check(exchange)
         request_json = _json_or_none(seen.body, "application/json") if seen.body else None
-        if self._keeps_no_payload(operation, request_headers):
+        if self._keeps_no_payload(headers):
             request_json, seen = None, seen._replace(body=b"")  # judged above, kept nowhere
         return Entry(
             seq=seq,
