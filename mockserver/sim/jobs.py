@@ -121,6 +121,8 @@ class Job:
         """How many of its runners had failed by ``now``."""
         if not self.requeues or self.started_at is None or self.started_at > now:
             return 0
+        if self.finished_at is not None:
+            now = min(now, self.finished_at)  # a cancel ends the attempts where it came
         cycle = self.requeue_attempt + self.requeue_wait
         if cycle <= 0:
             return self.requeues if self.finished_at is not None and self.finished_at <= now else 0

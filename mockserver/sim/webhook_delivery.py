@@ -117,7 +117,8 @@ def payload(job: Job, status_code: int, body: Any, payload_error: str = "") -> d
     not serialise, ``payload`` is null and ``payload_error`` says why.
     """
     # After runner retries, the gateway id is the last attempt's, no longer the request id.
-    common = {"request_id": job.id, "gateway_request_id": job.gateway_ids[-1] if job.gateway_ids else job.id}
+    gateway = job.gateway_request_id(job.finished_at) if job.finished_at is not None else job.id
+    common = {"request_id": job.id, "gateway_request_id": gateway}
     if status_code == 200:
         outcome = {**common, "status": "OK"}
     else:

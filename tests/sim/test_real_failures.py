@@ -94,3 +94,23 @@ def test_the_exhausted_balance_scenario_refuses_after_two_jobs(clock: ManualCloc
             assert (refused.status_code, refused.json()) == (403, {"detail": EXHAUSTED})
         # Status and results of the accepted ones are not refused.
         assert http.get(answers[0].json()["status_url"]).status_code in (200, 202)
+
+
+def test_a_cancel_during_the_retries_ends_them(server: tuple[MockServer, httpx.Client], clock: ManualClock) -> None:
+    mock, http = server
+    http.post("/_mock/scenarios", json={"effect": {"type": "requeue", "times": 3}})
+    ticket = http.post(f"/{TEXT}", json={"prompt": "p"}).json()
+    ran = False
+    for _ in range(200):  # to the first wait for a new runner, after the first attempt ran
+        clock.advance(0.1)
+        state = http.get(ticket["status_url"]).json()["status"]
+        ran = ran or state == "IN_PROGRESS"
+        if ran and state == "IN_QUEUE":
+            break
+    assert http.put(ticket["cancel_url"]).status_code == 202
+    clock.advance(600)
+    status = http.get(ticket["status_url"]).json()
+    assert (status["status"], status["error_type"]) == ("COMPLETED", "request_cancelled")
+    job = mock.context.queue.find("fal-ai/flux-pro", ticket["request_id"])
+    assert job is not None and job.attempts_failed(clock.now()) == 1
+    assert job.gateway_request_id(clock.now()) == job.gateway_ids[0]  # the attempt that ran, not a later one
