@@ -30,6 +30,8 @@ from mockserver.spec.file_links import FileLinks
 from mockserver.spec.model_info import ModelInfo
 from mockserver.spec.validation import Issue
 
+# What a result holds beside its images' data URIs (their sizes, seed, prompt, timings), roughly.
+_RESULT_OVERHEAD = 512
 # A job whose inputs cannot be loaded fails early in the run, as the real model does.
 FAILED_RUN_SECONDS = 0.5
 
@@ -66,7 +68,7 @@ class JobQueue:
         self.retention = retention
         disk = DiskSpace(settings.upload_dir, settings.max_disk_bytes)  # large uploads
         self.files = FileStore(clock, settings.max_file_bytes, retention.seconds, disk)
-        self.jobs = JobStore(clock, retention.longest, settings.max_jobs, settings.max_job_bytes)
+        self.jobs = JobStore(clock, retention.shortest, settings.max_jobs, settings.max_job_bytes)
         self._scheduler = Scheduler(settings.concurrency)
         self._limits = Limits(settings.max_input_bytes, settings.max_input_pixels)
         self._rendering: dict[str, asyncio.Future[Output]] = {}
@@ -145,9 +147,9 @@ class JobQueue:
             start_deadline=None if start_timeout is None else now + start_timeout,
             low_priority=low_priority,
             charge=_charge(model, plan.image_count),
-            # A result with data URIs is far over the size past which fal keeps results for less;
-            # one with file URLs far under it.
-            retention=self.retention.for_result(large=plan.data_uris),
+            # Until its output is made and measured (_render): a result with data URIs is far over
+            # the size past which fal keeps results for less, one with file URLs or an error far under.
+            retention=self.retention.for_result(large=plan.data_uris and failure is None),
             file_seconds=file_seconds,
             requeues=requeues,
             requeue_attempt=attempt if requeues else 0.0,
@@ -323,6 +325,8 @@ class JobQueue:
                 ttl = max(ttl, 1.0)
                 image = replace(image, file_id=self.files.put(data, model_plan.content_type, name, ttl))
             images.append(image)
+        # The result's size decides how long fal keeps it: its data URIs, and a few hundred bytes more.
+        job.retention = self.retention.for_size(sum(len(image.data_uri or "") for image in images) + _RESULT_OVERHEAD)
         return Output(
             tuple(images), model_plan.seed, model_plan.prompt, job.inference_time() or 0.0, model_plan.flagged
         )

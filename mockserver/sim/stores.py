@@ -32,11 +32,14 @@ class Retention:
         return cls(seconds, seconds, 0)
 
     @property
-    def longest(self) -> float:
-        return max(self.seconds, self.large_result_seconds)
+    def shortest(self) -> float:
+        return min(self.seconds, self.large_result_seconds)
 
     def for_result(self, large: bool) -> float:
         return self.large_result_seconds if large else self.seconds
+
+    def for_size(self, result_bytes: int) -> float:
+        return self.for_result(result_bytes >= self.large_result_bytes)
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ class JobStore:
         self, clock: Clock, retention_seconds: float, max_jobs: int, max_bytes: int | None = None
     ) -> None:
         self._clock = clock
-        self._retention = retention_seconds  # the longest a job is kept (each job says its own)
+        self._retention = retention_seconds  # the shortest a job is kept (each job says its own)
         self._max_jobs = max_jobs
         self._evict_at_once = max(1, max_jobs // 100)
         self._max_bytes = max_bytes
@@ -259,7 +262,8 @@ class JobStore:
         if now is None:
             now = self._clock.now()
         order, jobs, retention = self._order, self._jobs, self._retention
-        # A job not finished yet cannot finish before now, so cannot expire before now + retention.
+        # A job not finished yet cannot finish before now, so cannot expire before now + the
+        # shortest retention.
         self._quiet_until = now + retention
         while order:
             job = order[0]

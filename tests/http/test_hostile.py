@@ -62,6 +62,7 @@ def data_uri(data: bytes, media_type: str = "image/png") -> str:
 
 def png_declaring(width: int, height: int) -> bytes:
     """A PNG whose header claims a size far beyond its (empty) data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -334,9 +335,7 @@ def test_unknown_and_malformed_request_ids_are_404(client: httpx.Client, request
 
 def test_huge_headers_get_a_4xx_and_the_server_lives_on(client: httpx.Client, instant: MockServer) -> None:
     host, port = instant.url.split("://")[1].split(":")
-    request = (
-        f"GET /_mock/health HTTP/1.1\r\nHost: {host}\r\nX-Junk: {'a' * 200_000}\r\n\r\n"
-    ).encode()
+    request = (f"GET /_mock/health HTTP/1.1\r\nHost: {host}\r\nX-Junk: {'a' * 200_000}\r\n\r\n").encode()
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         try:
             sock.sendall(request)

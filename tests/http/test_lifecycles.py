@@ -155,3 +155,12 @@ def test_a_multipart_uploads_lifecycle_sets_when_the_file_expires(done: tuple[ht
     assert [http.get(u).content for u in urls] == [b"part one", b"part one"]
     clock.advance(46)
     assert [http.get(u).status_code for u in urls] == [404, 404]
+
+
+def test_a_failed_sync_request_has_a_small_result_and_is_kept_the_hour(done: tuple[httpx.Client, ManualClock]) -> None:
+    http, clock = done
+    http.post("/_mock/scenarios", json={"effect": {"type": "fail", "status": 500}})
+    ticket = http.post(f"/{TEXT}", json={"prompt": "p", "sync_mode": True}).json()
+    assert http.get(ticket["response_url"]).status_code == 500
+    clock.advance(RULES["large_result_seconds"] + 1)
+    assert http.get(ticket["status_url"]).status_code == 200
