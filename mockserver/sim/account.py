@@ -8,8 +8,8 @@ but requests already accepted still run and are charged, so a balance can go
 below zero, as fal's does.
 
 Completion is read off the clock like every other state, so charges are
-settled lazily: before a submit is admitted, and whenever the account or a
-result is read.
+settled lazily: before a submit for a billed model is admitted, and whenever
+the account is read.
 """
 
 from __future__ import annotations
