@@ -23,7 +23,7 @@ from mockserver.sim.scenarios import ScenarioBook
 from mockserver.sim.upload_slots import UploadSlots
 from mockserver.sim.webhook_delivery import WebhookDispatcher
 from mockserver.spec import jsontext
-from mockserver.spec.documents import Operation
+from mockserver.spec.documents import Operation, parameter_schema
 from mockserver.spec.formats import FORMAT_CHECKER
 from mockserver.spec.loader import Spec
 from mockserver.spec.typed_text import typed
@@ -169,18 +169,6 @@ def declared_headers(raw: list[tuple[bytes, bytes]], names: frozenset[bytes]) ->
         if key in names:
             found.setdefault(key.decode("latin-1"), value.decode("latin-1"))
     return found
-
-
-def parameter_schema(parameter: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """A parameter's schema: its own, or that of its JSON content (None: it has neither)."""
-    if "schema" in parameter:
-        schema: Mapping[str, Any] = parameter["schema"]
-        return schema
-    content = parameter.get("content")
-    json_content = content.get("application/json") if isinstance(content, Mapping) else None
-    if isinstance(json_content, Mapping) and isinstance(json_content.get("schema"), Mapping):
-        return dict(json_content["schema"])
-    return None
 
 
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:

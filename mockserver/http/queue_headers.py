@@ -17,15 +17,13 @@ from typing import Any
 from starlette.requests import Request
 
 from mockserver.spec import jsontext
-from mockserver.spec.documents import Operation
+from mockserver.spec.documents import Operation, SpecError, parameter_schema
 from mockserver.spec.roles import Role
 from mockserver.spec.typed_text import typed
 
 LOW = "low"
 _JSON = object()  # the "type" of a header whose value is JSON text (declared with ``content``)
 _ROLES = (Role.START_TIMEOUT, Role.QUEUE_PRIORITY, Role.OBJECT_LIFECYCLE)
-# The key of the lifecycle header's JSON that sets the files' lifetime (fal's clients send it).
-EXPIRATION_KEY = "expiration_duration_seconds"
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,7 @@ class QueueHeaders:
     """Reads an operation's queue headers from a request."""
 
     def __init__(self, operation: Operation) -> None:
+        self._expiration_key = ""
         self._by_role: dict[Role, list[tuple[str, Any]]] = {}  # role -> (lower-case name, JSON type)
         for param in operation.parameters():
             role = param.get("x-mock-role")
@@ -49,6 +48,8 @@ class QueueHeaders:
                 kind = param["schema"].get("type") if "schema" in param else _JSON
                 entry = (str(param["name"]).lower(), kind)
                 self._by_role.setdefault(Role(role), []).append(entry)
+                if role == Role.OBJECT_LIFECYCLE:
+                    self._expiration_key = _expiration_key(operation, param)
         self._names = frozenset(lower.encode("latin-1") for entries in self._by_role.values() for lower, _ in entries)
 
     def read(self, request: Request) -> QueuePlace:
@@ -68,7 +69,7 @@ class QueueHeaders:
     def file_seconds(self, headers: Mapping[str, str]) -> float | None:
         """The lifetime the lifecycle header asks for the request's files, if it does."""
         lifecycle = self._value(headers, Role.OBJECT_LIFECYCLE)
-        seconds = lifecycle.get(EXPIRATION_KEY) if isinstance(lifecycle, Mapping) else None
+        seconds = lifecycle.get(self._expiration_key) if isinstance(lifecycle, Mapping) else None
         return float(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) else None
 
     def _value(self, headers: Mapping[str, str], role: Role) -> Any:
@@ -82,3 +83,16 @@ class QueueHeaders:
                         return None  # only where the header was not checked (a proxied request)
                 return typed(raw.strip(), kind)
         return None
+
+
+def _expiration_key(operation: Operation, param: Mapping[str, Any]) -> str:
+    """The key of a lifecycle header's JSON that sets the files' lifetime: its property with role
+    ``expiration_seconds`` (a lifecycle header without one stops start-up)."""
+    schema = parameter_schema(param) or {}
+    for name, prop in schema.get("properties", {}).items():
+        if isinstance(prop, Mapping) and prop.get("x-mock-role") == Role.EXPIRATION_SECONDS:
+            return str(name)
+    raise SpecError(
+        f"{operation.operation_id}: header {param['name']} has role {Role.OBJECT_LIFECYCLE} but no property"
+        f" with x-mock-role {Role.EXPIRATION_SECONDS}"
+    )

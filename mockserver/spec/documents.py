@@ -125,3 +125,15 @@ class SpecDocument:
             )
         except (TypeError, ValueError) as exc:
             raise SpecError(f"{self.uri}: bad x-mock-timing: {exc}") from exc
+
+
+def parameter_schema(parameter: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A parameter's schema: its own, or that of its JSON content (None: it has neither)."""
+    if "schema" in parameter:
+        schema: Mapping[str, Any] = parameter["schema"]
+        return schema
+    content = parameter.get("content")
+    json_content = content.get("application/json") if isinstance(content, Mapping) else None
+    if isinstance(json_content, Mapping) and isinstance(json_content.get("schema"), Mapping):
+        return dict(json_content["schema"])
+    return None

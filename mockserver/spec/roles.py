@@ -40,6 +40,7 @@ class Role(StrEnum):
     # Header parameters of submits and uploads: what is kept, and for how long.
     OBJECT_LIFECYCLE = "object_lifecycle"  # JSON: when the files a request makes (or uploads) expire
     STORE_IO = "store_io"  # "0": keep no copy of the request's payload
+    EXPIRATION_SECONDS = "expiration_seconds"  # the key of the lifecycle header's JSON that sets the files' lifetime
     # A query parameter.
     WEBHOOK_URL = "webhook_url"  # where a submit asks for its result to be delivered
     # Header parameters of a webhook: how a receiver knows who sent it (fal's signature scheme).

@@ -29,6 +29,13 @@ def test_an_unknown_role_on_a_shared_schema_stops_start_up(tmp_path: Path) -> No
     assert "known roles:" in message and "seed" in message
 
 
+def test_a_lifecycle_header_without_its_expiration_role_stops_start_up(tmp_path: Path) -> None:
+    # The handler reads the files' lifetime from the property with role expiration_seconds.
+    paths = specs_with(tmp_path, ", x-mock-role: expiration_seconds}", "}", "fal-kontext.yaml")
+    with pytest.raises(SpecError, match="X-Fal-Object-Lifecycle-Preference has role object_lifecycle but no property"):
+        MockServer(spec_paths=paths)
+
+
 def test_an_unknown_role_names_the_parameter_that_has_it(tmp_path: Path) -> None:
     paths = specs_with(tmp_path, "x-mock-role: fail_times", "x-mock-role: fail_count", "openai-images.yaml")
     with pytest.raises(SpecError, match=r"openai-images\.yaml: parameter FailTimes: field 'x-mock-fail-times' has "
