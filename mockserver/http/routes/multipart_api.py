@@ -19,12 +19,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.http.bodies import read_body, read_json, stream_upload
+from mockserver.http.bodies import read_body, stream_upload
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, QueryChecker
 from mockserver.http.errors import ApiError, validation_failed
 from mockserver.http.queue_headers import QueueHeaders
 from mockserver.http.responses import JsonResponse
-from mockserver.http.routes.uploads_api import file_answer, file_name, media_type
+from mockserver.http.routes.uploads_api import described_file, file_answer, file_name, media_type
 from mockserver.http.urls import base_url
 from mockserver.sim.disk_space import DiskPart, Spool
 from mockserver.sim.multipart_uploads import (
@@ -38,7 +38,7 @@ from mockserver.sim.multipart_uploads import (
     part_etag,
 )
 from mockserver.spec.documents import Operation
-from mockserver.spec.validation import Issue, validate
+from mockserver.spec.validation import Issue
 
 _SMALL = 64 * 1024  # the most a body that carries nothing but names may be
 
@@ -78,14 +78,7 @@ def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
     lifecycle = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
-        ctx.authorize(request, operation)
-        query.check(request.query_params)
-        body = await read_json(request, _SMALL)
-        issues = validate(ctx.body_validator(operation), body)
-        if issues:
-            raise validation_failed(issues)
-        content_type = media_type(body.get("content_type"))
-        name = file_name(body.get("file_name"), content_type)
+        name, content_type = await described_file(ctx, operation, query, request)
         upload_id, session = ctx.multipart.start(name, content_type, lifecycle.file_seconds(request.headers))
         file_url = _file_url(ctx, request, session)
         return JsonResponse({"upload_url": f"{file_url}/multipart/{upload_id}", "file_url": file_url})

@@ -32,6 +32,7 @@ from mockserver.spec.documents import Operation
 from mockserver.spec.validation import validate
 
 TOKEN_SECONDS = 3600
+_START_BODY_BYTES = 64 * 1024  # an upload's start names a file: a small JSON body
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 OCTET_STREAM = "application/octet-stream"
@@ -128,20 +129,28 @@ def upload(operation: Operation, ctx: AppContext) -> Endpoint:
     return endpoint
 
 
+async def described_file(
+    ctx: AppContext, operation: Operation, query: QueryChecker, request: Request
+) -> tuple[str, str]:
+    """The name and media type of the file an upload's start describes in its JSON body (both
+    the two-step and the multipart start on the REST host), once the call is checked."""
+    ctx.authorize(request, operation)
+    query.check(request.query_params)
+    body = await read_json(request, _START_BODY_BYTES)
+    issues = validate(ctx.body_validator(operation), body)
+    if issues:
+        raise validation_failed(issues)
+    content_type = media_type(body.get("content_type"))
+    return file_name(body.get("file_name"), content_type), content_type
+
+
 def initiate(operation: Operation, ctx: AppContext) -> Endpoint:
     """Step one of the two-step upload: where to PUT the bytes, and the file's final URL."""
     query = QueryChecker(operation)
     lifecycle = QueueHeaders(operation)
 
     async def endpoint(request: Request) -> Response:
-        ctx.authorize(request, operation)
-        query.check(request.query_params)
-        body = await read_json(request, 64 * 1024)
-        issues = validate(ctx.body_validator(operation), body)
-        if issues:
-            raise validation_failed(issues)
-        content_type = media_type(body.get("content_type"))
-        name = file_name(body.get("file_name"), content_type)
+        name, content_type = await described_file(ctx, operation, query, request)
         upload_id, slot = ctx.uploads.reserve(name, content_type, lifecycle.file_seconds(request.headers))
         base = base_url(request)
         return JsonResponse(
