@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageChops
 
@@ -70,3 +73,14 @@ def specs_with(tmp_path: Path, old: str, new: str, document: str = "fal-kontext.
     assert text.count(old) == 1, f"{old!r} is not in {document} exactly once"
     target.write_text(text.replace(old, new), encoding="utf-8")
     return copies
+
+
+def run_node(project: Path, name: str, script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
+    """Run ``script`` as ``name`` in the session's npm project; the JSON its last line prints."""
+    node = shutil.which("node")
+    assert node is not None
+    (project / name).write_text(script)
+    done = subprocess.run([node, name, *args], cwd=project, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

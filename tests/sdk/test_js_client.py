@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ import pytest
 from PIL import Image
 
 from mockserver.testing import MockServer
-from tests.helpers import magenta_pixels, png
+from tests.helpers import magenta_pixels, png, run_node
 
 RUN_TIMEOUT = 60
 
@@ -98,17 +95,9 @@ def js_mock() -> Iterator[MockServer]:
 @pytest.fixture(scope="module")
 def js_out(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
     """The script's findings: every check below reads them, so node runs once."""
-    node = shutil.which("node")
-    assert node is not None
-    (js_project / "check.mjs").write_text(SCRIPT)
     png_base64 = base64.b64encode(png((600, 400))).decode()
-    done = subprocess.run(
-        [node, "check.mjs", f"{js_mock.url}/api/fal/proxy", js_mock.url, png_base64],
-        cwd=js_project, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    args = (f"{js_mock.url}/api/fal/proxy", js_mock.url, png_base64)
+    return run_node(js_project, "check.mjs", SCRIPT, *args, timeout=RUN_TIMEOUT)
 
 
 def test_subscribe_through_the_proxy_route(js_out: dict[str, Any]) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from mockserver.testing import MockServer
+from tests.helpers import run_node
 
 RUN_TIMEOUT = 120
 MIB = 1024 * 1024
@@ -48,16 +47,8 @@ def js_mock() -> Iterator[MockServer]:
 
 @pytest.fixture(scope="module")
 def uploaded(js_project: Path, js_mock: MockServer) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None
-    (js_project / "uploads.mjs").write_text(SCRIPT)
-    done = subprocess.run(
-        [node, "uploads.mjs", f"{js_mock.url}/api/fal/proxy", json.dumps(SIZES)],
-        cwd=js_project, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    proxy = f"{js_mock.url}/api/fal/proxy"
+    return run_node(js_project, "uploads.mjs", SCRIPT, proxy, json.dumps(SIZES), timeout=RUN_TIMEOUT)
 
 
 def digest_of(url: str) -> str:
