@@ -29,6 +29,7 @@ from mockserver.http.recorder import Recorder
 from mockserver.http.responses import JsonResponse
 from mockserver.http.routes import (
     account_api,
+    dashboard,
     fal_queue,
     files,
     journal_api,
@@ -71,6 +72,7 @@ HANDLERS: dict[str, HandlerFactory] = {
     **run_stream.HANDLERS,
     **jwks.HANDLERS,
     **account_api.HANDLERS,
+    **dashboard.HANDLERS,
 }
 # The roles each handler reads; a spec that cannot give them does not start.
 ROLE_NEEDS = {**openai_images.NEEDS}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mockserver.sim.clock import Clock
@@ -252,6 +252,14 @@ class JobStore:
 
     def __len__(self) -> int:
         return len(self._jobs)
+
+    def newest(self) -> Iterator[Job]:
+        """The jobs still kept, newest first, read in place (no copy): for pages that show them.
+        Expired jobs are skipped, not dropped (a reader changes nothing)."""
+        now = self._clock.now()
+        for job in reversed(self._jobs.values()):
+            if not self._expired(job, now):
+                yield job
 
     def sweep(self, slots: int = 0, incoming: int = 0, now: float | None = None) -> None:
         """Drop expired jobs from the old end, and the oldest finished ones past a cap.
