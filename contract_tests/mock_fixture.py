@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -59,6 +60,11 @@ class FluxMock:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def ui_url(self) -> str:
+        """The dashboard, showing this test's jobs (requests sent with :attr:`headers`)."""
+        return f"{self.server.ui_url}?{urlencode({'test_id': self.test_id})}"
 
     @property
     def headers(self) -> dict[str, str]:

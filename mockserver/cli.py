@@ -15,6 +15,7 @@ from uvicorn.config import LOG_LEVELS
 from mockserver import __version__
 from mockserver.config import MB, Settings
 from mockserver.http.app import create_app
+from mockserver.http.routes.dashboard import dashboard_path
 from mockserver.runtime.run_file import (
     RunInfo,
     client_url,
@@ -263,6 +264,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"flux-mock {__version__} listening on {url} ({fast_stack()})", flush=True)
         if bundle:
             print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
+        print(f"dashboard: {url}{dashboard_path(app.state.ctx.spec)}", flush=True)
         tune_gc()
         server = make_server(
             app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key, on_shutdown=app.begin_shutdown

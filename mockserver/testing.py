@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
+from mockserver.http.routes.dashboard import dashboard_path
 from mockserver.kit.client_check import format_report, read_all, summarize
 from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
 from mockserver.runtime.run_file import RunInfo, client_environment, fal_urls
@@ -104,6 +105,11 @@ class MockServer:
     def test_id_header(self) -> str:
         """The request header that scopes journal entries and scenario rules to one test."""
         return self.context.spec.test_id_header
+
+    @property
+    def ui_url(self) -> str:
+        """The dashboard's address: jobs, images, the journal and the rules, live in a browser."""
+        return self.url + dashboard_path(self.context.spec)
 
     @property
     def context(self) -> AppContext:

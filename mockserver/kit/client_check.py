@@ -95,6 +95,7 @@ def run_check(
 
     with MockServer(settings, tls_state_dir=tls_state_dir) as server:
         print(f"flux-mock check: mock on {server.url}; running {' '.join(command)}", file=out, flush=True)
+        print(f"flux-mock check: dashboard on {server.ui_url} while the command runs", file=out, flush=True)
         try:
             code = subprocess.call(list(command), env=client_environment(server.run_info()))
         except OSError as exc:
