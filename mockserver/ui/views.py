@@ -9,7 +9,7 @@ scenario book and the clock when a page is asked for, and pages are bounded
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -100,7 +100,8 @@ def job_row(queue: JobQueue, job: Job, now: float, file_url: FileUrl) -> JobRow:
 
 def _page(items: Iterable[Any], page: int, size: int) -> tuple[list[Any], bool]:
     """Rows of page ``page`` (from 1) and whether a row follows, reading no further than that."""
-    start, rows, more = (page - 1) * size, [], False
+    start, more = (page - 1) * size, False
+    rows: list[Any] = []
     for index, item in enumerate(items):
         if index < start:
             continue
@@ -241,7 +242,7 @@ class PendingStep:
 
 @dataclass(frozen=True)
 class ScenariosView:
-    rules: list[Mapping[str, Any]]
+    rules: list[dict[str, Any]]
     test_id: str | None
     now: str
     offset: float | None  # None: the clock cannot be moved

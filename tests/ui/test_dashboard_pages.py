@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from helpers import EDIT, TEXT
 from mockserver.testing import MockServer
+from tests.helpers import EDIT, TEXT
 
 PAGES = ["/_mock/ui", "/_mock/ui/journal", "/_mock/ui/scenarios"]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from helpers import EDIT, TEXT, data_uri
 from mockserver.sim.clock import ManualClock
 from mockserver.sim.stopping import Stopping
 from mockserver.testing import MockServer
 from mockserver.ui import live, views
+from tests.helpers import EDIT, TEXT, data_uri
 
 
 @pytest.fixture
@@ -149,7 +150,8 @@ def test_the_feed_says_each_change_once_and_ends_when_the_server_stops() -> None
         async for event in live.changes(live.Marks(1, "a"), current, stopping, interval=0.001):
             said.append(event)
 
-    asyncio.run(asyncio.wait_for(read(), 5))
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever else this process runs
+        pool.submit(asyncio.run, asyncio.wait_for(read(), 5)).result()
     assert said[0].startswith("retry:")
     assert said[1:] == ['event: change\ndata: {"since": 2, "jobs": "a"}\n\n']
 
