@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import re
+import sys
 import threading
 import time
 
 import httpx
 import pytest
 
-from mockserver.testing import MockServer
+from contract_tests.mock_fixture import FluxMock
+from mockserver.kit.client_check import run_check
+from mockserver.testing import MockServer, Settings
 from tests.helpers import EDIT, TEXT
 
 PAGES = ["/_mock/ui", "/_mock/ui/journal", "/_mock/ui/scenarios"]
@@ -100,3 +105,11 @@ def test_the_feed_reports_a_new_request_and_ends_when_the_server_stops() -> None
                 assert list(lines) == []  # the feed ended, nothing more was said
     finally:
         server.stop()
+
+
+def test_where_people_are_told_the_dashboard_is(instant: MockServer) -> None:
+    fixture_view = FluxMock(instant, "tests/a test.py::one")
+    assert fixture_view.ui_url == f"{instant.url}/_mock/ui?test_id=tests%2Fa+test.py%3A%3Aone"
+    said = io.StringIO()
+    assert run_check([sys.executable, "-c", "pass"], Settings(port=0, time_scale=0), out=said) == 0
+    assert re.search(r"dashboard on http://127\.0\.0\.1:\d+/_mock/ui ", said.getvalue()), said.getvalue()
