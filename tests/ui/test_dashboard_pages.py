@@ -71,6 +71,7 @@ def test_unknown_jobs_and_assets_are_404s_and_pages_past_the_end_are_empty(insta
         assert client.get("/_mock/ui/static/..%2Fviews.py").status_code == 404
         assert client.get("/_mock/ui/static/dashboard.css").headers["content-type"].startswith("text/css")
         assert client.get("/_mock/ui/static/dashboard.js").headers["content-type"].startswith("text/javascript")
+        assert client.get("/_mock/ui?test_id=&state=&page=1").status_code == 200  # the filter form's "any"
         far = client.get("/_mock/ui?page=9999")
         assert far.status_code == 200 and "No jobs yet" in far.text
 
