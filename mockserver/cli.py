@@ -72,7 +72,9 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conf = commands.add_parser("conformance", help="check a server against the spec (runs the contract_tests suite)")
-    conf.add_argument("--target", required=True, help="base URL of the server under test")
+    where = conf.add_mutually_exclusive_group(required=True)
+    where.add_argument("--target", help="base URL of the server under test")
+    where.add_argument("--har", metavar="FILE", help="check the answers recorded in this HAR file instead, offline")
     conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K> (fal) or Bearer <K> (OpenAI)")
     conf.add_argument(
         "--api", action="append", default=None, help="check only this API, fal or openai (repeatable; default both)"
@@ -310,6 +312,13 @@ def _check_recorded(args: argparse.Namespace, command: list[str]) -> int:
     return run_recorded_check(args.har, spec, args.min_poll_interval, strict=args.strict)
 
 
+def _conformance_recorded(args: argparse.Namespace) -> int:
+    from contract_tests.recorded_conformance import run_recorded_conformance
+    from mockserver.spec.loader import default_spec
+
+    return run_recorded_conformance(args.har, default_spec())
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -347,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return check(args)
     if args.command == "conformance":
+        if args.har is not None:
+            return _conformance_recorded(args)
         from contract_tests.runner import run_conformance  # pytest is imported only when asked for
 
         return run_conformance(
