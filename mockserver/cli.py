@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check", help="run a client command against a fresh mock and report its contract violations",
-        usage="flux-mock check [options] -- CMD [ARGS ...]",
+        usage="flux-mock check [options] -- CMD [ARGS ...]  |  flux-mock check --har FILE [options]",
     )
     add_serve_options(check)
     check.set_defaults(port=0)
@@ -65,12 +65,17 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     check.add_argument(
         "--strict", action="store_true", help="fail on warnings too (by default only errors fail the check)"
     )
+    check.add_argument(
+        "--har", default=None, metavar="FILE", help="judge the client traffic recorded in this HAR file instead"
+    )
     check.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
 
 
 def add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conf = commands.add_parser("conformance", help="check a server against the spec (runs the contract_tests suite)")
-    conf.add_argument("--target", required=True, help="base URL of the server under test")
+    where = conf.add_mutually_exclusive_group(required=True)
+    where.add_argument("--target", help="base URL of the server under test")
+    where.add_argument("--har", metavar="FILE", help="check the answers recorded in this HAR file instead, offline")
     conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K> (fal) or Bearer <K> (OpenAI)")
     conf.add_argument(
         "--api", action="append", default=None, help="check only this API, fal or openai (repeatable; default both)"
@@ -283,6 +288,8 @@ def check(args: argparse.Namespace) -> int:
     command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
+    if args.har is not None:
+        return _check_recorded(args, command)
     try:
         settings = replace(settings_from(args), min_poll_interval=args.min_poll_interval)
     except ValueError as exc:
@@ -294,6 +301,24 @@ def check(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"flux-mock: cannot prepare certificates in {tls_dir}: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_recorded(args: argparse.Namespace, command: list[str]) -> int:
+    from mockserver.kit.recorded_check import run_recorded_check
+    from mockserver.spec.loader import Spec, default_spec
+
+    if command:
+        print("flux-mock check: give either --har FILE or a command after --, not both", file=sys.stderr)
+        return 2
+    spec = default_spec() if args.spec is None else Spec.load(args.spec)
+    return run_recorded_check(args.har, spec, args.min_poll_interval, strict=args.strict)
+
+
+def _conformance_recorded(args: argparse.Namespace) -> int:
+    from contract_tests.recorded_conformance import run_recorded_conformance
+    from mockserver.spec.loader import default_spec
+
+    return run_recorded_conformance(args.har, default_spec())
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -333,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return check(args)
     if args.command == "conformance":
+        if args.har is not None:
+            return _conformance_recorded(args)
         from contract_tests.runner import run_conformance  # pytest is imported only when asked for
 
         return run_conformance(

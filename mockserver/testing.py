@@ -30,6 +30,7 @@ from mockserver.http.context import AppContext
 from mockserver.http.routes.dashboard import dashboard_path
 from mockserver.kit.client_check import format_report, read_all, summarize
 from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
+from mockserver.kit.traffic_file import Recorded, TrafficFileError, read_har
 from mockserver.runtime.run_file import RunInfo, client_environment, fal_urls
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
@@ -52,16 +53,19 @@ __all__ = [
     "NamedModel",
     "Operation",
     "QueueContract",
+    "Recorded",
     "Role",
     "Settings",
     "Spec",
     "SpecDocument",
     "SpecError",
+    "TrafficFileError",
     "Violation",
     "client_environment",
     "format_report",
     "point_fal_client",
     "read_all",
+    "read_har",
     "read_yaml",
     "summarize",
 ]

@@ -102,14 +102,21 @@ def run_check(
             print(f"flux-mock check: cannot run {command[0]!r}: {exc}", file=out)
             return 127
         entries = read_all(server)
+    failed = print_verdict(entries, strict=strict, out=out, code=code)
+    if code != 0:
+        return code
+    return 1 if failed else 0
+
+
+def print_verdict(entries: Sequence[Entry], *, strict: bool, out: TextIO, code: int | None = None) -> bool:
+    """Print the grouped report and the verdict line; whether the check failed (the command aside)."""
     summary = summarize(entries)
     report = format_report(entries)
     if report:
         print(report, file=out)
     failed = summary.failed(strict=strict)
-    verdict = "FAILED" if failed or code != 0 else "passed"
+    verdict = "FAILED" if failed or code else "passed"
     mode = " (strict: warnings fail)" if strict else ""
-    print(f"flux-mock check {verdict}{mode}: {summary.counts()}; command exited {code}", file=out)
-    if code != 0:
-        return code
-    return 1 if failed else 0
+    tail = f"; command exited {code}" if code is not None else ""
+    print(f"flux-mock check {verdict}{mode}: {summary.counts()}{tail}", file=out)
+    return failed
