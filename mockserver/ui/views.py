@@ -60,6 +60,7 @@ class JobRow:
     test_id: str | None
     thumbnail: str | None  # the first image's URL (a data URI in sync mode) once rendered
     failed: str | None  # the error a finished job ended with
+    awaiting_result: bool  # completed with an output nobody has fetched yet, so nothing is drawn
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _thumbnail(job: Job, file_url: FileUrl) -> str | None:
 def job_row(queue: JobQueue, job: Job, now: float, file_url: FileUrl) -> JobRow:
     state = job.state(now)
     done = state is JobState.COMPLETED
+    thumbnail = _thumbnail(job, file_url) if done else None
     return JobRow(
         id=job.id,
         endpoint=job.endpoint_id,
@@ -93,8 +95,9 @@ def job_row(queue: JobQueue, job: Job, now: float, file_url: FileUrl) -> JobRow:
         finished=clock_text(job.finished_at if done else None),
         prompt=job.plan.prompt,
         test_id=job.test_id,
-        thumbnail=_thumbnail(job, file_url) if done else None,
+        thumbnail=thumbnail,
         failed=job.failure.error if done and job.failure is not None else None,
+        awaiting_result=done and job.failure is None and thumbnail is None,
     )
 
 

@@ -61,9 +61,11 @@ def test_a_completed_job_shows_its_first_image_once_rendered(server: MockServer,
         clock.advance(60)
         (row,) = views.jobs_view(queue, _url, page=1, size=50).rows
         assert row.state == "COMPLETED" and row.thumbnail is None  # nobody fetched the result yet
+        assert row.awaiting_result
         images = client.get(f"/fal-ai/flux-pro/requests/{request_id}").json()["images"]
         (row,) = views.jobs_view(queue, _url, page=1, size=50).rows
         assert row.thumbnail is not None and images[0]["url"].endswith(row.thumbnail)
+        assert not row.awaiting_result
 
 
 def test_filter_by_test_id(server: MockServer) -> None:
