@@ -1,6 +1,6 @@
-"""``flux-mock conformance --har FILE``: every recorded answer judged against the spec, offline.
+"""``flux-mock conformance --har FILE`` / ``--cassette DIR``: every recorded answer judged against the spec, offline.
 
-Each HAR entry's operation is found by its path alone (a recording carries
+Each recorded exchange's operation is found by its path alone (a recording carries
 real hosts); its answer, rebuilt as an ``httpx.Response``, is checked by
 :func:`~contract_tests.response_checks.check_answer`, the rules ``--target``
 applies to every answer, and counted in the same summary table. Entries no
@@ -18,13 +18,13 @@ import httpx
 from contract_tests.operations import OperationIndex
 from contract_tests.report import Findings, Tally
 from contract_tests.response_checks import check_answer
-from mockserver.testing import Spec, TrafficFileError, read_har
+from mockserver.testing import Spec, TrafficFileError, read_recording
 
 
-def run_recorded_conformance(har: Path | str, spec: Spec, *, out: TextIO = sys.stdout) -> int:
+def run_recorded_conformance(source: Path | str, spec: Spec, *, out: TextIO = sys.stdout) -> int:
     """0 when every matched answer is as documented, 1 when one is not, 2 when the file cannot be read."""
     try:
-        records = read_har(har)
+        records = read_recording(source)
     except TrafficFileError as exc:
         print(f"flux-mock conformance: {exc}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ from mockserver.http.context import AppContext
 from mockserver.http.routes.dashboard import dashboard_path
 from mockserver.kit.client_check import format_report, read_all, summarize
 from mockserver.kit.journal import ERROR, INFO, WARNING, Entry, Violation
+from mockserver.kit.recordings import read_recording
 from mockserver.kit.traffic_file import Recorded, TrafficFileError, read_har
 from mockserver.runtime.run_file import RunInfo, client_environment, fal_urls
 from mockserver.runtime.server import bind, make_server, url_of
@@ -66,6 +67,7 @@ __all__ = [
     "point_fal_client",
     "read_all",
     "read_har",
+    "read_recording",
     "read_yaml",
     "summarize",
 ]

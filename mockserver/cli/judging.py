@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from mockserver.cli.serve_options import add_serve_options, settings_from
 from mockserver.config import Settings
@@ -17,7 +18,7 @@ from mockserver.spec.typed_text import non_negative_float
 def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check", help="run a client command against a fresh mock and report its contract violations",
-        usage="flux-mock check [options] -- CMD [ARGS ...]  |  flux-mock check --har FILE [options]",
+        usage="flux-mock check [options] -- CMD [ARGS ...]  |  flux-mock check --har FILE | --cassette DIR [options]",
     )
     add_serve_options(check)
     check.set_defaults(port=0)
@@ -28,8 +29,12 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     check.add_argument(
         "--strict", action="store_true", help="fail on warnings too (by default only errors fail the check)"
     )
-    check.add_argument(
+    recorded = check.add_mutually_exclusive_group()
+    recorded.add_argument(
         "--har", default=None, metavar="FILE", help="judge the client traffic recorded in this HAR file instead"
+    )
+    recorded.add_argument(
+        "--cassette", default=None, metavar="DIR", help="judge the client traffic in this cassette instead"
     )
     check.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
 
@@ -39,6 +44,7 @@ def add_conformance_parser(commands: argparse._SubParsersAction[argparse.Argumen
     where = conf.add_mutually_exclusive_group(required=True)
     where.add_argument("--target", help="base URL of the server under test")
     where.add_argument("--har", metavar="FILE", help="check the answers recorded in this HAR file instead, offline")
+    where.add_argument("--cassette", metavar="DIR", help="check the answers recorded in this cassette, offline")
     conf.add_argument("--api-key", default=None, help="sent as Authorization: Key <K> (fal) or Bearer <K> (OpenAI)")
     conf.add_argument(
         "--api", action="append", default=None, help="check only this API, fal or openai (repeatable; default both)"
@@ -71,7 +77,7 @@ def check(args: argparse.Namespace) -> int:
     command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
-    if args.har is not None:
+    if args.har is not None or args.cassette is not None:
         return _check_recorded(args, command)
     try:
         settings = replace(settings_from(args), min_poll_interval=args.min_poll_interval)
@@ -91,21 +97,40 @@ def _check_recorded(args: argparse.Namespace, command: list[str]) -> int:
     from mockserver.spec.loader import Spec, default_spec
 
     if command:
-        print("flux-mock check: give either --har FILE or a command after --, not both", file=sys.stderr)
+        print("flux-mock check: give either a recording or a command after --, not both", file=sys.stderr)
+        return 2
+    source = _recording(args, "check")
+    if source is None:
         return 2
     spec = default_spec() if args.spec is None else Spec.load(args.spec)
-    return run_recorded_check(args.har, spec, args.min_poll_interval, strict=args.strict)
+    return run_recorded_check(source, spec, args.min_poll_interval, strict=args.strict)
 
 
 def _conformance_recorded(args: argparse.Namespace) -> int:
     from contract_tests.recorded_conformance import run_recorded_conformance
     from mockserver.spec.loader import default_spec
 
-    return run_recorded_conformance(args.har, default_spec())
+    source = _recording(args, "conformance")
+    if source is None:
+        return 2
+    return run_recorded_conformance(source, default_spec())
+
+
+def _recording(args: argparse.Namespace, command: str) -> str | None:
+    """The recording named by --har or --cassette, when it is the kind of file the option says."""
+    if args.cassette is not None:
+        if not Path(args.cassette).is_dir():
+            print(f"flux-mock {command}: --cassette {args.cassette}: not a directory", file=sys.stderr)
+            return None
+        return str(args.cassette)
+    if Path(args.har).is_dir():
+        print(f"flux-mock {command}: --har {args.har} is a directory (a cassette? use --cassette)", file=sys.stderr)
+        return None
+    return str(args.har)
 
 
 def conformance(args: argparse.Namespace) -> int:
-    if args.har is not None:
+    if args.har is not None or args.cassette is not None:
         return _conformance_recorded(args)
     from contract_tests.runner import run_conformance  # pytest is imported only when asked for
 

@@ -1,6 +1,6 @@
-"""``flux-mock check --har FILE``: judge recorded client traffic with the live check's rules.
+"""``flux-mock check --har FILE`` / ``--cassette DIR``: judge recorded client traffic with the live check's rules.
 
-Each entry of a HAR file (:mod:`~mockserver.kit.traffic_file`) becomes the
+Each recorded exchange (:mod:`~mockserver.kit.recordings`) becomes the
 :class:`~mockserver.kit.client_rules.Exchange` the mock's journal would
 have made of it, judged in order by the same
 :class:`~mockserver.kit.client_rules.ClientRules`, and reported in the same
@@ -17,7 +17,8 @@ from typing import TextIO
 from mockserver.kit.client_check import print_verdict
 from mockserver.kit.client_rules import ClientRules, Exchange
 from mockserver.kit.journal import Entry, redact_headers, summarize
-from mockserver.kit.traffic_file import OperationMatcher, Recorded, TrafficFileError, json_or_none, read_har
+from mockserver.kit.recordings import read_recording
+from mockserver.kit.traffic_file import OperationMatcher, Recorded, TrafficFileError, json_or_none
 from mockserver.spec.loader import Spec
 
 
@@ -67,14 +68,14 @@ def recorded_entries(records: list[Recorded], spec: Spec, min_poll_interval: flo
 
 
 def run_recorded_check(
-    har: Path | str, spec: Spec, min_poll_interval: float, *, strict: bool = False, out: TextIO = sys.stdout
+    source: Path | str, spec: Spec, min_poll_interval: float, *, strict: bool = False, out: TextIO = sys.stdout
 ) -> int:
     """0 when the recorded client broke no rule, 1 when it did, 2 when the file cannot be read."""
     try:
-        records = read_har(har)
+        records = read_recording(source)
     except TrafficFileError as exc:
         print(f"flux-mock check: {exc}", file=sys.stderr)
         return 2
-    print(f"flux-mock check: judging {len(records)} recorded requests from {har}", file=out)
+    print(f"flux-mock check: judging {len(records)} recorded requests from {source}", file=out)
     failed = print_verdict(recorded_entries(records, spec, min_poll_interval), strict=strict, out=out)
     return 1 if failed else 0

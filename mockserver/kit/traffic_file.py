@@ -49,9 +49,14 @@ class Recorded:
     status: int
     response_headers: Mapping[str, str]  # lower-case names
     response_body: bytes
+    # The path the client asked the recorder for, when it differs from the forwarded URL's
+    # (a cassette's run-host calls went to fal.run/X from /run/X).
+    local_path: str | None = None
 
     @property
     def path(self) -> str:
+        if self.local_path is not None:
+            return self.local_path
         return urlsplit(self.url).path or "/"
 
     @property
