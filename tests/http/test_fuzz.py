@@ -70,12 +70,33 @@ FUZZ = settings(
 )
 
 
+class ServerPerOperation:
+    """A fresh mock for each operation: a scenario rule the admin API's fuzzing adds (a truncated
+    body, say) must not judge another operation's answers. hypothesis runs one operation's examples
+    together, so a new label means the previous operation is done."""
+
+    def __init__(self) -> None:
+        self._label: str | None = None
+        self._mock: MockServer | None = None
+
+    def url_for(self, label: str) -> str:
+        if label != self._label or self._mock is None:
+            self.close()
+            self._mock = MockServer(time_scale=0).start()
+            self._label = label
+        return self._mock.url
+
+    def close(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+
 @pytest.fixture
-def server() -> Iterator[MockServer]:
-    # One server per operation: a scenario rule the admin API's fuzzing adds (a truncated body,
-    # say) must not judge another operation's answers.
-    with MockServer(time_scale=0) as mock:
-        yield mock
+def servers() -> Iterator[ServerPerOperation]:
+    per_operation = ServerPerOperation()
+    yield per_operation
+    per_operation.close()
 
 
 def _asked_failure(case: schemathesis.Case[Any]) -> int | str | None:
@@ -119,16 +140,26 @@ def _as_read(text: str, schema: dict[str, Any]) -> Any:
 
 
 def _fuzzed(path: Path) -> Any:
-    schema = schemathesis.openapi.from_path(path, config=CONFIG)
+    # Loaded when the test runs, not when it is collected: building the cases of the first
+    # (coverage) phase is most of the cost, and every test worker collects every test.
+    fixture_name = f"schema_{path.stem.replace('-', '_')}"
 
-    @schema.parametrize()
+    @pytest.fixture(name=fixture_name)
+    def schema() -> Any:
+        return schemathesis.openapi.from_path(path, config=CONFIG)
+
+    globals()[fixture_name] = schema
+    lazy = schemathesis.pytest.from_fixture(fixture_name)
+
+    @lazy.parametrize()
     @FUZZ
-    def test(case: schemathesis.Case[Any], server: MockServer) -> None:
+    def test(case: schemathesis.Case[Any], servers: ServerPerOperation) -> None:
         # A 5xx that x-mock-fail-status asked for is no crash; it must be the one asked for.
         asked = _asked_failure(case)
         excluded: list[CheckFunction] = [not_a_server_error] if asked is not None else []
         try:
-            response = case.call_and_validate(base_url=server.url, excluded_checks=excluded)
+            base_url = servers.url_for(case.operation.label)
+            response = case.call_and_validate(base_url=base_url, excluded_checks=excluded)
             # Whatever the input, no answer quotes a Python object (`<_io.BytesIO object at 0x…>`).
             assert " object at 0x" not in response.text, response.text
             if isinstance(asked, int) and case.meta is not None and case.meta.generation.mode.is_positive:
