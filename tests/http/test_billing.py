@@ -13,12 +13,12 @@ import pytest
 from mockserver.config import Settings
 from mockserver.sim.clock import ManualClock
 from mockserver.spec.documents import SpecError
-from mockserver.spec.loader import Spec, default_spec_paths
+from mockserver.spec.loader import Spec, default_spec, default_spec_paths
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, TEXT, data_uri
 from tests.spec.test_extension import EXTRA
 
-SPEC = Spec.load()
+SPEC = default_spec()
 EXHAUSTED = {"detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."}
 
 

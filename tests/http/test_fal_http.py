@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from mockserver.sim.clock import ManualClock
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, MULTI, TEXT, data_uri
 
-SPEC = Spec.load()
+SPEC = default_spec()
 FAL = SPEC.documents[0]
 
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from mockserver.sim.clock import ManualClock
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer, point_fal_client
 from tests.helpers import TEXT, png
 
-RULES = Spec.load().queue_contract("fal").retention
+RULES = default_spec().queue_contract("fal").retention
 LIFECYCLE = "X-Fal-Object-Lifecycle-Preference"
 
 

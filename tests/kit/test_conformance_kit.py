@@ -18,13 +18,13 @@ from contract_tests.openai_flow import OpenAIFlow
 from contract_tests.report import ContractViolation, Findings
 from contract_tests.webhook_receiver import webhook_receiver
 from mockserver.kit.journal import Query
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.spec.roles import Role
 from mockserver.testing import MockServer
 from tests import broken
 from tests.broken import Answer, corrupting, fake_state, is_result, is_status, is_submit, nth_status_poll
 
-SPEC = Spec.load()
+SPEC = default_spec()
 CASES = load_cases()
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 OPENAI_TEXT = "black-forest-labs/flux-kontext-max/text-to-image"

@@ -11,9 +11,9 @@ from PIL import Image
 
 from contract_tests.cases import FIXTURES_DIR, FixtureError, data_uri, load_cases, load_file
 from contract_tests.response_checks import documented_response
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 
-SPEC = Spec.load()
+SPEC = default_spec()
 EXAMPLES = sorted((FIXTURES_DIR / "responses").glob("*.json"))
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 

@@ -17,10 +17,10 @@ from mockserver.http.recorder import Recorder, Seen
 from mockserver.kit.client_rules import ClientRules, Exchange
 from mockserver.kit.journal import Entry, Journal, Query, redact_headers, summarize
 from mockserver.sim.clock import ManualClock
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer
 
-SPEC = Spec.load()
+SPEC = default_spec()
 TEXT = "fal-ai/flux-pro/kontext/max/text-to-image"
 
 

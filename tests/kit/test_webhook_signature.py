@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract_tests.report import Findings
 from contract_tests.webhook_signature import check_signature, public_keys
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.spec.roles import Role
 
-NAMES = Spec.load().webhook_headers("fal")
+NAMES = default_spec().webhook_headers("fal")
 BODY = b'{"request_id": "r-1", "status": "OK", "payload": {}}'
 NOW = 1_800_000_000
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer
 from tests.helpers import EDIT, MAGENTA, MULTI, TEXT, data_uri, decode, share_of_colour
 
-MODEL = Spec.load().model(TEXT)
+MODEL = default_spec().model(TEXT)
 assert MODEL is not None and MODEL.model is not None
 SIZES = MODEL.model.sizes
 

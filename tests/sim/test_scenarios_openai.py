@@ -11,11 +11,11 @@ import openai
 import pytest
 from openai import OpenAI
 
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer
 from tests.faults_helpers import TEST_ID, add_rule, rules
 
-if not any(doc.dialect == "openai" for doc in Spec.load().documents):
+if not any(doc.dialect == "openai" for doc in default_spec().documents):
     pytest.skip("the OpenAI-compatible API is not served by this build", allow_module_level=True)
 
 TEXT = "black-forest-labs/flux-kontext-max/text-to-image"

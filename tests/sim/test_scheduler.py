@@ -14,10 +14,10 @@ from mockserver.sim.clock import ManualClock
 from mockserver.sim.jobs import Job, JobState
 from mockserver.sim.queue import CancelOutcome, JobQueue, QueueFull
 from mockserver.spec.file_links import FileLinks
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.spec.model_info import ModelInfo
 
-SPEC = Spec.load()
+SPEC = default_spec()
 
 
 def _model(endpoint: str = "fal-ai/flux-pro/kontext/max/text-to-image") -> ModelInfo:

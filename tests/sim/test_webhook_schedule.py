@@ -10,9 +10,9 @@ import pytest
 from mockserver.config import Settings
 from mockserver.sim.webhook_schedule import delivery_delays, retry_delays
 from mockserver.spec.contract import WebhookSchedule
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 
-SCHEDULE = Spec.load().queue_contract("fal").webhook_schedule
+SCHEDULE = default_spec().queue_contract("fal").webhook_schedule
 
 
 def schedule() -> WebhookSchedule:

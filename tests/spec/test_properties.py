@@ -23,12 +23,12 @@ from mockserver.sim.queue import JobQueue
 from mockserver.spec.documents import Operation
 from mockserver.spec.file_links import FileLinks
 from mockserver.spec.formats import FORMAT_CHECKER
-from mockserver.spec.loader import Spec
+from mockserver.spec.loader import default_spec
 from mockserver.spec.roles import Role
 from mockserver.spec.validation import validate
 from mockserver.spec.validity import available, build_check
 
-SPEC = Spec.load()
+SPEC = default_spec()
 # Without jsonschema_rs there is no check to hold to jsonschema's verdict.
 needs_check = pytest.mark.skipif(not available(), reason="jsonschema_rs is not installed")
 MODELS = SPEC.models()

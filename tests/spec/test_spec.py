@@ -12,7 +12,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from mockserver.http.app import HANDLERS
 from mockserver.spec.documents import SpecDocument, SpecError
-from mockserver.spec.loader import Spec, default_spec_paths
+from mockserver.spec.loader import Spec, default_spec, default_spec_paths
 from mockserver.spec.roles import Role
 from mockserver.spec.yaml_files import SafeLoader, load_yaml, read_yaml
 
@@ -101,7 +101,7 @@ def _schema_examples(doc: SpecDocument) -> Iterator[tuple[str, str, Any]]:
             yield pointer, f"{pointer}/examples/{index}", value
 
 
-SPEC = Spec.load()
+SPEC = default_spec()
 EXAMPLES = [
     (doc, schema_ptr, where, value)
     for doc in SPEC.documents
