@@ -32,6 +32,7 @@ class CassetteHooks:
     def _record(self, response: httpx.Response) -> None:
         response.read()
         request = response.request
+        request.read()  # a multipart body is a stream, sent already; it reads again
         url = str(request.url)
         assert url.startswith(self.upstream), f"{url} is not a call to the upstream"
         local = url[len(self.upstream):]

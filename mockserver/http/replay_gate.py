@@ -35,8 +35,7 @@ from mockserver.http.recorder import ADMIN_PREFIX, note_injected, note_replay_mi
 from mockserver.http.routes import files, multipart_api, proxy, uploads_api
 from mockserver.http.routing import RouteIndex
 from mockserver.http.urls import base_url
-from mockserver.sim.replay_book import ReplayBook
-from mockserver.spec import jsontext
+from mockserver.sim.replay_book import ReplayBook, request_value
 from mockserver.spec.documents import Operation
 
 # Handlers whose requests the mock always serves itself: uploads make new inputs, and the proxy
@@ -120,16 +119,8 @@ def _own(operation: Operation) -> bool:
 
 
 def _body_value(scope: Scope, body: bytes) -> Any:
-    """The body as the book compares it: its JSON when it says it is JSON, else its bytes; None when empty."""
-    if not body:
-        return None
     media = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
-    if "json" in media.lower():
-        try:
-            return jsontext.loads(body)
-        except (ValueError, RecursionError):
-            pass  # compared as bytes, as the cassette stored such a body
-    return body
+    return request_value(media, body)
 
 
 def _again(body: bytes, receive: Receive) -> Receive:

@@ -3,7 +3,8 @@
 A request matches a recorded one by the spec operation it reaches, its path
 (the query left out) and its body. In bodies every string that is a link
 (``http://``, ``https://`` or a ``data:`` URI) counts as equal to every other:
-inputs uploaded in a new run have new URLs. A seed (the body field with role
+inputs uploaded in a new run have new URLs. A multipart form is compared by
+its fields, each file in it counting as such a link. A seed (the body field with role
 ``seed``) is left out when the request has none. Recordings that match are
 served in the order they were recorded, one per request, the last again once
 all have been served: a status URL polled gets the recorded answers in turn,
@@ -17,17 +18,23 @@ prefix) and every file the cassette holds pointing at its local path there.
 from __future__ import annotations
 
 import contextlib
+import email.parser
+import email.policy
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from mockserver.cassette.reader import Cassette, Exchange, StoredFile
+from mockserver.spec import jsontext
 from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
 
 _LINK_SCHEMES = ("http://", "https://", "data:")
 _LINK: Hashable = ("link",)
+# A file in a form stands for an input as a link does (see canonical).
+_FORM_FILE = "data:"
+_FORM = "multipart/form-data"
 # A link to replace ends where a host, port or file name could not go on.
 _LINK_END = r"(?![\w.:-])"
 
@@ -138,7 +145,43 @@ def recorded_body(ex: Exchange) -> Any:
     """A recorded request's body as :meth:`ReplayBook.answer` takes one."""
     if ex.request.json is not None:
         return ex.request.json
-    return ex.request.body or None
+    return request_value(ex.request.headers.get("content-type", ""), ex.request.body)
+
+
+def request_value(media: str, body: bytes) -> Any:
+    """A request body as the book compares it: its JSON when it says it is JSON, a form's fields
+    (name -> values), else its bytes; None when empty."""
+    if not body:
+        return None
+    lower = media.lower()
+    if "json" in lower:
+        try:
+            return jsontext.loads(body)
+        except (ValueError, RecursionError):
+            return body  # compared as bytes, as the cassette stores such a body
+    if lower.startswith(_FORM):
+        return _form_fields(media, body) or body
+    return body
+
+
+def _form_fields(media: str, body: bytes) -> dict[str, list[str]] | None:
+    """A multipart form's fields in order, a file standing as a link; None when it is not one."""
+    head = f"Content-Type: {media}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    fields: dict[str, list[str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        if part.get_filename() is not None:
+            value = _FORM_FILE
+        else:
+            payload = part.get_payload(decode=True)
+            value = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        fields.setdefault(name, []).append(value)
+    return fields
 
 
 def bare_path(path: str) -> str:

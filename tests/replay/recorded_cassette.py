@@ -16,11 +16,13 @@ import httpx
 from mockserver.cassette.writer import CassetteWriter, Upstream
 from mockserver.testing import MockServer
 from tests.cassette_hooks import CassetteHooks
-from tests.helpers import EDIT, TEXT, data_uri
+from tests.helpers import EDIT, MAGENTA, TEXT, data_uri, png
 
 PROMPT = "a lighthouse at dusk"
 EDIT_PROMPT = "paint the door blue"
 GENERATE = "/v1/images/generations"
+EDITS = "/v1/images/edits"
+EDITS_PROMPT = "add a straw hat"
 OPENAI_MODEL = "black-forest-labs/flux-kontext-max/text-to-image"
 
 
@@ -39,6 +41,7 @@ class Recording:
     generation: dict[str, Any]  # the OpenAI-compatible API's answer
     generation_id: str  # its request id header
     generated: bytes  # the image it linked to
+    edited: dict[str, Any]  # a multipart edit's answer
 
     def local(self, value: Any, base: str) -> Any:
         """``value`` with the upstream's links pointing at ``base``, as a replay answers it."""
@@ -65,6 +68,8 @@ def record(directory: Path) -> Recording:
             edit_ticket = http.post(f"/{EDIT}", json={"prompt": EDIT_PROMPT, "image_url": data_uri()}).json()
             answer = http.post(GENERATE, json={"model": OPENAI_MODEL, "prompt": "a red kite", "response_format": "url"})
             generated = http.get(answer.json()["data"][0]["url"]).content
+            files = {"image": ("in.png", png((32, 32), MAGENTA), "image/png")}
+            edited = http.post(EDITS, data={"prompt": EDITS_PROMPT}, files=files).json()
     return Recording(
         directory=directory,
         upstream=upstream.url,
@@ -79,6 +84,7 @@ def record(directory: Path) -> Recording:
         generation=answer.json(),
         generation_id=answer.headers["x-request-id"],
         generated=generated,
+        edited=edited,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from mockserver.testing import MockServer
-from tests.helpers import TEXT
-from tests.replay.recorded_cassette import GENERATE, OPENAI_MODEL, PROMPT, Recording
+from tests.helpers import CYAN, TEXT, png
+from tests.replay.recorded_cassette import EDITS, EDITS_PROMPT, GENERATE, OPENAI_MODEL, PROMPT, Recording
 
 
 def test_the_fal_lifecycle_answers_as_recorded(recording: Recording, replay: MockServer) -> None:
@@ -41,6 +41,16 @@ def test_the_openai_api_answers_as_recorded(recording: Recording, replay: MockSe
         link = answer.json()["data"][0]["url"]
         assert link.startswith(replay.url + "/files/")
         assert http.get(link).content == recording.generated
+
+
+def test_a_multipart_edit_matches_by_its_fields_whatever_the_file(recording: Recording, replay: MockServer) -> None:
+    other = {"image": ("other.png", png((40, 40), CYAN), "image/png")}
+    with httpx.Client(base_url=replay.url, timeout=10) as http:
+        same = http.post(EDITS, data={"prompt": EDITS_PROMPT}, files=other)
+        changed = http.post(EDITS, data={"prompt": "add a top hat"}, files=other)
+    recorded = recording.local(recording.edited, replay.url)
+    assert same.json() == recorded
+    assert changed.status_code == 200 and changed.json()["data"] != recorded["data"]  # simulated: a new image
 
 
 def test_links_follow_the_address_the_client_used(recording: Recording, replay: MockServer) -> None:
