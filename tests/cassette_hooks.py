@@ -8,6 +8,7 @@ cassette (served again at the same path) rather than as an exchange.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,11 +21,12 @@ from mockserver.spec.loader import default_spec
 class CassetteHooks:
     """Pass :meth:`hooks` to ``httpx.Client(event_hooks=...)`` for a client that talks to ``upstream``."""
 
-    def __init__(self, writer: CassetteWriter, upstream: str) -> None:
+    def __init__(self, writer: CassetteWriter, upstream: str, now: Callable[[], float] = time.monotonic) -> None:
         self.writer = writer
         self.upstream = upstream.rstrip("/")
         self._operations = OperationMatcher(default_spec())
-        self._started = time.monotonic()
+        self._now = now  # the upstream's clock, when a test moves it by hand
+        self._started = now()
 
     def hooks(self) -> dict[str, list[Any]]:
         return {"response": [self._record]}
@@ -42,7 +44,7 @@ class CassetteHooks:
             return
         found = self._operations.find(request.method, local.split("?", 1)[0])
         self.writer.add(
-            at=time.monotonic() - self._started,
+            at=self._now() - self._started,
             operation=found[0].operation_id if found else None,
             method=request.method,
             path=local,

@@ -232,9 +232,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         spec = default_spec() if settings.spec_paths is None else Spec.load(settings.spec_paths)
     check_spec(spec)
     # A cassette that cannot be read stops start-up (CassetteError), as a bad spec does.
-    replays = ReplayBook.of(read_cassette(settings.replay_dir), spec) if settings.replay_dir is not None else None
+    cassette = read_cassette(settings.replay_dir) if settings.replay_dir is not None else None
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
+    replays = None if cassette is None else ReplayBook.of(cassette, spec, clock, settings.time_scale)
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
     queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER), retention_of(spec, settings))

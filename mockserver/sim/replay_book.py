@@ -10,6 +10,13 @@ served in the order they were recorded, one per request, the last again once
 all have been served: a status URL polled gets the recorded answers in turn,
 the final one repeating.
 
+With a time scale (a clock and ``time_scale`` > 0) a recording also waits for
+its time: exchanges that share a request id (the answer header with role
+``request_id``) keep the spacing they were recorded with, times the scale,
+counted from when the first of them was replayed. A poll that comes sooner
+gets the answer before it again, so a status goes on saying IN_PROGRESS for
+as long as it did upstream.
+
 An answer keeps its recorded status, headers and body, with every link to an
 upstream of the cassette pointing at the replaying server (at the upstream's
 prefix) and every file the cassette holds pointing at its local path there.
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from mockserver.cassette.reader import Cassette, Exchange, StoredFile
+from mockserver.sim.clock import Clock
 from mockserver.spec import jsontext
 from mockserver.spec.loader import Spec
 from mockserver.spec.roles import Role
@@ -74,21 +82,38 @@ class ReplayBook:
     Used from the server's event loop only: the served marks need no lock.
     """
 
-    def __init__(self, cassette: Cassette, seeds: Mapping[str, frozenset[str]] | None = None) -> None:
+    def __init__(
+        self,
+        cassette: Cassette,
+        seeds: Mapping[str, frozenset[str]] | None = None,
+        *,
+        id_headers: frozenset[str] = frozenset(),
+        clock: Clock | None = None,
+        time_scale: float = 0.0,
+    ) -> None:
         self.cassette = cassette
         self._seeds = dict(seeds or {})
+        self._id_headers = id_headers
+        self._clock = clock if time_scale > 0 else None
+        self._time_scale = time_scale
+        self._first_at: dict[str, float] = {}  # request id -> when its first exchange was recorded
+        self._began: dict[str, float] = {}  # request id -> when its first exchange was replayed (clock time)
         self._places: dict[tuple[str | None, str], list[_Recording]] = {}
         for ex in cassette.exchanges:
             body = recorded_body(ex)
             seeds_of = self._seeds.get(ex.operation or "", frozenset())
             place = self._places.setdefault((ex.operation, bare_path(ex.path)), [])
             place.append(_Recording(ex, canonical(body), canonical(_without(body, seeds_of))))
+            request_id = self._request_id(ex)
+            if request_id is not None:
+                self._first_at.setdefault(request_id, ex.at)
         self._served: set[int] = set()
         self.links = LocalLinks(cassette)
 
     @classmethod
-    def of(cls, cassette: Cassette, spec: Spec) -> ReplayBook:
-        return cls(cassette, seed_fields(spec))
+    def of(cls, cassette: Cassette, spec: Spec, clock: Clock | None = None, time_scale: float = 0.0) -> ReplayBook:
+        id_headers = frozenset(spec.request_id_header(doc.dialect).lower() for doc in spec.documents)
+        return cls(cassette, seed_fields(spec), id_headers=id_headers, clock=clock, time_scale=time_scale)
 
     def answer(self, operation: str | None, path: str, body: Any, base: str) -> Answer | None:
         """The recorded answer to a request (``body``: its JSON, its bytes when not JSON, None when
@@ -103,8 +128,25 @@ class ReplayBook:
         if not matching:
             return None
         chosen = next((r for r in matching if r.exchange.seq not in self._served), matching[-1])
+        if self._clock is not None:
+            chosen = self._due(matching, chosen, self._clock.now())
         self._served.add(chosen.exchange.seq)
         return self._local(chosen.exchange, base)
+
+    def _due(self, matching: list[_Recording], chosen: _Recording, now: float) -> _Recording:
+        """``chosen`` once its recorded time (scaled) has come; until then the recording before it."""
+        request_id = self._request_id(chosen.exchange)
+        if request_id is None:
+            return chosen
+        began = self._began.setdefault(request_id, now)
+        index = matching.index(chosen)
+        if index == 0:
+            return chosen
+        wait = (chosen.exchange.at - self._first_at[request_id]) * self._time_scale
+        return chosen if now - began >= wait else matching[index - 1]
+
+    def _request_id(self, ex: Exchange) -> str | None:
+        return next((ex.response.headers[n] for n in self._id_headers if n in ex.response.headers), None)
 
     def file(self, path: str) -> StoredFile | None:
         """The stored file served at ``path``, if the cassette holds one."""

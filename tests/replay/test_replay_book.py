@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mockserver.cassette.reader import Cassette, Exchange, Message, StoredFile
 from mockserver.cassette.writer import Upstream
+from mockserver.sim.clock import ManualClock
 from mockserver.sim.replay_book import ReplayBook, canonical
 
 BASE = "http://127.0.0.1:9999"
@@ -75,3 +77,26 @@ def test_links_are_alike_and_json_kinds_are_not() -> None:
     assert canonical(True) != canonical(1) and canonical(None) != canonical(0)
     assert canonical({"a": 1, "b": [1, 2]}) == canonical({"b": [1, 2], "a": 1.0})
     assert canonical([1, 2]) != canonical([2, 1])
+
+
+def test_with_a_time_scale_a_recording_waits_for_its_time() -> None:
+    def timed(seq: int, at: float, path: str, answer: Any) -> Exchange:
+        ex = exchange(seq, None, answer, operation="status" if seq > 1 else "submit", path=path)
+        response = Message({**ex.response.headers, "x-fal-request-id": "r1"}, ex.response.body, answer)
+        return replace(ex, at=at, response=response)
+
+    clock = ManualClock()
+    cassette = Cassette(Path("."), UPSTREAMS, (timed(1, 10.0, "/m", {"n": 0}), timed(2, 11.0, "/s", {"n": 1}),
+                                              timed(3, 13.0, "/s", {"n": 2})), {})
+    replays = ReplayBook(cassette, id_headers=frozenset({"x-fal-request-id"}), clock=clock, time_scale=2)
+
+    def poll() -> int | None:
+        answer = replays.answer("status", "/s", None, BASE)
+        return answer.seq if answer else None
+
+    assert replays.answer("submit", "/m", None, BASE) is not None  # the request's time starts here
+    assert [poll(), poll()] == [2, 2]  # the first poll's answer at once; the next is due (13 - 10) x 2 s later
+    clock.advance(5.9)
+    assert poll() == 2
+    clock.advance(0.1)
+    assert [poll(), poll()] == [3, 3]
