@@ -42,6 +42,7 @@ class Recording:
     generation_id: str  # its request id header
     generated: bytes  # the image it linked to
     edited: dict[str, Any]  # a multipart edit's answer
+    unknown_status: str  # a status URL the upstream answered 404 for
 
     def local(self, value: Any, base: str) -> Any:
         """``value`` with the upstream's links pointing at ``base``, as a replay answers it."""
@@ -70,6 +71,8 @@ def record(directory: Path) -> Recording:
             generated = http.get(answer.json()["data"][0]["url"]).content
             files = {"image": ("in.png", png((32, 32), MAGENTA), "image/png")}
             edited = http.post(EDITS, data={"prompt": EDITS_PROMPT}, files=files).json()
+            unknown_status = "/fal-ai/flux-pro/requests/00000000-0000-4000-8000-000000000000/status"
+            assert http.get(unknown_status).status_code == 404
     return Recording(
         directory=directory,
         upstream=upstream.url,
@@ -85,6 +88,7 @@ def record(directory: Path) -> Recording:
         generation_id=answer.headers["x-request-id"],
         generated=generated,
         edited=edited,
+        unknown_status=unknown_status,
     )
 
 

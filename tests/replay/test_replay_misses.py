@@ -79,6 +79,14 @@ def test_a_refusing_replay_still_answers_what_it_recorded(recording: Recording, 
     assert ticket["request_id"] == recording.ticket["request_id"]
 
 
+def test_a_recorded_error_is_replayed_and_noted_as_the_upstream_s(recording: Recording, refusing: MockServer) -> None:
+    answer = httpx.get(refusing.url + recording.unknown_status, timeout=10)
+    assert answer.status_code == 404 and answer.json()["error_type"] != "replay_miss"
+    [entry] = journal(refusing)
+    assert rules(entry) == [("fault.injected", "info")]
+    assert "cassette exchange" in entry["violations"][0]["message"]
+
+
 def test_the_mock_s_own_routes_are_never_replayed(refusing: MockServer) -> None:
     assert httpx.get(refusing.url + "/_mock/health", timeout=10).json()["status"] == "ok"
     assert httpx.get(refusing.url + "/", timeout=10, headers={"accept": "text/html"}).status_code in (200, 307)
