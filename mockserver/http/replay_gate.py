@@ -9,6 +9,7 @@ finds the route as the router would and asks the
 - the mock's own routes (``/_mock``, documents marked ``x-mock-extension``),
   uploads and the proxy (whose forwarded call comes back through here) always
   go on to their routes;
+- a request that needs credentials is refused without them (``--api-key``), as its route would;
 - a recorded answer is sent with its recorded headers (its request id too: the
   front stamps no other), its links pointing at the address the client used;
 - a request the cassette lacks is a miss: its route simulates it and the journal
@@ -54,10 +55,10 @@ class ReplayGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        method: str = scope["method"]
-        if scope["type"] != "http" or path.startswith(ADMIN_PREFIX):
+        if path.startswith(ADMIN_PREFIX):  # (the front hands on HTTP requests only)
             await self.router(scope, receive, send)
             return
+        method: str = scope["method"]
         found = self.index.find(scope)
         operation = self._operations.get(found[0].name) if found else None
         if found is not None:
@@ -72,6 +73,8 @@ class ReplayGate:
             await self.router(scope, receive, send)
             return
         request = Request(scope, receive)
+        if operation is not None:
+            self.ctx.authorize(request, operation)  # a recorded answer is no way round --api-key
         body = b"" if method in _READS_NO_BODY else await read_body(request, self.ctx.settings.max_body_bytes)
         answer = self.book.answer(
             operation.operation_id if operation else None, path, _body_value(scope, body), base_url(request)

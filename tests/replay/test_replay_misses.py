@@ -87,6 +87,14 @@ def test_a_recorded_error_is_replayed_and_noted_as_the_upstream_s(recording: Rec
     assert "cassette exchange" in entry["violations"][0]["message"]
 
 
+def test_a_replay_still_asks_for_the_key(recording: Recording) -> None:
+    with MockServer(time_scale=0, replay_dir=recording.directory, api_key="sesame") as server:
+        body = {"prompt": PROMPT, "seed": 7}
+        assert httpx.post(f"{server.url}/{TEXT}", json=body, timeout=10).status_code == 401
+        ticket = httpx.post(f"{server.url}/{TEXT}", json=body, headers={"authorization": "Key sesame"}, timeout=10)
+    assert ticket.json()["request_id"] == recording.ticket["request_id"]
+
+
 def test_the_mock_s_own_routes_are_never_replayed(refusing: MockServer) -> None:
     assert httpx.get(refusing.url + "/_mock/health", timeout=10).json()["status"] == "ok"
     assert httpx.get(refusing.url + "/", timeout=10, headers={"accept": "text/html"}).status_code in (200, 307)
