@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,14 @@ from mockserver.testing import (
     read_all,
     summarize,
 )
+
+
+def server_options(marked: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``flux_mock`` marker's options as :class:`MockServer` takes them (``replay=DIR``: its replay_dir)."""
+    options = dict(marked)
+    if "replay" in options:
+        options["replay_dir"] = Path(options.pop("replay"))
+    return options
 
 
 class FluxMock:

@@ -26,7 +26,7 @@ import pytest
 
 from contract_tests.cases import Case, load_cases
 from contract_tests.fal_flow import FalFlow, FlowOptions
-from contract_tests.mock_fixture import FluxMock
+from contract_tests.mock_fixture import FluxMock, server_options
 from contract_tests.openai_flow import OpenAIFlow
 from contract_tests.report import Findings, Tally
 from contract_tests.webhook_receiver import WebhookReceiver, webhook_receiver
@@ -83,7 +83,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "flux_mock(**settings): start a dedicated mock with these Settings for this test"
+        "markers",
+        "flux_mock(**settings): start a dedicated mock with these Settings for this test"
+        " (replay=DIR: answer from the cassette in DIR)",
     )
     config.stash[_TALLY] = Tally()
     if not config.getoption("target", None):
@@ -269,12 +271,13 @@ def flux_mock(request: pytest.FixtureRequest) -> Iterator[FluxMock]:
     """A running mock and this test's part of its journal.
 
     ``@pytest.mark.flux_mock(time_scale=0.1, api_key="k", ...)`` gives the test
-    its own server with those settings; otherwise the session's server is used.
+    its own server with those settings (``replay=DIR`` for one that answers from
+    a cassette); otherwise the session's server is used.
     """
     marker = request.node.get_closest_marker("flux_mock")
     test_id = request.node.nodeid
     if marker and marker.kwargs:
-        with MockServer(**marker.kwargs) as server:
+        with MockServer(**server_options(marker.kwargs)) as server:
             yield FluxMock(server, test_id)
     else:
         handle = FluxMock(request.getfixturevalue("flux_mock_server"), test_id)

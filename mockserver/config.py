@@ -8,6 +8,8 @@ from pathlib import Path
 MB = 1024 * 1024
 # Past about 1000 doublings a retry's wait is no longer a number of seconds a float can hold.
 MAX_WEBHOOK_ATTEMPTS = 1000
+# What a replaying mock does with a request its cassette has no answer for.
+REPLAY_MISSES = ("simulate", "404")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class Settings:
     webhook_user_id: str = "flux-mock-user"
     # A simulated account's starting balance in billing units (per image for Kontext); None: no account.
     balance: float | None = None
+    # Replay: answer from this cassette (a directory of recorded exchanges) where it has an answer;
+    # a request it lacks is simulated and flagged in the journal ("simulate") or refused ("404").
+    replay_dir: Path | None = None
+    replay_miss: str = "simulate"
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -99,3 +105,5 @@ class Settings:
         backoff = self.webhook_backoff_seconds
         if (backoff is not None and not 0 <= backoff < float("inf")) or self.webhook_timeout_seconds <= 0:
             raise ValueError("webhook backoff must be >= 0 and timeout > 0")
+        if self.replay_miss not in REPLAY_MISSES:
+            raise ValueError(f"replay_miss must be one of {', '.join(REPLAY_MISSES)}; got {self.replay_miss!r}")

@@ -61,6 +61,9 @@ def serve(args: argparse.Namespace) -> int:
         if bundle:
             print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
         print(f"dashboard: {url}{dashboard_path(app.state.ctx.spec)}", flush=True)
+        if settings.replay_dir is not None:
+            misses = "simulated" if settings.replay_miss == "simulate" else "answered 404"
+            print(f"replaying {settings.replay_dir}; requests it lacks are {misses}", flush=True)
         tune_gc()
         server = make_server(
             app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key, on_shutdown=app.begin_shutdown

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from uvicorn.config import LOG_LEVELS
 
-from mockserver.config import MB, Settings
+from mockserver.config import MB, REPLAY_MISSES, Settings
 from mockserver.runtime.run_file import (
     default_state_dir,
 )
@@ -70,6 +70,16 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--balance", type=non_negative_float, default=None, metavar="UNITS",
         help="simulate an account holding UNITS billing units (per image for Kontext), charged per completed "
         "request; once spent, submits answer 403 as fal's do (see /_mock/account); default: no account",
+    )
+    parser.add_argument(
+        "--replay", type=Path, default=None, metavar="DIR",
+        help="answer from the cassette in DIR (recorded exchanges), its links pointed at this server; "
+        "uploads are still simulated",
+    )
+    parser.add_argument(
+        "--replay-miss", choices=REPLAY_MISSES, default=defaults.replay_miss,
+        help="a request the cassette has no answer for: simulate it (flagged in the journal) "
+        "or answer 404 (default %(default)s)",
     )
     parser.add_argument(
         "--max-jobs", type=int, default=defaults.max_jobs,
@@ -144,4 +154,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
         webhook_allow_hosts=tuple(args.webhook_allow),
         webhook_attempts=args.webhook_attempts,
         webhook_backoff_seconds=args.webhook_backoff,
+        replay_dir=args.replay,
+        replay_miss=args.replay_miss,
     )

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockserver.cassette.reader import read_cassette
 from mockserver.config import Settings
 from mockserver.http import scenario_gate
 from mockserver.http.context import AppContext, Endpoint, HandlerFactory, checking_headers
@@ -26,6 +27,7 @@ from mockserver.http.errors import ApiError, render, retry_headers
 from mockserver.http.front import ExceptionHandler, Front
 from mockserver.http.passage import send_json
 from mockserver.http.recorder import Recorder
+from mockserver.http.replay_gate import ReplayGate
 from mockserver.http.responses import JsonResponse
 from mockserver.http.routes import (
     account_api,
@@ -49,6 +51,7 @@ from mockserver.sim.clock import Clock, OffsetClock, SystemClock
 from mockserver.sim.jobs import Job
 from mockserver.sim.multipart_uploads import MultipartUploads
 from mockserver.sim.queue import JobQueue, QueueFull
+from mockserver.sim.replay_book import ReplayBook
 from mockserver.sim.stopping import ServerStopping
 from mockserver.sim.stores import Retention
 from mockserver.sim.upload_slots import UploadSlots
@@ -228,8 +231,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         # The default documents are read once per process; documents of one's own, every time.
         spec = default_spec() if settings.spec_paths is None else Spec.load(settings.spec_paths)
     check_spec(spec)
+    # A cassette that cannot be read stops start-up (CassetteError), as a bad spec does.
+    cassette = read_cassette(settings.replay_dir) if settings.replay_dir is not None else None
     # Whatever drives time underneath, /_mock/clock can move it forward.
     clock = OffsetClock(clock or SystemClock())
+    replays = None if cassette is None else ReplayBook.of(cassette, spec, clock, settings.time_scale)
     initial = scenarios.load_file(settings.scenarios_path, spec) if settings.scenarios_path else []
     book = scenarios.ScenarioBook(initial, seed=settings.scenario_seed)
     queue = JobQueue(settings, clock, FileLinks.of(spec, files.FILE_HANDLER), retention_of(spec, settings))
@@ -341,7 +347,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         lifespan=lifespan,
         on_shutdown=shutdown,
         front=lambda router: Front(
-            router, spec=spec, recorder=recorder, max_header_bytes=settings.max_header_bytes, handlers=handlers
+            router if replays is None else ReplayGate(router, routes, ctx, replays),
+            spec=spec, recorder=recorder, max_header_bytes=settings.max_header_bytes, handlers=handlers,
         ),
     )
     app.state.ctx = ctx

@@ -71,5 +71,9 @@ class Passage:
         headers.append((id_header, self.id_value))
         message["headers"] = headers
 
+    def keep_id(self, value: bytes) -> None:
+        """Stamp ``value`` rather than a new id: a replayed answer keeps the request id it was recorded with."""
+        self.id_value = value
+
     def done(self) -> None:
         """The exchange is over (answered or not)."""

@@ -25,7 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver.http.bodies import BODY_READ, BODY_STREAMED, PARENT_SCOPE
 from mockserver.http.passage import Headers, Passage
-from mockserver.kit.client_rules import ClientRules, Exchange
+from mockserver.kit.client_rules import REPLAY, ClientRules, Exchange
 from mockserver.kit.journal import Entry, Journal, redact_headers, summarize
 from mockserver.sim.clock import Clock
 from mockserver.spec import jsontext
@@ -342,6 +342,12 @@ def note_injected(scope: Scope, kind: str, source: str) -> None:
     while at is not None:  # the proxy call that made this request answers the same
         at.setdefault(INJECTED, []).append(f"{kind}:{source}")
         at = at.get(PARENT_SCOPE)
+
+
+def note_replay_miss(scope: Scope, outcome: str) -> None:
+    """Note that a replaying mock had no recorded answer for this request; ``outcome`` says what it did
+    instead ("simulated", or "404")."""
+    note_injected(scope, REPLAY, outcome)
 
 
 def _json_or_none(data: bytes, content_type: str) -> Any:

@@ -40,6 +40,7 @@ _URL_KEYS = ("response_url", "status_url", "cancel_url")
 _MAX_TRACKED = 10_000  # queued requests remembered per client
 ANSWER = "answer"  # mark kinds: the answer was made up on purpose...
 JOB = "job"  # ...or the job the request created was shaped on purpose
+REPLAY = "replay"  # ...or a replaying mock had no recorded answer: "replay:simulated", "replay:404"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class ClientRules:
         with self._lock:
             state = self._state(ex.test_id)
             tracked = self._tracked(state, ex)
-            found = [*self._retries(state, ex), *self._body(ex), *self._queue(tracked, ex)]
+            found = [*self._retries(state, ex), *self._body(ex), *self._queue(tracked, ex), *_replay_miss(ex)]
             found += self._outcome(tracked, ex, found)
             self._remember(state, ex)
         return found
@@ -123,8 +124,8 @@ class ClientRules:
         if answered:
             what = f"the mock answered {ex.status}" if ex.finished else "the mock dropped the connection"
             return [violation("fault.injected", f"{what} as {', '.join(answered)} asked")]
-        if ex.status < 400:
-            return []
+        if ex.status < 400 or (ex.status == 404 and ex.marks(REPLAY)):
+            return []  # a replay miss refused is reported as one (see _replay_miss)
         handler = ex.operation.handler if ex.operation else ""
         if tracked is not None and tracked.cancelled and handler == "fal.result" and ex.status == 400:
             return [violation("queue.result-after-cancel", "fetched the result of a request it had cancelled")]
@@ -260,6 +261,15 @@ class RetryHints:
     def refused(self, headers: Mapping[str, str]) -> bool:
         """Whether an answer tells the client not to retry at all."""
         return any(headers.get(name, "").strip().lower() == "false" for name in self._advice)
+
+
+def _replay_miss(ex: Exchange) -> list[Violation]:
+    """A request the cassette had no answer for: the client may have changed, or the cassette be stale."""
+    missed = ex.marks(REPLAY)
+    if not missed:
+        return []
+    what = "answered 404" if "404" in missed else "simulated it"
+    return [violation("replay.miss", f"no recorded answer matched {ex.method} {ex.path}; the mock {what}")]
 
 
 def _number(value: str | None) -> float | None:

@@ -40,6 +40,9 @@ RULES: dict[str, Rule] = {
     "response.rejected": Rule(ERROR, "any other 4xx the mock answered on its own (bad route, credentials, ...)"),
     "response.server-error": Rule(WARNING, "a 5xx nobody asked for: the mock's fault, not the client's"),
     "fault.injected": Rule(INFO, "the mock answered as a scenario rule or an x-mock-fail-* header asked"),
+    "replay.miss": Rule(
+        WARNING, "no recorded answer matched a request to a replaying mock; it simulated it (or answered 404)"
+    ),
     "queue.result-after-cancel": Rule(
         INFO, "read the result of a request it had cancelled (fal-client's subscribe(client_timeout=...) does)"
     ),
