@@ -127,7 +127,6 @@ class RecordingApp:
             return _error(502, f"the recorder could not relay {request.url.path}: {type(exc).__name__}: {exc}")
 
     async def _relay(self, request: Request) -> Response:
-        at = self._clock() - self._started
         scope = request.scope
         method, path = request.method, scope["path"]
         raw_path = (scope.get("raw_path") or path.encode("utf-8")).decode("latin-1")
@@ -136,6 +135,7 @@ class RecordingApp:
             if kept is not None:
                 served = {"content-type": kept.content_type, "content-length": str(len(kept.data))}
                 return Response(kept.data if method == "GET" else b"", headers=served)
+        at = self._clock() - self._started  # after the kept files: serving them again is not an exchange
         route = self.table.find(path)
         if route is None:
             return _error(404, f"no route for {path}: start the recorder with --route PREFIX=URL for it")
