@@ -19,6 +19,7 @@ from tests.recording_helpers import links_in, ticking_clock, until_completed
 KEY_ID, KEY_SECRET = "9c1d2e3f-4a5b-key-id", "f1e2d3c4b5a6-key-secret"
 KEY = f"{KEY_ID}:{KEY_SECRET}"
 AUTH = {"Authorization": f"Key {KEY}"}
+OPENAI_TEXT = "black-forest-labs/flux-kontext-max/text-to-image"
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_a_queue_lifecycle_is_recorded_while_the_client_only_sees_the_recorder(
 def test_openai_images_are_recorded_and_their_links_lead_to_the_recorder(upstream: MockServer, tmp_path: Path) -> None:
     with RecordingProxy(upstream=upstream.url, cassette=tmp_path / "c") as rec:
         client = openai.OpenAI(base_url=f"{rec.url}/v1", api_key="sk-recording-test-key", max_retries=0)
-        answer = client.images.generate(model="black-forest-labs/flux-kontext-max/text-to-image", prompt="a kite")
+        answer = client.images.generate(model=OPENAI_TEXT, prompt="a kite")
         assert answer.data is not None
         url = str(answer.data[0].url)
         assert url.startswith(rec.url + "/")
@@ -87,7 +88,7 @@ def test_a_key_is_written_nowhere_even_where_the_service_echoes_it(upstream: Moc
         assert KEY in result.json()["prompt"]  # the service echoed it to the client, who sent it
         http.get(result.json()["images"][0]["url"])
         openai.OpenAI(base_url=f"{rec.url}/v1", api_key=KEY, max_retries=0).images.generate(
-            model="black-forest-labs/flux-kontext-max/text-to-image", prompt=f"echo {KEY_ID}", response_format="b64_json"
+            model=OPENAI_TEXT, prompt=f"echo {KEY_ID}", response_format="b64_json"
         )
     files = [p for p in (tmp_path / "c").rglob("*") if p.is_file()]
     assert len(files) >= 6
