@@ -49,8 +49,9 @@ HOP_BY_HOP = frozenset({
 })
 # Host is the upstream's; the body may be rewritten (a new length); httpx asks for the encodings it decodes.
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
-# Bodies reach the client decoded and perhaps rewritten, so their length and encoding are the recorder's.
-_NOT_ANSWERED = HOP_BY_HOP | {"content-length", "content-encoding"}
+# Bodies reach the client decoded and perhaps rewritten, so their length and encoding are the recorder's;
+# uvicorn adds its own Date and Server, which would otherwise come twice.
+_NOT_ANSWERED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
 _LINK_HEADERS = frozenset({"location", "content-location"})
 ADMIN_PREFIX = "/_mock"  # the mock's own routes (specs/mock-admin.yaml): steering, not the API
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=600.0)  # a sync run or a quiet stream may take minutes

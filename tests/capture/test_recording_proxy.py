@@ -38,6 +38,9 @@ def test_a_queue_lifecycle_is_recorded_while_the_client_only_sees_the_recorder(
     ):
         submitted = http.post(f"{rec.url}/{TEXT}", json={"prompt": "a lighthouse at dusk", "seed": 7})
         assert submitted.status_code == 200, submitted.text
+        # The upstream's own headers come through, once each beside the recorder's.
+        assert submitted.headers["x-fal-request-id"] == submitted.json()["request_id"]
+        assert len(submitted.headers.get_list("date")) == 1 and len(submitted.headers.get_list("server")) == 1
         answers = [submitted.json()]
         answers += until_completed(http, answers[0]["status_url"])
         result = http.get(answers[0]["response_url"])
