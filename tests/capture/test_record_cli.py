@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from mockserver.cassette.writer import Upstream
 from mockserver.cli import build_parser, main
 from mockserver.runtime.run_file import exports, run_file, running_mocks
 from mockserver.runtime.server import bind
+from mockserver.runtime.tls import ensure_tls
 from mockserver.testing import MockServer, RecordingProxy
 from tests.helpers import TEXT
 
@@ -56,6 +58,33 @@ def test_record_prints_where_it_listens_records_a_call_and_points_env_at_itself(
     (ex,) = read_cassette(cassette).exchanges
     assert (ex.operation, ex.path, ex.url) == ("runSync", f"/run/{TEXT}", f"{upstream.url}/run/{TEXT}")
     assert not run_file(state, httpx.URL(url).port or 0).exists()  # the run file went with the process
+
+
+def test_record_tls_uses_serves_ca_and_env_exports_it_without_keys(
+    upstream: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "record", "--upstream", upstream.url, "--cassette", str(tmp_path / "c"),
+         "--port", "0", "--state-dir", str(state), "--tls"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"listening on (https://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert match
+        url = match.group(1)
+        assert main(["env", "--state-dir", str(state)]) == 0
+        exported = capsys.readouterr().out
+        bundle = ensure_tls(state).bundle  # the files serve --tls would use
+        trusted = ssl.create_default_context(cafile=str(bundle))
+        answer = httpx.post(f"{url}/{TEXT}", json={"prompt": "over TLS"}, verify=trusted, timeout=10)
+        assert answer.status_code == 200 and answer.json()["status_url"].startswith(url + "/")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert f"export FLUX_MOCK_URL={url}\n" in exported and f"export SSL_CERT_FILE={bundle}\n" in exported
+    assert "FAL_KEY=" not in exported and "OPENAI_API_KEY=" not in exported
 
 
 def test_env_for_a_recorder_leaves_the_clients_keys_alone(upstream: MockServer) -> None:
