@@ -144,7 +144,8 @@ class RecordingApp:
         url = self.table.forwarded(route, raw_path, query)
         links = Links(base_url(request), self.table, self._file_links)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        sent = [(k, v) for k, v in headers if k.lower() not in _NOT_FORWARDED]
+        dropped = _NOT_FORWARDED | _connection_named(headers)
+        sent = [(k, v) for k, v in headers if k.lower() not in dropped]
         body = self._outgoing(await request.body(), request.headers.get("content-type", ""), links)
         client = self.client()
         try:
@@ -165,8 +166,9 @@ class RecordingApp:
                 status=answer.status_code, response_headers=answer.headers.multi_items(), response_body=answer_body,
             )
 
+        not_answered = _NOT_ANSWERED | _connection_named(answer.headers.multi_items())
         answered = [(k, links.to_client(v) if k in _LINK_HEADERS else v)
-                    for k, v in answer.headers.multi_items() if k not in _NOT_ANSWERED]
+                    for k, v in answer.headers.multi_items() if k not in not_answered]
         if "text/event-stream" in answer.headers.get("content-type", "").lower():
             streamed = StreamingResponse(self._stream(answer, links, write), status_code=answer.status_code)
             streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answered]
@@ -244,6 +246,15 @@ class RecordingApp:
             return line
         changed = await self._shown(doc, links)
         return line if changed == doc else b"data: " + _dumps(changed) + ending
+
+
+def _connection_named(headers: Sequence[tuple[str, str]]) -> set[str]:
+    """Headers that ``Connection`` names are for this hop only, like the hop-by-hop ones."""
+    return {
+        token.strip().lower()
+        for name, value in headers if name.lower() == "connection"
+        for token in value.split(",") if token.strip()
+    }
 
 
 def _dumps(doc: Any) -> bytes:

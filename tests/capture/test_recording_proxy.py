@@ -163,3 +163,14 @@ def test_conformance_passes_on_a_recording_and_names_a_field_taken_out(
     submit_file.write_text(json.dumps(doc))
     assert main(["conformance", "--cassette", str(cassette)]) == 1
     assert "request_id" in capsys.readouterr().out
+
+
+def test_headers_go_through_but_those_for_one_hop_stay_behind(upstream: MockServer, tmp_path: Path) -> None:
+    headers = {"Connection": "keep-alive, X-Hop-Only", "X-Hop-Only": "1", "X-Fal-Queue-Priority": "low",
+               "User-Agent": "recording-test/1.0"}
+    with RecordingProxy(upstream=upstream.url, cassette=tmp_path / "c") as rec:
+        assert httpx.post(f"{rec.url}/{TEXT}", json={"prompt": "p"}, headers=headers, timeout=10).status_code == 200
+    (ex,) = read_cassette(tmp_path / "c").exchanges
+    assert ex.request.headers["x-fal-queue-priority"] == "low"
+    assert ex.request.headers["user-agent"] == "recording-test/1.0"
+    assert "x-hop-only" not in ex.request.headers and "connection" not in ex.request.headers
