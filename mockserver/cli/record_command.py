@@ -18,7 +18,7 @@ from typing import TypeVar
 from uvicorn.config import LOG_LEVELS
 
 from mockserver import __version__
-from mockserver.capture.proxy_app import RecordingApp
+from mockserver.capture.proxy_app import RecordingApp, trust
 from mockserver.capture.upstream_routes import default_routes, parse_route, upstream_url
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.writer import CassetteWriter, Upstream
@@ -75,13 +75,9 @@ def add_record_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def record(args: argparse.Namespace) -> int:
     routes: list[Upstream] = default_routes(args.upstream, args.route)
+    # Everything that can fail is tried before the cassette is cleared: a typo must not cost an old recording.
     try:
-        writer = CassetteWriter(args.cassette, routes)
-    except (CassetteError, OSError) as exc:
-        print(f"flux-mock record: {exc}", file=sys.stderr)
-        return 2
-    try:
-        app = RecordingApp(routes, writer, upstream_ca=args.upstream_ca)
+        trust(args.upstream_ca)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         print(f"flux-mock record: cannot read --upstream-ca {args.upstream_ca}: {exc}", file=sys.stderr)
         return 2
@@ -101,9 +97,17 @@ def record(args: argparse.Namespace) -> int:
 
             files = ensure_tls(state_dir)
         except OSError as exc:
+            sock.close()
             print(f"flux-mock record: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
             return 2
         cert, key, bundle, ca = str(files.server_cert), str(files.server_key), str(files.bundle), str(files.ca_cert)
+    try:
+        writer = CassetteWriter(args.cassette, routes)
+    except (CassetteError, OSError) as exc:
+        sock.close()
+        print(f"flux-mock record: {exc}", file=sys.stderr)
+        return 2
+    app = RecordingApp(routes, writer, upstream_ca=args.upstream_ca)
     host, port = sock.getsockname()[:2]
     url = client_url("https" if args.tls else "http", host, port)
     run_info = RunInfo(url=url, pid=os.getpid(), bundle=bundle, api_key=None, ca=ca, upstream=args.upstream)

@@ -108,7 +108,11 @@ def test_a_directory_that_is_not_a_cassette_is_refused(
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
-def test_a_port_in_use_is_refused(upstream: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_port_in_use_is_refused_and_the_old_cassette_kept(
+    upstream: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with RecordingProxy(upstream=upstream.url, cassette=tmp_path / "c") as rec:
+        assert httpx.post(f"{rec.url}/{TEXT}", json={"prompt": "keep me"}, timeout=10).status_code == 200
     taken = bind("127.0.0.1", 0)
     try:
         port = taken.getsockname()[1]
@@ -118,6 +122,7 @@ def test_a_port_in_use_is_refused(upstream: MockServer, tmp_path: Path, capsys: 
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert len(read_cassette(tmp_path / "c").exchanges) == 1
 
 
 def _table(*argv: str) -> dict[str, str]:
@@ -163,3 +168,14 @@ def test_routes_are_upstreams_in_the_cassette(upstream: MockServer, tmp_path: Pa
     assert set(recorded.upstreams) == {Upstream("", upstream.url), Upstream("/gw", upstream.url + "/run")}
     (ex,) = recorded.exchanges
     assert ex.url == f"{upstream.url}/run/{TEXT}" and ex.path == f"/gw/{TEXT}"
+
+
+def test_an_unreadable_upstream_ca_is_refused(
+    upstream: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    argv = ["record", "--upstream", upstream.url, "--cassette", str(tmp_path / "c"), "--port", "0",
+            "--upstream-ca", str(tmp_path / "ca.pem")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read --upstream-ca" in err
