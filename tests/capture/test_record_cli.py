@@ -87,13 +87,15 @@ def test_record_tls_uses_serves_ca_and_env_exports_it_without_keys(
     assert "FAL_KEY=" not in exported and "OPENAI_API_KEY=" not in exported
 
 
-def test_env_for_a_recorder_leaves_the_clients_keys_alone(upstream: MockServer) -> None:
-    info = upstream.run_info()
-    names = dict(exports(info))
+def test_env_for_a_recorder_leaves_the_clients_keys_alone(upstream: MockServer, tmp_path: Path) -> None:
+    names = dict(exports(upstream.run_info()))
     assert "FAL_KEY" in names and "OPENAI_API_KEY" in names
-    recording = dict(exports(type(info)(**{**vars(info), "upstream": "https://queue.fal.run"})))
+    with RecordingProxy(upstream=upstream.url, cassette=tmp_path / "c") as rec:
+        info = rec.run_info()
+    recording = dict(exports(info))
+    assert info.upstream == upstream.url
     assert "FAL_KEY" not in recording and "OPENAI_API_KEY" not in recording
-    assert recording["FAL_QUEUE_RUN_HOST"] == names["FAL_QUEUE_RUN_HOST"]
+    assert recording["FLUX_MOCK_URL"] == rec.url and recording["OPENAI_BASE_URL"] == f"{rec.url}/v1"
 
 
 def test_a_directory_that_is_not_a_cassette_is_refused(
