@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
+from mockserver.capture.recording_proxy import RecordingProxy
 from mockserver.config import Settings
 from mockserver.http.app import create_app
 from mockserver.http.context import AppContext
@@ -55,6 +56,7 @@ __all__ = [
     "Operation",
     "QueueContract",
     "Recorded",
+    "RecordingProxy",
     "Role",
     "Settings",
     "Spec",

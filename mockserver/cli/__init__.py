@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from mockserver import __version__
 from mockserver.cli.env_command import add_env_parser, env
 from mockserver.cli.judging import add_check_parser, add_conformance_parser, check, conformance
+from mockserver.cli.record_command import add_record_parser, record
 from mockserver.cli.serve_command import serve
 from mockserver.cli.serve_options import add_serve_options, settings_from
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(commands)
     add_conformance_parser(commands)
     add_env_parser(commands)
+    add_record_parser(commands)
     return parser
 
 
@@ -41,5 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return conformance(args)
     if args.command == "env":
         return env(args)
+    if args.command == "record":
+        return record(args)
     parser.print_help()
     return 2

@@ -48,6 +48,8 @@ class RunInfo:
     bundle: str | None  # CA bundle for SSL_CERT_FILE when serving TLS
     api_key: str | None
     ca: str | None = None  # the mock's CA alone, for tools that add to their roots
+    # Set for `flux-mock record`: the service it passes calls to, which wants the client's real keys.
+    upstream: str | None = None
 
 
 def client_url(scheme: str, host: str, port: int) -> str:
@@ -104,7 +106,9 @@ def running_mocks(state_dir: Path) -> list[RunInfo]:
 def _read(path: Path) -> RunInfo | None:
     try:
         raw = json.loads(path.read_text())
-        return RunInfo(str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"), raw.get("ca"))
+        return RunInfo(
+            str(raw["url"]), int(raw["pid"]), raw.get("bundle"), raw.get("api_key"), raw.get("ca"), raw.get("upstream")
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -158,8 +162,10 @@ def exports(info: RunInfo) -> list[tuple[str, str]]:
     host = parts.netloc
     key = info.api_key or DEFAULT_KEY
     urls = fal_urls(info.url)
-    pairs = [
-        ("FAL_KEY", key),
+    # A recorder passes the client's own keys on: a placeholder would only be refused upstream.
+    keys = info.upstream is None
+    pairs = [("FAL_KEY", key)] if keys else []
+    pairs += [
         ("FAL_RUN_HOST", f"{host}/run"),
         ("FAL_QUEUE_RUN_HOST", host),
     ]
@@ -168,7 +174,9 @@ def exports(info: RunInfo) -> list[tuple[str, str]]:
         pairs += [("SSL_CERT_FILE", info.bundle), ("REQUESTS_CA_BUNDLE", info.bundle), ("CURL_CA_BUNDLE", info.bundle)]
     if info.ca:
         pairs.append(("NODE_EXTRA_CA_CERTS", info.ca))  # Node adds these to its own roots
-    pairs += [("OPENAI_BASE_URL", f"{info.url}/v1"), ("OPENAI_API_KEY", key)]
+    pairs.append(("OPENAI_BASE_URL", f"{info.url}/v1"))
+    if keys:
+        pairs.append(("OPENAI_API_KEY", key))
     # For code that sets fal_client.client's QUEUE_URL_FORMAT / RUN_URL_FORMAT itself, and for your own.
     pairs += [("FLUX_MOCK_URL", info.url), ("FAL_QUEUE_URL", urls.queue), ("FAL_RUN_URL", urls.run)]
     return pairs
