@@ -21,8 +21,9 @@ from contract_tests.response_checks import check_answer
 from mockserver.testing import Spec, TrafficFileError, read_recording
 
 
-def run_recorded_conformance(source: Path | str, spec: Spec, *, out: TextIO = sys.stdout) -> int:
+def run_recorded_conformance(source: Path | str, spec: Spec, *, out: TextIO | None = None) -> int:
     """0 when every matched answer is as documented, 1 when one is not, 2 when the file cannot be read."""
+    out = out or sys.stdout  # looked up when called: a test may have replaced it
     try:
         records = read_recording(source)
     except TrafficFileError as exc:

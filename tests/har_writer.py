@@ -45,11 +45,14 @@ class HarWriter:
                 "content": content,
             },
         }
-        if request.content:
-            entry["request"]["postData"] = {
-                "mimeType": request.headers.get("content-type", ""),
-                "text": request.content.decode("utf-8"),
-            }
+        sent = request.read()
+        if sent:
+            post: dict[str, Any] = {"mimeType": request.headers.get("content-type", "")}
+            try:
+                post["text"] = sent.decode("utf-8")
+            except UnicodeDecodeError:  # a multipart body with an image in it
+                post |= {"text": base64.b64encode(sent).decode(), "encoding": "base64"}
+            entry["request"]["postData"] = post
         self.entries.append(entry)
 
     def document(self) -> dict[str, Any]:

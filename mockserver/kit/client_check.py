@@ -85,9 +85,10 @@ def run_check(
     *,
     strict: bool = False,
     tls_state_dir: Path | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Run ``command`` against a fresh mock (HTTPS with ``tls_state_dir``); 0 when it passed."""
+    out = out or sys.stdout  # looked up when called: a test may have replaced it
     if not command:
         print("flux-mock check: give the command to run after --", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The real fal-client through a TLS recorder, in front of a TLS mock with a CA of its own."""
+"""The real fal-client through a TLS recorder, in front of a TLS mock with a CA of its own, then replayed."""
 
 from __future__ import annotations
 
@@ -50,6 +50,18 @@ def test_fal_client_records_a_generation_an_upload_and_an_edit(
     assert edit.request.json["image_url"].startswith(mock.url + "/files/")
     assert recorded.files[httpx.URL(uploaded).path].data == png()
     assert recorded.files[httpx.URL(result["images"][0]["url"]).path].data == image
+
+    # Both stopped: a TLS replay gives fal-client the recorded answers, and the same image bytes.
+    with MockServer(time_scale=0, tls_state_dir=tmp_path / "replay-state", replay_dir=cassette) as replay:
+        assert replay.tls is not None
+        monkeypatch.setenv("SSL_CERT_FILE", str(replay.tls.bundle))
+        with point_fal_client(replay.url, key="fal-id-123456:fal-secret-abcdef"):
+            again = fal_client.subscribe(TEXT, {"prompt": "a red kite", "seed": 3})
+        replayed = httpx.get(again["images"][0]["url"], verify=ssl.create_default_context(cafile=str(replay.tls.bundle)))
+        assert replay.context.queue.jobs.get(handle.request_id) is None  # answered from the cassette, not simulated
+    assert again == {**result, "images": [{**result["images"][0], "url": again["images"][0]["url"]}]}
+    assert again["images"][0]["url"] == result["images"][0]["url"].replace(rec.url, replay.url)
+    assert replayed.content == image
 
 
 def test_without_the_upstreams_ca_the_recorder_cannot_reach_it(tmp_path: Path) -> None:

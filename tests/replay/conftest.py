@@ -1,4 +1,5 @@
-"""The replay tests' cassette, recorded once per session from an upstream stopped before any replay."""
+"""The replay tests' cassette, recorded once per session through the recorder from an upstream mock;
+both are stopped before any replay."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from tests.replay.recorded_cassette import Recording, record
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
     made = record(tmp_path_factory.mktemp("replay") / "cassette")
     assert [s["status"] for s in made.statuses] == ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
-    with pytest.raises(httpx.TransportError):  # stopped: every answer below comes from the cassette
-        httpx.get(made.upstream + "/_mock/health", timeout=2)
+    for stopped in (made.source, made.upstream):  # every answer below comes from the cassette
+        with pytest.raises(httpx.TransportError):
+            httpx.get(stopped + "/_mock/health", timeout=2)
     return made
 
 

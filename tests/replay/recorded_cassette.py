@@ -1,4 +1,4 @@
-"""A cassette recorded from a real upstream mock, and what the upstream answered while it was.
+"""A cassette recorded through the recording proxy from a real upstream mock, and what the client saw.
 
 The upstream runs in step mode at time scale 0: each status poll moves its job
 one state on, so the recorded polls say IN_QUEUE, IN_PROGRESS, COMPLETED, and
@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 
-from mockserver.cassette.writer import CassetteWriter, Upstream
-from mockserver.testing import MockServer
-from tests.cassette_hooks import CassetteHooks
+from mockserver.testing import MockServer, RecordingProxy
+from tests.har_writer import HarWriter
 from tests.helpers import EDIT, MAGENTA, TEXT, data_uri, png
 
 PROMPT = "a lighthouse at dusk"
@@ -29,7 +28,9 @@ OPENAI_MODEL = "black-forest-labs/flux-kontext-max/text-to-image"
 @dataclass(frozen=True)
 class Recording:
     directory: Path
-    upstream: str  # the stopped upstream's URL
+    upstream: str  # the address the recording client used: the stopped recorder's
+    source: str  # the stopped upstream mock's
+    har: Path  # the same exchanges, as the client saw them, in a HAR file
     ticket: dict[str, Any]  # the submit's answer
     statuses: list[dict[str, Any]]  # the polls' answers, in order
     poll_codes: list[int]
@@ -56,26 +57,28 @@ class Recording:
 
 
 def record(directory: Path) -> Recording:
-    with MockServer(time_scale=0, step_mode=True) as upstream:
-        writer = CassetteWriter(directory, [Upstream("", upstream.url)])
-        hooks = CassetteHooks(writer, upstream.url)
-        with httpx.Client(base_url=upstream.url, event_hooks=hooks.hooks(), timeout=10) as http:
-            ticket = http.post(f"/{TEXT}", json={"prompt": PROMPT, "seed": 7}).json()
-            polls = [http.get(ticket["status_url"]) for _ in range(3)]
-            stream = http.get(ticket["status_url"] + "/stream").text
-            result = http.get(ticket["response_url"]).json()
-            image_url = result["images"][0]["url"]
-            image = http.get(image_url).content
-            edit_ticket = http.post(f"/{EDIT}", json={"prompt": EDIT_PROMPT, "image_url": data_uri()}).json()
-            answer = http.post(GENERATE, json={"model": OPENAI_MODEL, "prompt": "a red kite", "response_format": "url"})
-            generated = http.get(answer.json()["data"][0]["url"]).content
-            files = {"image": ("in.png", png((32, 32), MAGENTA), "image/png")}
-            edited = http.post(EDITS, data={"prompt": EDITS_PROMPT}, files=files).json()
-            unknown_status = "/fal-ai/flux-pro/requests/00000000-0000-4000-8000-000000000000/status"
-            assert http.get(unknown_status).status_code == 404
+    har = HarWriter()
+    with MockServer(time_scale=0, step_mode=True) as upstream, RecordingProxy(
+        upstream=upstream.url, cassette=directory
+    ) as recorder, httpx.Client(base_url=recorder.url, event_hooks=har.hooks(), timeout=10) as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": PROMPT, "seed": 7}).json()
+        polls = [http.get(ticket["status_url"]) for _ in range(3)]
+        stream = http.get(ticket["status_url"] + "/stream").text
+        result = http.get(ticket["response_url"]).json()
+        image_url = result["images"][0]["url"]
+        image = http.get(image_url).content
+        edit_ticket = http.post(f"/{EDIT}", json={"prompt": EDIT_PROMPT, "image_url": data_uri()}).json()
+        answer = http.post(GENERATE, json={"model": OPENAI_MODEL, "prompt": "a red kite", "response_format": "url"})
+        generated = http.get(answer.json()["data"][0]["url"]).content
+        files = {"image": ("in.png", png((32, 32), MAGENTA), "image/png")}
+        edited = http.post(EDITS, data={"prompt": EDITS_PROMPT}, files=files).json()
+        unknown_status = "/fal-ai/flux-pro/requests/00000000-0000-4000-8000-000000000000/status"
+        assert http.get(unknown_status).status_code == 404
     return Recording(
         directory=directory,
-        upstream=upstream.url,
+        upstream=recorder.url,
+        source=upstream.url,
+        har=har.save(directory.with_suffix(".har")),
         ticket=ticket,
         statuses=[p.json() for p in polls],
         poll_codes=[p.status_code for p in polls],

@@ -6,24 +6,22 @@ from pathlib import Path
 
 import httpx
 
-from mockserver.cassette.writer import CassetteWriter, Upstream
 from mockserver.sim.clock import ManualClock
-from mockserver.testing import MockServer
-from tests.cassette_hooks import CassetteHooks
+from mockserver.testing import MockServer, RecordingProxy
 from tests.helpers import TEXT
 
 
 def record_paced(directory: Path) -> list[str]:
     """A lifecycle polled at 0 s, 1 s and 11 s of the upstream's clock; the statuses it answered."""
     clock = ManualClock()
-    with MockServer(clock=clock) as upstream:
-        hooks = CassetteHooks(CassetteWriter(directory, [Upstream("", upstream.url)]), upstream.url, now=clock.now)
-        with httpx.Client(base_url=upstream.url, event_hooks=hooks.hooks(), timeout=10) as http:
-            ticket = http.post(f"/{TEXT}", json={"prompt": "slow and steady"}).json()
-            statuses = [http.get(ticket["status_url"]).json()["status"]]
-            for step in (1, 10):
-                clock.advance(step)
-                statuses.append(http.get(ticket["status_url"]).json()["status"])
+    with MockServer(clock=clock) as upstream, RecordingProxy(
+        upstream=upstream.url, cassette=directory, clock=clock.now
+    ) as recorder, httpx.Client(base_url=recorder.url, timeout=10) as http:
+        ticket = http.post(f"/{TEXT}", json={"prompt": "slow and steady"}).json()
+        statuses = [http.get(ticket["status_url"]).json()["status"]]
+        for step in (1, 10):
+            clock.advance(step)
+            statuses.append(http.get(ticket["status_url"]).json()["status"])
     return statuses
 
 
