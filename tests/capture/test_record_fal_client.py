@@ -57,7 +57,8 @@ def test_fal_client_records_a_generation_an_upload_and_an_edit(
         monkeypatch.setenv("SSL_CERT_FILE", str(replay.tls.bundle))
         with point_fal_client(replay.url, key="fal-id-123456:fal-secret-abcdef"):
             again = fal_client.subscribe(TEXT, {"prompt": "a red kite", "seed": 3})
-        replayed = httpx.get(again["images"][0]["url"], verify=ssl.create_default_context(cafile=str(replay.tls.bundle)))
+        trusted = ssl.create_default_context(cafile=str(replay.tls.bundle))
+        replayed = httpx.get(again["images"][0]["url"], verify=trusted)
         assert replay.context.queue.jobs.get(handle.request_id) is None  # answered from the cassette, not simulated
     assert again == {**result, "images": [{**result["images"][0], "url": again["images"][0]["url"]}]}
     assert again["images"][0]["url"] == result["images"][0]["url"].replace(rec.url, replay.url)
