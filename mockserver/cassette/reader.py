@@ -1,10 +1,4 @@
-"""Reading a cassette back: its exchanges, its upstreams and its files, checked as they are read.
-
-:func:`read_cassette` gives a :class:`Cassette`; :meth:`Cassette.recorded`
-gives its exchanges as the :class:`~mockserver.kit.traffic_file.Recorded`
-records the kit judges (so ``check`` and ``conformance`` read a cassette as
-they read a HAR file).
-"""
+"""Reading a cassette back: its exchanges, its upstreams and its files, checked as they are read."""
 
 from __future__ import annotations
 
@@ -17,7 +11,6 @@ from typing import Any
 from mockserver.cassette import layout
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.writer import Upstream
-from mockserver.kit.traffic_file import Recorded
 
 
 @dataclass(frozen=True)
@@ -54,22 +47,6 @@ class Cassette:
     upstreams: tuple[Upstream, ...]
     exchanges: tuple[Exchange, ...]
     files: Mapping[str, StoredFile]  # by the path it is served at
-
-    def recorded(self) -> list[Recorded]:
-        return [
-            Recorded(
-                at=ex.at,
-                method=ex.method,
-                url=ex.url,
-                request_headers=ex.request.headers,
-                body=ex.request.body,
-                status=ex.status,
-                response_headers=ex.response.headers,
-                response_body=ex.response.body,
-                local_path=ex.path.split("?", 1)[0],
-            )
-            for ex in self.exchanges
-        ]
 
 
 def read_cassette(directory: Path | str) -> Cassette:

@@ -11,6 +11,7 @@ from mockserver.cassette.layout import CassetteError, exchange_name
 from mockserver.cassette.reader import read_cassette
 from mockserver.cassette.redaction import Redactor, kept_header
 from mockserver.cassette.writer import CassetteWriter, Upstream
+from mockserver.kit.recordings import cassette_records
 
 KEY = "0123abcd-key-id:f00dfeedsecretpart"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -48,7 +49,7 @@ def test_an_exchange_reads_back_as_written(tmp_path: Path) -> None:
     assert ex.response.headers == {"content-type": "application/json", "x-fal-request-id": "r-1"}
     assert ex.response.json["upload_url"] == "https://storage.example/b/o.png?X-Goog-Signature=[redacted]&v=2"
     assert cassette.upstreams == (Upstream("", "https://queue.example"), Upstream("/run", "https://run.example"))
-    (rec,) = cassette.recorded()
+    (rec,) = cassette_records(cassette)
     assert rec.path == "/fal-ai/flux-pro/kontext/max" and rec.url.startswith("https://queue.example/")
     assert json.loads(rec.response_body)["request_id"] == "r-1"
 
