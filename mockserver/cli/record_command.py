@@ -18,7 +18,6 @@ from typing import TypeVar
 from uvicorn.config import LOG_LEVELS
 
 from mockserver import __version__
-from mockserver.capture.proxy_app import RecordingApp, trust
 from mockserver.capture.upstream_routes import default_routes, parse_route, upstream_url
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.writer import CassetteWriter, Upstream
@@ -74,6 +73,8 @@ def add_record_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def record(args: argparse.Namespace) -> int:
+    from mockserver.capture.proxy_app import RecordingApp, trust  # httpx, loaded only to record
+
     routes: list[Upstream] = default_routes(args.upstream, args.route)
     # Everything that can fail is tried before the cassette is cleared: a typo must not cost an old recording.
     try:
