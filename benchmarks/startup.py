@@ -11,7 +11,7 @@ Each round runs in a fresh interpreter, so the first start-up in it is cold
 - spec load    ``Spec.load()`` of the default documents
 - app build    ``create_app`` with that spec
 - serve        uvicorn built, socket bound, thread started, first health answer
-- stop         ``should_exit`` until the server thread has ended
+- stop         ``request_stop()`` until the server thread has ended
 - again        a whole second ``MockServer()``, started, asked and stopped in
                the same interpreter: what every later mock in a test suite costs
 
@@ -66,7 +66,7 @@ def _serve(app: Any) -> tuple[Any, threading.Thread, str]:
 
 
 def _stop(server: Any, thread: threading.Thread) -> None:
-    server.should_exit = True
+    server.request_stop()
     thread.join()
 
 

@@ -145,7 +145,7 @@ class MockServer:
         )
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.request_stop()
         if self._thread is not None:
             # The server closes connections still open after a moment (runtime/server.py).
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)

@@ -98,7 +98,7 @@ class RecordingProxy:
         )
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
             if self._thread.is_alive():

@@ -13,6 +13,7 @@ server says so in one warning and serves on uvicorn's own protocol.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.util
 import logging
@@ -113,6 +114,7 @@ DROP_AFTER_SECONDS = 0.5
 # Requests still running this long after the stop (one stuck in a thread) are cancelled.
 # Whole seconds: uvicorn's option is an int.
 CANCEL_AFTER_SECONDS = 2
+TICK_SECONDS = 0.1  # uvicorn's: how often its server refreshes the Date header and looks for a stop
 
 
 class BoundedShutdownServer(uvicorn.Server):
@@ -130,6 +132,27 @@ class BoundedShutdownServer(uvicorn.Server):
         super().__init__(config)
         self._on_shutdown = on_shutdown
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        # uvicorn's own loop looks at should_exit every 0.1 s; request_stop wakes this one at once,
+        # so a test's server stops as soon as it is told to (the tick still keeps the Date fresh).
+        self._woken = asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), TICK_SECONDS)
+            should_exit = await self.on_tick(counter)
+
+    def request_stop(self) -> None:
+        """Begin the shutdown now, from any thread."""
+        self.should_exit = True
+        loop, woken = self._loop, self._woken
+        if loop is not None and woken is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: it has stopped already
+                loop.call_soon_threadsafe(woken.set)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()  # for a signal that comes before the shutdown starts
