@@ -40,10 +40,14 @@ BY_DESIGN = {"fal-sync": {"http.retry-after-ignored"}, "fal-async": {"http.retry
 
 
 @pytest.fixture
-def short_fal_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    # fal-client's retry pauses are real sleeps; shorter ones keep the suite fast and break Retry-After more.
+def short_backoffs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clients' own retry pauses are real sleeps; shorter ones keep the suite fast. fal-client's
+    # then break Retry-After more; the openai SDK's are only its pauses where an answer gives no
+    # hint (a failed job's 500), as it reads the hint first.
     monkeypatch.setattr(fal_client.client, "BASE_DELAY", 0.01)
     monkeypatch.setattr(fal_client.client, "MAX_DELAY", 0.05)
+    monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(openai._base_client, "MAX_RETRY_DELAY", 0.05)
 
 
 def _fal_sync(mock: MockServer, slow: bool) -> int:
@@ -121,7 +125,8 @@ def scenario_mock(request: pytest.FixtureRequest) -> Iterator[MockServer]:
         yield mock
 
 
-@pytest.mark.usefixtures("short_fal_backoff")
+@pytest.mark.slow
+@pytest.mark.usefixtures("short_backoffs")
 @pytest.mark.parametrize("scenario_mock", SCENARIOS, ids=[p.stem for p in SCENARIOS], indirect=True)
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_official_clients_get_no_false_verdicts(scenario_mock: MockServer, client: str) -> None:
