@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -16,6 +17,12 @@ pytest_plugins = ["pytester"]  # for running sample user suites against the flux
 
 NPM_PACKAGES = ("@fal-ai/client", "openai")
 INSTALL_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests marked slow wait seconds on real clients' backoffs: started first, they are done while
+    # the quick ones still keep every worker busy, instead of one of them running on alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture
@@ -63,7 +70,22 @@ def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     if int(version.lstrip("v").split(".")[0]) < 18:
         pytest.skip(f"@fal-ai/client needs Node 18+ (fetch); found {version}")
-    folder = tmp_path_factory.mktemp("js-clients")
+    # One install for the whole run: every test worker shares the run's base temporary directory
+    # (its parent, under xdist), and the first to take the lock installs for the others.
+    shared = tmp_path_factory.getbasetemp()
+    if shared.name.startswith("popen-gw"):
+        shared = shared.parent
+    folder = shared / "js-clients"
+    folder.mkdir(exist_ok=True)
+    with (shared / "js-clients.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "installed").exists():
+            _npm_install(npm, folder)
+            (folder / "installed").touch()
+    return folder
+
+
+def _npm_install(npm: str, folder: Path) -> None:
     (folder / "package.json").write_text(json.dumps({"name": "flux-mock-js-check", "private": True}))
     try:
         done = subprocess.run(
@@ -74,4 +96,3 @@ def js_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} took over {INSTALL_TIMEOUT} s")
     if done.returncode != 0:
         pytest.fail(f"npm install {' '.join(NPM_PACKAGES)} failed:\n{done.stdout}\n{done.stderr}")
-    return folder

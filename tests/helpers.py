@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,11 +76,19 @@ def specs_with(tmp_path: Path, old: str, new: str, document: str = "fal-kontext.
     return copies
 
 
+def write_script(project: Path, name: str, script: str) -> Path:
+    """Put ``script`` in the npm project, which every test worker shares: written whole, then
+    renamed, so another worker never runs it half written."""
+    partial = project / f".{name}.{os.getpid()}"
+    partial.write_text(script)
+    return partial.replace(project / name)
+
+
 def run_node(project: Path, name: str, script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
     """Run ``script`` as ``name`` in the session's npm project; the JSON its last line prints."""
     node = shutil.which("node")
     assert node is not None
-    (project / name).write_text(script)
+    write_script(project, name, script)
     done = subprocess.run([node, name, *args], cwd=project, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

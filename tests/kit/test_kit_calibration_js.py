@@ -24,6 +24,9 @@ from mockserver.kit.client_check import read_all
 from mockserver.kit.journal import ERROR, INFO, WARNING
 from mockserver.testing import MockServer
 from tests.calibration import ERROR_EFFECTS, SCENARIOS, fired_effects, move_time_while, severities
+from tests.helpers import write_script
+
+pytestmark = pytest.mark.slow
 
 RUN_TIMEOUT = 120
 # Prompts that meet failing-model.yaml's rules and one that misses them (but meets
@@ -66,9 +69,7 @@ RUNS: list[Path | None] = [None, *SCENARIOS]
 
 @pytest.fixture(scope="module")
 def calibrate_script(js_project: Path) -> Path:
-    script = js_project / "calibrate.mjs"
-    script.write_text(SCRIPT)
-    return script
+    return write_script(js_project, "calibrate.mjs", SCRIPT)
 
 
 @pytest.fixture
