@@ -22,6 +22,8 @@ from schemathesis.core.parameters import ParameterLocation
 
 from mockserver.testing import MockServer
 
+pytestmark = pytest.mark.slow
+
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
 

@@ -21,6 +21,8 @@ import pytest
 
 from tests.calibration import SCENARIOS
 
+pytestmark = pytest.mark.slow
+
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 PROGRAMS = ("fal_subscribe_loop.py", "openai_sdk_loop.py")
 RUN_TIMEOUT = 120

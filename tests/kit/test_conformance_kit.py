@@ -106,6 +106,7 @@ def test_mock_cancel_while_queued_is_legal() -> None:
         assert any(e.status == 202 for e in entries), "the cancel should have found the job still waiting"
 
 
+@pytest.mark.slow
 def test_full_suite_passes_against_the_mock_through_the_cli(tmp_path: Path) -> None:
     junit = tmp_path / "report.xml"
     with MockServer(time_scale=0) as server:

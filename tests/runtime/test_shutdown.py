@@ -184,6 +184,7 @@ def test_one_signal_ends_an_open_status_stream_and_exits_quietly(tmp_path: Path,
     assert json.loads(events[0].removeprefix("data: "))["status"] == "IN_QUEUE"
 
 
+@pytest.mark.slow
 def test_every_kind_of_held_request_ends_on_the_first_sigint(tmp_path: Path, silent: Silent) -> None:
     process, url = _serve(tmp_path, "--fetch-inputs-from", f"127.0.0.1:{silent.port}")
     stream, _ = _open_stream(url, _submit(url, "stuck with a stream"))

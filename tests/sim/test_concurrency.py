@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import httpx
+import pytest
 
 from mockserver.sim.clock import ManualClock
 from mockserver.testing import MockServer
@@ -122,6 +123,7 @@ async def run_clients(mock: MockServer) -> list[dict[str, Any]]:
     return list(results)
 
 
+@pytest.mark.slow
 def test_thousand_concurrent_clients() -> None:
     clock = ManualClock()
     with MockServer(clock=clock, concurrency=8) as mock:
