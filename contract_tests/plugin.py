@@ -121,7 +121,7 @@ def _spec(config: pytest.Config) -> Spec:
 
 def is_extension(op: Operation) -> bool:
     """An operation of the mock's own, not of the emulated service (``x-mock-extension``)."""
-    return bool(op.raw.get("x-mock-extension", op.document.raw.get("x-mock-extension", False)))
+    return op.is_extension
 
 
 def _apis(config: pytest.Config) -> set[str]:

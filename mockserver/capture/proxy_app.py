@@ -53,7 +53,6 @@ _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
 # uvicorn adds its own Date and Server, which would otherwise come twice.
 _NOT_ANSWERED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
 _LINK_HEADERS = frozenset({"location", "content-location"})
-ADMIN_PREFIX = "/_mock"  # the mock's own routes (specs/mock-admin.yaml): steering, not the API
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=600.0)  # a sync run or a quiet stream may take minutes
 
 
@@ -82,6 +81,7 @@ class RecordingApp:
         self.files = LinkedFiles(writer)
         self._matcher = OperationMatcher(spec)
         self._file_links = FileLinks.of(spec, FILE_HANDLER)
+        self._admin_prefix = spec.admin_prefix  # the mock's own routes: steering, not the API
         self._clock = clock
         self._started = clock()
         self._verify = trust(upstream_ca)
@@ -154,7 +154,7 @@ class RecordingApp:
             return _error(400, f"cannot forward {path}: {exc}")
         except httpx.HTTPError as exc:
             return _unreachable(route, exc)
-        recorded = not (path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"))
+        recorded = not (path == self._admin_prefix or path.startswith(self._admin_prefix + "/"))
 
         def write(answer_body: bytes) -> None:
             if not recorded:

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockserver.http import request_ids
 from mockserver.http.errors import ApiError, render
 from mockserver.http.passage import Passage
-from mockserver.http.recorder import ADMIN_PREFIX, Recorder, Recording
+from mockserver.http.recorder import Recorder, Recording
 from mockserver.sim import ids
 from mockserver.spec.loader import Spec
 
@@ -56,6 +56,7 @@ class Front:
         # would find them.
         self._id_headers = [(prefix, doc.stamped_request_id_header) for prefix, doc in spec.by_prefix]
         self._default_id_header = spec.document_for_path("").stamped_request_id_header
+        self._admin_prefix = spec.admin_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -82,7 +83,7 @@ class Front:
             id_value = request_id.encode("latin-1")
             # Set without resetting: each request runs in its own task and context.
             request_ids.set_current(request_id)
-        if path.startswith(ADMIN_PREFIX):
+        if path.startswith(self._admin_prefix):
             passage = Passage(receive, send, id_header, id_value)
         else:
             passage = Recording(self.recorder, scope, receive, send, id_header, id_value)

@@ -35,7 +35,6 @@ from mockserver.spec.roles import Role
 
 log = logging.getLogger("mockserver")
 
-ADMIN_PREFIX = "/_mock"
 # What the mock was told to do with a request ("answer:<source>", "job:<source>"; see
 # client_rules), noted in its scope by the code that obeyed, so no verdict blames the client.
 INJECTED = "flux_mock.injected"

@@ -32,7 +32,7 @@ from mockserver.http.bodies import read_body
 from mockserver.http.context import AppContext
 from mockserver.http.errors import ApiError
 from mockserver.http.passage import Passage
-from mockserver.http.recorder import ADMIN_PREFIX, note_injected, note_replay_miss
+from mockserver.http.recorder import note_injected, note_replay_miss
 from mockserver.http.routes import files, multipart_api, proxy, uploads_api
 from mockserver.http.routing import RouteIndex
 from mockserver.http.urls import base_url
@@ -55,7 +55,7 @@ class ReplayGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if path.startswith(ADMIN_PREFIX):  # (the front hands on HTTP requests only)
+        if path.startswith(self.ctx.spec.admin_prefix):  # (the front hands on HTTP requests only)
             await self.router(scope, receive, send)
             return
         method: str = scope["method"]
@@ -69,7 +69,7 @@ class ReplayGate:
         if stored is not None:
             await Response(stored.data, media_type=stored.content_type)(scope, receive, send)
             return
-        if operation is not None and (operation.handler in SIMULATED or _own(operation)):
+        if operation is not None and (operation.handler in SIMULATED or operation.document.is_extension):
             await self.router(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -114,11 +114,6 @@ class ReplayGate:
         if operation.handler == files.FILE_HANDLER and "file_id" in params:
             return self.ctx.queue.files.get(str(params["file_id"])) is not None
         return False
-
-
-def _own(operation: Operation) -> bool:
-    """The mock's own routes (the dashboard's root page among them), never replayed."""
-    return operation.document.raw.get("x-mock-extension") is True
 
 
 def _body_value(scope: Scope, body: bytes) -> Any:

@@ -56,6 +56,12 @@ class Operation:
     def dialect(self) -> str:
         return self.document.dialect
 
+    @property
+    def is_extension(self) -> bool:
+        """An operation of the mock's own, not of the emulated service (``x-mock-extension`` on it or
+        its document): what the conformance suite checks only when asked to."""
+        return bool(self.raw.get("x-mock-extension", self.document.is_extension))
+
     def body_schema_pointer(self, media_type: str = JSON) -> str | None:
         content = self.raw.get("requestBody", {}).get("content", {})
         if media_type not in content or "schema" not in content[media_type]:
@@ -102,6 +108,11 @@ class SpecDocument:
     @property
     def path_prefix(self) -> str:
         return str(self.raw.get("x-mock-path-prefix", ""))
+
+    @property
+    def is_extension(self) -> bool:
+        """A document of the mock's own routes (steering, the dashboard), marked ``x-mock-extension``."""
+        return self.raw.get("x-mock-extension") is True
 
     @functools.cached_property
     def stamped_request_id_header(self) -> bytes | None:

@@ -104,6 +104,17 @@ class Spec:
     # ---- lookups -----------------------------------------------------------
 
     @functools.cached_property
+    def admin_prefix(self) -> str:
+        """The path prefix of the mock's own routes: that of the document marked ``x-mock-extension``.
+        Their calls steer the mock; they are not journalled, replayed or recorded."""
+        prefixes = {doc.path_prefix for doc in self.documents if doc.is_extension}
+        prefixes.discard("")
+        if len(prefixes) != 1:
+            raise SpecError(f"the mock's own routes need one x-mock-path-prefix among the x-mock-extension "
+                            f"documents; found {sorted(prefixes) or 'none'}")
+        return prefixes.pop()
+
+    @functools.cached_property
     def test_id_header(self) -> str:
         """The request header (lower-case) that names a request's test: the header parameter
         with ``x-mock-role: test_id``."""

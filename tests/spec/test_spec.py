@@ -158,3 +158,17 @@ def test_the_gateway_placeholder_aspect_ratio_is_rejected() -> None:
     body = {"prompt": "p", "image_url": "https://example.com/a.png", "aspect_ratio": "string"}
     errors = list(SPEC.validator(op.document, pointer).iter_errors(body))
     assert [list(e.absolute_path) for e in errors] == [["aspect_ratio"]]
+
+
+def test_the_mocks_own_prefix_is_the_extension_documents() -> None:
+    extension = [doc for doc in SPEC.documents if doc.is_extension]
+    assert [doc.path_prefix for doc in extension] == [SPEC.admin_prefix]
+    assert all(op.is_extension for op in SPEC.operations if op.document in extension)
+    assert all(op.is_extension == bool(op.raw.get("x-mock-extension")) for op in SPEC.operations
+               if op.document not in extension)
+
+
+def test_a_spec_without_the_mocks_own_routes_does_not_start() -> None:
+    without = Spec.load([p for p in default_spec_paths() if p.name != "mock-admin.yaml"])
+    with pytest.raises(SpecError, match="x-mock-path-prefix"):
+        _ = without.admin_prefix
