@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +20,10 @@ from mockserver import __version__
 from mockserver.capture.upstream_routes import default_routes, parse_route, upstream_url
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.writer import CassetteWriter, Upstream
+from mockserver.cli.listening import certificates, listen, run_until_stopped
 from mockserver.cli.serve_options import add_state_dir
-from mockserver.runtime.run_file import RunInfo, client_url, default_state_dir, remove_run_file, write_run_file
-from mockserver.runtime.server import bind, make_server
+from mockserver.runtime.run_file import RunInfo, client_url, default_state_dir
+from mockserver.runtime.server import make_server
 from mockserver.spec.typed_text import port_number
 
 T = TypeVar("T")
@@ -82,26 +82,14 @@ def record(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         print(f"flux-mock record: cannot read --upstream-ca {args.upstream_ca}: {exc}", file=sys.stderr)
         return 2
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        print(f"flux-mock record: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = listen("flux-mock record", args.host, args.port)
+    if sock is None:
         return 2
     state_dir = args.state_dir or default_state_dir()
-    cert: str | None = None
-    key: str | None = None
-    bundle: str | None = None
-    ca: str | None = None
-    if args.tls:
-        try:
-            from mockserver.runtime.tls import ensure_tls  # cryptography, only when serving TLS
-
-            files = ensure_tls(state_dir)
-        except OSError as exc:
-            sock.close()
-            print(f"flux-mock record: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
-            return 2
-        cert, key, bundle, ca = str(files.server_cert), str(files.server_key), str(files.bundle), str(files.ca_cert)
+    certs = certificates("flux-mock record", args.tls, state_dir)
+    if certs is None:
+        sock.close()
+        return 2
     try:
         writer = CassetteWriter(args.cassette, routes)
     except (CassetteError, OSError) as exc:
@@ -111,25 +99,9 @@ def record(args: argparse.Namespace) -> int:
     app = RecordingApp(routes, writer, upstream_ca=args.upstream_ca)
     host, port = sock.getsockname()[:2]
     url = client_url("https" if args.tls else "http", host, port)
-    run_info = RunInfo(url=url, pid=os.getpid(), bundle=bundle, api_key=None, ca=ca, upstream=args.upstream)
-    signal.signal(signal.SIGTERM, _exit_on_signal)  # as serve: the run file goes on SIGTERM too
-    try:
-        write_run_file(state_dir, run_info)
-        print(f"flux-mock {__version__} recording to {args.cassette}, listening on {url} (upstream {args.upstream})",
-              flush=True)
-        for route in routes:
-            if route.prefix:
-                print(f"  {url}{route.prefix}/... -> {route.url}/...", flush=True)
-        if bundle:
-            print(f"CA bundle: {bundle} (eval \"$(flux-mock env)\" to use it)", flush=True)
-        server = make_server(app, log_level=args.log_level, ssl_certfile=cert, ssl_keyfile=key)
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        remove_run_file(state_dir, run_info)
-    return 0
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    run_info = RunInfo(url=url, pid=os.getpid(), bundle=certs.bundle, api_key=None, ca=certs.ca, upstream=args.upstream)
+    banner = [f"flux-mock {__version__} recording to {args.cassette}, listening on {url} (upstream {args.upstream})"]
+    banner += [f"  {url}{route.prefix}/... -> {route.url}/..." for route in routes if route.prefix]
+    banner += certs.lines()
+    server = make_server(app, log_level=args.log_level, ssl_certfile=certs.cert, ssl_keyfile=certs.key)
+    return run_until_stopped(server, sock, state_dir, run_info, banner)

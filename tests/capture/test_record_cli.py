@@ -6,7 +6,6 @@ import re
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,12 +20,6 @@ from mockserver.runtime.server import bind
 from mockserver.runtime.tls import ensure_tls
 from mockserver.testing import MockServer, RecordingProxy
 from tests.helpers import TEXT
-
-
-@pytest.fixture
-def upstream() -> Iterator[MockServer]:
-    with MockServer(time_scale=0) as server:
-        yield server
 
 
 def test_record_prints_where_it_listens_records_a_call_and_points_env_at_itself(

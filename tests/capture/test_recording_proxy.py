@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,12 +19,6 @@ KEY_ID, KEY_SECRET = "9c1d2e3f-4a5b-key-id", "f1e2d3c4b5a6-key-secret"
 KEY = f"{KEY_ID}:{KEY_SECRET}"
 AUTH = {"Authorization": f"Key {KEY}"}
 OPENAI_TEXT = "black-forest-labs/flux-kontext-max/text-to-image"
-
-
-@pytest.fixture
-def upstream() -> Iterator[MockServer]:
-    with MockServer(time_scale=0) as server:
-        yield server
 
 
 def test_a_queue_lifecycle_is_recorded_while_the_client_only_sees_the_recorder(
