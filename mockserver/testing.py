@@ -91,9 +91,12 @@ class MockServer:
         clock: Clock | None = None,
         wrap: Callable[[ASGIApp], ASGIApp] | None = None,
         tls_state_dir: Path | None = None,
+        replay: Path | str | None = None,
         **options: Any,
     ) -> None:
         base = settings or Settings(port=0)
+        if replay is not None:  # a cassette to answer from (Settings.replay_dir)
+            options["replay_dir"] = Path(replay)
         self.settings = replace(base, **options)
         self.clock = clock or SystemClock()
         self.app = create_app(self.settings, clock=self.clock)

@@ -24,5 +24,5 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 
 @pytest.fixture
 def replay(recording: Recording) -> Iterator[MockServer]:
-    with MockServer(time_scale=0, replay_dir=recording.directory) as server:
+    with MockServer(time_scale=0, replay=recording.directory) as server:
         yield server
