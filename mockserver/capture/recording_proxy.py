@@ -25,6 +25,7 @@ from mockserver.cassette.writer import CassetteWriter, Upstream
 from mockserver.runtime.run_file import RunInfo
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
+from mockserver.spec.loader import default_spec
 
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -62,7 +63,8 @@ class RecordingProxy:
         self.routes = routes_from(self.upstream, routes)
         self.cassette = Path(cassette)
         self.host, self.port = host, port
-        self.writer = CassetteWriter(self.cassette, self.routes, redactor)  # CassetteError when refused
+        # CassetteError when the directory may not be recorded into.
+        self.writer = CassetteWriter(self.cassette, self.routes, redactor or Redactor.for_spec(default_spec()))
         self.app = RecordingApp(
             self.routes, self.writer, upstream_ca=upstream_ca, timeout=timeout, clock=clock or time.monotonic
         )

@@ -65,7 +65,7 @@ class CassetteWriter:
             seq = len(self._lines) + 1
             req_headers = self.redactor.headers(request_headers)
             resp_headers = self.redactor.headers(response_headers)
-            local = self.redactor.text(path)
+            local = self.redactor.path(path)
             doc: dict[str, Any] = {
                 "seq": seq,
                 "at": round(at, 3),
@@ -73,14 +73,16 @@ class CassetteWriter:
                 "request": {
                     "method": method.upper(),
                     "path": local,
-                    "url": self.redactor.text(url),
+                    "url": self.redactor.path(url),
                     "headers": req_headers,
                     "body": self._body(request_body, req_headers.get("content-type", ""), f"{seq:04d}-request"),
                 },
                 "response": {
                     "status": status,
                     "headers": resp_headers,
-                    "body": self._body(response_body, resp_headers.get("content-type", ""), f"{seq:04d}-response"),
+                    "body": self._body(
+                        response_body, resp_headers.get("content-type", ""), f"{seq:04d}-response", operation
+                    ),
                 },
             }
             name = layout.exchange_name(seq, method, path)
@@ -107,12 +109,14 @@ class CassetteWriter:
             }
             self._write_index()
 
-    def _body(self, data: bytes, media: str, stem: str) -> dict[str, Any]:
+    def _body(self, data: bytes, media: str, stem: str, answer_of: str | None = None) -> dict[str, Any]:
+        """A body as the cassette holds it; ``answer_of`` names the operation an answer is of."""
         if not data:
             return {}
         if "json" in media.lower():
             try:
-                return {"json": self.redactor.value(jsontext.loads(data))}
+                doc = jsontext.loads(data)
+                return {"json": self.redactor.answer(answer_of, doc) if answer_of else self.redactor.value(doc)}
             except (ValueError, RecursionError):
                 pass  # stored as it came: a wrong body is part of the record
         lower = media.lower()
@@ -121,7 +125,7 @@ class CassetteWriter:
                 return {"text": self.redactor.text(data.decode("utf-8"))}
             except UnicodeDecodeError:
                 pass
-        return {"file": self._blob(stem + layout.extension_for(media), data)}
+        return {"file": self._blob(stem + layout.extension_for(media), self.redactor.data(data))}
 
     def _blob(self, name: str, data: bytes) -> str:
         unique, n = name, 1

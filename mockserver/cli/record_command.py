@@ -19,11 +19,13 @@ from uvicorn.config import LOG_LEVELS
 from mockserver import __version__
 from mockserver.capture.upstream_routes import default_routes, parse_route, upstream_url
 from mockserver.cassette.layout import CassetteError
+from mockserver.cassette.redaction import Redactor
 from mockserver.cassette.writer import CassetteWriter, Upstream
 from mockserver.cli.listening import certificates, listen, run_until_stopped
 from mockserver.cli.serve_options import add_state_dir
 from mockserver.runtime.run_file import RunInfo, client_url, default_state_dir
 from mockserver.runtime.server import make_server
+from mockserver.spec.loader import default_spec
 from mockserver.spec.typed_text import port_number
 
 T = TypeVar("T")
@@ -91,7 +93,7 @@ def record(args: argparse.Namespace) -> int:
         sock.close()
         return 2
     try:
-        writer = CassetteWriter(args.cassette, routes)
+        writer = CassetteWriter(args.cassette, routes, Redactor.for_spec(default_spec()))
     except (CassetteError, OSError) as exc:
         sock.close()
         print(f"flux-mock record: {exc}", file=sys.stderr)

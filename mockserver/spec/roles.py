@@ -55,6 +55,8 @@ class Role(StrEnum):
     RETRY_ADVICE = "retry_advice"  # "true" or "false": whether a client should retry at all
     TIMEOUT_TYPE = "timeout_type"  # on a 504: "user" when the caller's own deadline ended the request
     BILLABLE_UNITS = "billable_units"  # on an output: the units the request is billed
+    # Answer bodies.
+    CREDENTIAL = "credential"  # a token a client authenticates with: never written to a cassette
 
 
 # The headers a webhook is signed with (fal's scheme).
