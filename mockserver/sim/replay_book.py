@@ -102,8 +102,11 @@ class ReplayBook:
         for ex in cassette.exchanges:
             body = recorded_body(ex)
             seeds_of = self._seeds.get(ex.operation or "", frozenset())
-            place = self._places.setdefault((ex.operation, bare_path(ex.path)), [])
-            place.append(_Recording(ex, canonical(body), canonical(_without(body, seeds_of))))
+            try:
+                recording = _Recording(ex, canonical(body), canonical(_without(body, seeds_of)))
+            except RecursionError:  # a body no request could be compared with: it is never matched
+                continue
+            self._places.setdefault((ex.operation, bare_path(ex.path)), []).append(recording)
             request_id = self._request_id(ex)
             if request_id is not None:
                 self._first_at.setdefault(request_id, ex.at)
@@ -123,7 +126,10 @@ class ReplayBook:
             return None
         seeds = self._seeds.get(operation or "", frozenset())
         seeded = isinstance(body, Mapping) and any(name in body for name in seeds)
-        key = canonical(body)
+        try:
+            key = canonical(body)
+        except RecursionError:  # too deep to compare: no recording can be told to match it
+            return None
         matching = [r for r in found if (r.exact if seeded else r.seedless) == key]
         if not matching:
             return None
