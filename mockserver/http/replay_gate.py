@@ -77,7 +77,7 @@ class ReplayGate:
             self.ctx.authorize(request, operation)  # a recorded answer is no way round --api-key
         body = b"" if method in _READS_NO_BODY else await read_body(request, self.ctx.settings.max_body_bytes)
         answer = self.book.answer(
-            operation.operation_id if operation else None, path, _body_value(scope, body), base_url(request)
+            method, operation.operation_id if operation else None, path, _body_value(scope, body), base_url(request)
         )
         if answer is None:
             again = receive if method in _READS_NO_BODY else _again(body, receive)

@@ -1,7 +1,7 @@
 """Answers from a cassette: which recorded exchange answers a request, its links made local.
 
-A request matches a recorded one by the spec operation it reaches, its path
-(the query left out) and its body. In bodies every string that is a link
+A request matches a recorded one by its method, the spec operation it reaches,
+its path (the query left out) and its body. In bodies every string that is a link
 (``http://``, ``https://`` or a ``data:`` URI) counts as equal to every other:
 inputs uploaded in a new run have new URLs. A multipart form is compared by
 its fields, each file in it counting as such a link. A seed (the body field with role
@@ -98,7 +98,7 @@ class ReplayBook:
         self._time_scale = time_scale
         self._first_at: dict[str, float] = {}  # request id -> when its first exchange was recorded
         self._began: dict[str, float] = {}  # request id -> when its first exchange was replayed (clock time)
-        self._places: dict[tuple[str | None, str], list[_Recording]] = {}
+        self._places: dict[tuple[str, str | None, str], list[_Recording]] = {}
         for ex in cassette.exchanges:
             body = recorded_body(ex)
             seeds_of = self._seeds.get(ex.operation or "", frozenset())
@@ -106,7 +106,7 @@ class ReplayBook:
                 recording = _Recording(ex, canonical(body), canonical(_without(body, seeds_of)))
             except RecursionError:  # a body no request could be compared with: it is never matched
                 continue
-            self._places.setdefault((ex.operation, bare_path(ex.path)), []).append(recording)
+            self._places.setdefault((ex.method.upper(), ex.operation, bare_path(ex.path)), []).append(recording)
             request_id = self._request_id(ex)
             if request_id is not None:
                 self._first_at.setdefault(request_id, ex.at)
@@ -118,10 +118,10 @@ class ReplayBook:
         id_headers = frozenset(spec.request_id_header(doc.dialect).lower() for doc in spec.documents)
         return cls(cassette, seed_fields(spec), id_headers=id_headers, clock=clock, time_scale=time_scale)
 
-    def answer(self, operation: str | None, path: str, body: Any, base: str) -> Answer | None:
+    def answer(self, method: str, operation: str | None, path: str, body: Any, base: str) -> Answer | None:
         """The recorded answer to a request (``body``: its JSON, its bytes when not JSON, None when
         empty), its links pointing at ``base``; None when no recording matches."""
-        found = self._places.get((operation, bare_path(path)))
+        found = self._places.get((method.upper(), operation, bare_path(path)))
         if not found:
             return None
         seeds = self._seeds.get(operation or "", frozenset())

@@ -40,3 +40,17 @@ def test_a_body_too_deep_to_compare_is_a_miss_as_the_plain_mock_answers_it(tmp_p
     with MockServer(time_scale=0, replay=tmp_path) as replay:
         status = httpx.post(f"{replay.url}/{TEXT}", content=body, headers=json_type, timeout=10).status_code
     assert status == expected == 422
+
+
+def test_the_method_is_part_of_what_is_matched(tmp_path: Path) -> None:
+    path = "/v1/images/variations"
+    with MockServer(time_scale=0, wrap=answering(path)) as up, RecordingProxy(
+        upstream=up.url, cassette=tmp_path
+    ) as rec:
+        assert httpx.delete(rec.url + path, timeout=10).status_code == 201
+        assert httpx.get(rec.url + path, timeout=10).status_code == 200
+    with MockServer(time_scale=0, replay=tmp_path) as replay:
+        got = httpx.get(replay.url + path, timeout=10)
+        assert (got.status_code, got.json()) == (200, {"answered": "GET"})
+        gone = httpx.delete(replay.url + path, timeout=10)
+        assert (gone.status_code, gone.json()) == (201, {"answered": "DELETE"})
