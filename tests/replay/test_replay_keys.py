@@ -54,3 +54,13 @@ def test_the_method_is_part_of_what_is_matched(tmp_path: Path) -> None:
         assert (got.status_code, got.json()) == (200, {"answered": "GET"})
         gone = httpx.delete(replay.url + path, timeout=10)
         assert (gone.status_code, gone.json()) == (201, {"answered": "DELETE"})
+
+
+def test_a_percent_encoded_path_replays(tmp_path: Path) -> None:
+    path = "/v1/models/black-forest-labs%2Fflux-kontext-max"
+    with MockServer(time_scale=0) as up, RecordingProxy(upstream=up.url, cassette=tmp_path) as rec:
+        recorded = httpx.get(rec.url + path, headers=KEY, timeout=10)
+        assert recorded.status_code == 200
+    with MockServer(time_scale=0, replay=tmp_path, replay_miss="404") as replay:
+        got = httpx.get(replay.url + path, headers=KEY, timeout=10)
+        assert (got.status_code, got.json()) == (200, recorded.json())
