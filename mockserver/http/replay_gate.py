@@ -55,7 +55,8 @@ class ReplayGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if path.startswith(self.ctx.spec.admin_prefix):  # (the front hands on HTTP requests only)
+        admin = self.ctx.spec.admin_prefix
+        if path == admin or path.startswith(admin + "/"):  # (the front hands on HTTP requests only)
             await self.router(scope, receive, send)
             return
         method: str = scope["method"]

@@ -64,3 +64,15 @@ def test_a_percent_encoded_path_replays(tmp_path: Path) -> None:
     with MockServer(time_scale=0, replay=tmp_path, replay_miss="404") as replay:
         got = httpx.get(replay.url + path, headers=KEY, timeout=10)
         assert (got.status_code, got.json()) == (200, recorded.json())
+
+
+def test_only_the_admin_prefix_s_own_segment_is_the_mock_s(tmp_path: Path) -> None:
+    path = "/_mockery"  # shares its first letters with /_mock, nothing else
+    with MockServer(time_scale=0, wrap=answering(path)) as up, RecordingProxy(
+        upstream=up.url, cassette=tmp_path
+    ) as rec:
+        assert httpx.get(rec.url + path, timeout=10).status_code == 200
+    with MockServer(time_scale=0, replay=tmp_path) as replay:
+        got = httpx.get(replay.url + path, timeout=10)
+        assert (got.status_code, got.json()) == (200, {"answered": "GET"})
+        assert httpx.get(replay.url + "/_mock/health", timeout=10).status_code == 200
