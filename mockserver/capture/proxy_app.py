@@ -207,10 +207,11 @@ class RecordingApp:
 
     async def _shown(self, doc: Any, links: Links) -> Any:
         wanted = {text: local for text in strings(doc) if (local := links.file_path(text)) is not None}
-        kept = await self.files.keep(self.client(), wanted) if wanted else set()
+        kept = await self.files.keep(self.client(), wanted) if wanted else {}
 
         def change(text: str) -> str:
-            return links.origin + wanted[text] if text in kept else links.to_client(text)
+            local = kept.get(text)
+            return links.origin + local if local is not None else links.to_client(text)
 
         return replaced(doc, change)
 
