@@ -48,7 +48,13 @@ HOP_BY_HOP = frozenset({
     "trailer", "trailers", "transfer-encoding", "upgrade",
 })
 # Host is the upstream's; the body may be rewritten (a new length); httpx asks for the encodings it decodes.
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+# The forwarding headers say where the client reached the recorder: its links already say so, and an
+# upstream told too would put the prefix in its links a second time.
+_FORWARDING = frozenset({
+    "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix",
+    "x-forwarded-proto",
+})
+_NOT_FORWARDED = HOP_BY_HOP | _FORWARDING | {"host", "content-length", "accept-encoding"}
 # Bodies reach the client decoded and perhaps rewritten, so their length and encoding are the recorder's;
 # uvicorn adds its own Date and Server, which would otherwise come twice.
 _NOT_ANSWERED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}

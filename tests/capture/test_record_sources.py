@@ -81,3 +81,12 @@ def test_files_at_one_path_on_two_hosts_are_kept_apart(cdns: tuple[MockServer, M
         links = [image["url"] for image in a["images"] + b["images"]]
         assert all(link.startswith(replay.url + "/") for link in links), links
         assert [http.get(link).content for link in links] == [b"PNG-ONE", b"PNG-ONE", b"PNG-TWO"]
+
+
+def test_forwarding_headers_are_the_recorder_s_and_not_passed_on(upstream: MockServer, tmp_path: Path) -> None:
+    forwarding = {"X-Forwarded-Prefix": "/gw", "X-Forwarded-For": "10.0.0.1", "Forwarded": "for=10.0.0.1"}
+    with RecordingProxy(upstream=upstream.url, cassette=tmp_path) as rec:
+        ticket = httpx.post(f"{rec.url}/{TEXT}", json={"prompt": "x"}, headers=forwarding, timeout=10).json()
+    assert ticket["status_url"].startswith(f"{rec.url}/gw/fal-ai/"), ticket["status_url"]
+    (submit,) = read_cassette(tmp_path).exchanges
+    assert not {name.lower() for name in forwarding} & submit.request.headers.keys()
