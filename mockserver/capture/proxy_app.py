@@ -143,7 +143,7 @@ class RecordingApp:
                 served = {"content-type": kept.content_type, "content-length": str(len(kept.data))}
                 return Response(kept.data if method == "GET" else b"", headers=served)
         at = self._clock() - self._started  # after the kept files: serving them again is not an exchange
-        route = self.table.find(path)
+        route = self.table.find(raw_path)  # the path it is cut from: /%72un is no way into /run
         if route is None:
             return _error(404, f"no route for {path}: start the recorder with --route PREFIX=URL for it")
         query = scope.get("query_string", b"").decode("latin-1")

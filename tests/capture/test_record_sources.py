@@ -90,3 +90,12 @@ def test_forwarding_headers_are_the_recorder_s_and_not_passed_on(upstream: MockS
     assert ticket["status_url"].startswith(f"{rec.url}/gw/fal-ai/"), ticket["status_url"]
     (submit,) = read_cassette(tmp_path).exchanges
     assert not {name.lower() for name in forwarding} & submit.request.headers.keys()
+
+
+def test_a_route_is_found_on_the_path_it_is_cut_from(upstream: MockServer, tmp_path: Path) -> None:
+    with MockServer(time_scale=0) as run, RecordingProxy(
+        upstream=upstream.url, cassette=tmp_path, routes={"/run": run.url}
+    ) as rec:
+        httpx.post(f"{rec.url}/%72un/{TEXT}", json={"prompt": "y"}, timeout=10)
+    (sent,) = read_cassette(tmp_path).exchanges
+    assert sent.url == f"{upstream.url}/%72un/{TEXT}"
