@@ -3,16 +3,21 @@
 A result's image URL would send the client to the service (or its CDN); the
 recorder fetches the file first, writes it beside the exchanges with
 :meth:`~mockserver.cassette.writer.CassetteWriter.add_file`, and gives the
-client a link to its own copy at the URL's path. A file that cannot be
-fetched keeps its link; the client then sees what it would have seen anyway.
+client a link to its own copy at the URL's path. Two hosts may hold files at
+one path (two CDNs' ``/img/a.png``): the second source, and any after it, is
+kept under its host's name (``/cdn2.example/img/a.png``), so each has its own
+copy and its own link. A file that cannot be fetched keeps its link; the client
+then sees what it would have seen anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
@@ -37,6 +42,8 @@ class LinkedFiles:
         self._writer = writer
         self._kept: dict[str, KeptFile] = {}  # by the path the recorder serves it at
         self._pending: dict[str, asyncio.Future[bool]] = {}
+        self._places: dict[str, str] = {}  # source URL -> the local path it was given
+        self._claimed: dict[str, str] = {}  # local path -> the source URL that holds it
 
     def get(self, path: str) -> KeptFile | None:
         return self._kept.get(path)
@@ -45,10 +52,21 @@ class LinkedFiles:
         """Each kept file's local path and the URL it came from."""
         return {path: kept.source for path, kept in self._kept.items()}
 
-    async def keep(self, client: httpx.AsyncClient, wanted: Mapping[str, str]) -> set[str]:
-        """Fetch each file (URL to local path) not kept yet, together; the URLs now served locally."""
-        results = await asyncio.gather(*(self._keep_one(client, url, path) for url, path in wanted.items()))
-        return {url for url, ok in zip(wanted, results, strict=True) if ok}
+    async def keep(self, client: httpx.AsyncClient, wanted: Mapping[str, str]) -> dict[str, str]:
+        """Fetch each file (URL to the local path it would like) not kept yet, together; the URLs
+        now served locally, each with the local path it is served at."""
+        # Places are given before any fetch starts, in the order the links came: the same every run.
+        places = {url: self._place(url, path) for url, path in wanted.items()}
+        results = await asyncio.gather(*(self._keep_one(client, url, path) for url, path in places.items()))
+        return {url: path for (url, path), ok in zip(places.items(), results, strict=True) if ok}
+
+    def _place(self, url: str, path: str) -> str:
+        """The local path for ``url``: the one it asks for unless another source holds it."""
+        place = self._places.get(url)
+        if place is None:
+            place = next(p for p in _candidates(url, path) if p not in self._claimed)
+            self._places[url], self._claimed[place] = place, url
+        return place
 
     async def _keep_one(self, client: httpx.AsyncClient, url: str, path: str) -> bool:
         if path in self._kept:
@@ -70,6 +88,16 @@ class LinkedFiles:
             raise
         finally:
             del self._pending[path]
+
+
+def _candidates(url: str, path: str) -> Iterator[str]:
+    """``path``, then the same under the URL's host (and port), then numbered: the first free one is used."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "file") + (f":{parts.port}" if parts.port else "")
+    yield path
+    yield f"/{host}{path}"
+    for n in itertools.count(2):
+        yield f"/{host}/{n}{path}"
 
 
 async def _fetch(client: httpx.AsyncClient, url: str) -> KeptFile | None:

@@ -48,7 +48,13 @@ HOP_BY_HOP = frozenset({
     "trailer", "trailers", "transfer-encoding", "upgrade",
 })
 # Host is the upstream's; the body may be rewritten (a new length); httpx asks for the encodings it decodes.
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+# The forwarding headers say where the client reached the recorder: its links already say so, and an
+# upstream told too would put the prefix in its links a second time.
+_FORWARDING = frozenset({
+    "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix",
+    "x-forwarded-proto",
+})
+_NOT_FORWARDED = HOP_BY_HOP | _FORWARDING | {"host", "content-length", "accept-encoding"}
 # Bodies reach the client decoded and perhaps rewritten, so their length and encoding are the recorder's;
 # uvicorn adds its own Date and Server, which would otherwise come twice.
 _NOT_ANSWERED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
@@ -137,7 +143,7 @@ class RecordingApp:
                 served = {"content-type": kept.content_type, "content-length": str(len(kept.data))}
                 return Response(kept.data if method == "GET" else b"", headers=served)
         at = self._clock() - self._started  # after the kept files: serving them again is not an exchange
-        route = self.table.find(path)
+        route = self.table.find(raw_path)  # the path it is cut from: /%72un is no way into /run
         if route is None:
             return _error(404, f"no route for {path}: start the recorder with --route PREFIX=URL for it")
         query = scope.get("query_string", b"").decode("latin-1")
@@ -207,10 +213,11 @@ class RecordingApp:
 
     async def _shown(self, doc: Any, links: Links) -> Any:
         wanted = {text: local for text in strings(doc) if (local := links.file_path(text)) is not None}
-        kept = await self.files.keep(self.client(), wanted) if wanted else set()
+        kept = await self.files.keep(self.client(), wanted) if wanted else {}
 
         def change(text: str) -> str:
-            return links.origin + wanted[text] if text in kept else links.to_client(text)
+            local = kept.get(text)
+            return links.origin + local if local is not None else links.to_client(text)
 
         return replaced(doc, change)
 

@@ -77,6 +77,7 @@ class RouteTable:
         self.routes = tuple(sorted(routes, key=lambda r: -len(r.prefix)))
 
     def find(self, path: str) -> Upstream | None:
+        """The route for a path as sent, escapes kept: the path :meth:`forwarded` cuts its prefix from."""
         for route in self.routes:
             if under(path, route.prefix):
                 return route

@@ -55,7 +55,8 @@ class ReplayGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if path.startswith(self.ctx.spec.admin_prefix):  # (the front hands on HTTP requests only)
+        admin = self.ctx.spec.admin_prefix
+        if path == admin or path.startswith(admin + "/"):  # (the front hands on HTTP requests only)
             await self.router(scope, receive, send)
             return
         method: str = scope["method"]
@@ -65,7 +66,9 @@ class ReplayGate:
             # As the router would set them: the journal names the operation from the route.
             route, params = found
             scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, params
-        stored = self.book.file(path) if method in _READS_NO_BODY else None
+        # The book decodes the path itself, from the bytes sent, as it decodes the recorded ones.
+        raw_path = (scope.get("raw_path") or path.encode("utf-8")).decode("latin-1")
+        stored = self.book.file(raw_path) if method in _READS_NO_BODY else None
         if stored is not None:
             await Response(stored.data, media_type=stored.content_type)(scope, receive, send)
             return
@@ -77,7 +80,7 @@ class ReplayGate:
             self.ctx.authorize(request, operation)  # a recorded answer is no way round --api-key
         body = b"" if method in _READS_NO_BODY else await read_body(request, self.ctx.settings.max_body_bytes)
         answer = self.book.answer(
-            operation.operation_id if operation else None, path, _body_value(scope, body), base_url(request)
+            method, operation.operation_id if operation else None, raw_path, _body_value(scope, body), base_url(request)
         )
         if answer is None:
             again = receive if method in _READS_NO_BODY else _again(body, receive)

@@ -1,7 +1,8 @@
 """Answers from a cassette: which recorded exchange answers a request, its links made local.
 
-A request matches a recorded one by the spec operation it reaches, its path
-(the query left out) and its body. In bodies every string that is a link
+A request matches a recorded one by its method, the spec operation it reaches,
+its path (the query left out, percent-escapes decoded: see :func:`place_path`)
+and its body. In bodies every string that is a link
 (``http://``, ``https://`` or a ``data:`` URI) counts as equal to every other:
 inputs uploaded in a new run have new URLs. A multipart form is compared by
 its fields, each file in it counting as such a link. A seed (the body field with role
@@ -31,6 +32,7 @@ import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from mockserver.cassette.reader import Cassette, Exchange, StoredFile
 from mockserver.sim.clock import Clock
@@ -98,32 +100,39 @@ class ReplayBook:
         self._time_scale = time_scale
         self._first_at: dict[str, float] = {}  # request id -> when its first exchange was recorded
         self._began: dict[str, float] = {}  # request id -> when its first exchange was replayed (clock time)
-        self._places: dict[tuple[str | None, str], list[_Recording]] = {}
+        self._places: dict[tuple[str, str | None, str], list[_Recording]] = {}
         for ex in cassette.exchanges:
             body = recorded_body(ex)
             seeds_of = self._seeds.get(ex.operation or "", frozenset())
-            place = self._places.setdefault((ex.operation, bare_path(ex.path)), [])
-            place.append(_Recording(ex, canonical(body), canonical(_without(body, seeds_of))))
+            try:
+                recording = _Recording(ex, canonical(body), canonical(_without(body, seeds_of)))
+            except RecursionError:  # a body no request could be compared with: it is never matched
+                continue
+            self._places.setdefault((ex.method.upper(), ex.operation, place_path(ex.path)), []).append(recording)
             request_id = self._request_id(ex)
             if request_id is not None:
                 self._first_at.setdefault(request_id, ex.at)
         self._served: set[int] = set()
         self.links = LocalLinks(cassette)
+        self._files = {place_path(local): stored for local, stored in cassette.files.items()}
 
     @classmethod
     def of(cls, cassette: Cassette, spec: Spec, clock: Clock | None = None, time_scale: float = 0.0) -> ReplayBook:
         id_headers = frozenset(spec.request_id_header(doc.dialect).lower() for doc in spec.documents)
         return cls(cassette, seed_fields(spec), id_headers=id_headers, clock=clock, time_scale=time_scale)
 
-    def answer(self, operation: str | None, path: str, body: Any, base: str) -> Answer | None:
+    def answer(self, method: str, operation: str | None, path: str, body: Any, base: str) -> Answer | None:
         """The recorded answer to a request (``body``: its JSON, its bytes when not JSON, None when
         empty), its links pointing at ``base``; None when no recording matches."""
-        found = self._places.get((operation, bare_path(path)))
+        found = self._places.get((method.upper(), operation, place_path(path)))
         if not found:
             return None
         seeds = self._seeds.get(operation or "", frozenset())
         seeded = isinstance(body, Mapping) and any(name in body for name in seeds)
-        key = canonical(body)
+        try:
+            key = canonical(body)
+        except RecursionError:  # too deep to compare: no recording can be told to match it
+            return None
         matching = [r for r in found if (r.exact if seeded else r.seedless) == key]
         if not matching:
             return None
@@ -149,8 +158,8 @@ class ReplayBook:
         return next((ex.response.headers[n] for n in self._id_headers if n in ex.response.headers), None)
 
     def file(self, path: str) -> StoredFile | None:
-        """The stored file served at ``path``, if the cassette holds one."""
-        return self.cassette.files.get(path)
+        """The stored file served at ``path`` (as requested, escapes and all), if the cassette holds one."""
+        return self._files.get(place_path(path))
 
     def _local(self, ex: Exchange, base: str) -> Answer:
         response = ex.response
@@ -228,6 +237,15 @@ def _form_fields(media: str, body: bytes) -> dict[str, list[str]] | None:
 
 def bare_path(path: str) -> str:
     return path.split("?", 1)[0]
+
+
+def place_path(path: str) -> str:
+    """A path as recordings, files and requests are compared by: no query, escapes decoded.
+
+    The recorder keeps paths as the client wrote them; decoding both sides makes
+    ``%2F`` and ``/``, ``%20`` and a space, one place.
+    """
+    return unquote(bare_path(path))
 
 
 def canonical(value: Any) -> Hashable:

@@ -42,7 +42,7 @@ def test_links_lead_to_the_replaying_server_at_each_upstream_s_prefix() -> None:
         "other host": "https://queue.example.org/y",
         "other port": "https://queue.example:8443/y",
     }
-    answer = book(exchange(1, {"prompt": "p"}, links)).answer("submit", "/m", {"prompt": "p"}, BASE)
+    answer = book(exchange(1, {"prompt": "p"}, links)).answer("POST", "submit", "/m", {"prompt": "p"}, BASE)
     assert answer is not None
     assert json.loads(answer.body) == {
         "queue": BASE + "/fal-ai/x/requests/1",
@@ -57,17 +57,18 @@ def test_links_lead_to_the_replaying_server_at_each_upstream_s_prefix() -> None:
 def test_recordings_are_served_in_order_the_last_one_repeating() -> None:
     replays = book(exchange(1, {"prompt": "p"}, {"n": 1}), exchange(2, {"prompt": "q"}, {"n": 0}),
                    exchange(3, {"prompt": "p"}, {"n": 2}))
-    served = [replays.answer("submit", "/m?x=1", {"prompt": "p"}, BASE) for _ in range(3)]
+    served = [replays.answer("POST", "submit", "/m?x=1", {"prompt": "p"}, BASE) for _ in range(3)]
     assert [a.seq if a else None for a in served] == [1, 3, 3]
-    assert replays.answer("submit", "/other", {"prompt": "p"}, BASE) is None
-    assert replays.answer("status", "/m", {"prompt": "p"}, BASE) is None
+    assert replays.answer("POST", "submit", "/other", {"prompt": "p"}, BASE) is None
+    assert replays.answer("POST", "status", "/m", {"prompt": "p"}, BASE) is None
+    assert replays.answer("PUT", "submit", "/m", {"prompt": "p"}, BASE) is None
 
 
 def test_a_seed_counts_only_when_the_request_sends_one() -> None:
     replays = book(exchange(1, {"prompt": "p", "seed": 3}, {}))
-    assert replays.answer("submit", "/m", {"prompt": "p", "seed": 4}, BASE) is None
-    assert replays.answer("submit", "/m", {"prompt": "p", "seed": 3}, BASE) is not None
-    assert replays.answer("submit", "/m", {"prompt": "p"}, BASE) is not None
+    assert replays.answer("POST", "submit", "/m", {"prompt": "p", "seed": 4}, BASE) is None
+    assert replays.answer("POST", "submit", "/m", {"prompt": "p", "seed": 3}, BASE) is not None
+    assert replays.answer("POST", "submit", "/m", {"prompt": "p"}, BASE) is not None
 
 
 def test_links_are_alike_and_json_kinds_are_not() -> None:
@@ -83,7 +84,7 @@ def test_with_a_time_scale_a_recording_waits_for_its_time() -> None:
     def timed(seq: int, at: float, path: str, answer: Any) -> Exchange:
         ex = exchange(seq, None, answer, operation="status" if seq > 1 else "submit", path=path)
         response = Message({**ex.response.headers, "x-fal-request-id": "r1"}, ex.response.body, answer)
-        return replace(ex, at=at, response=response)
+        return replace(ex, at=at, method="GET" if seq > 1 else "POST", response=response)
 
     clock = ManualClock()
     cassette = Cassette(Path("."), UPSTREAMS, (timed(1, 10.0, "/m", {"n": 0}), timed(2, 11.0, "/s", {"n": 1}),
@@ -91,10 +92,10 @@ def test_with_a_time_scale_a_recording_waits_for_its_time() -> None:
     replays = ReplayBook(cassette, id_headers=frozenset({"x-fal-request-id"}), clock=clock, time_scale=2)
 
     def poll() -> int | None:
-        answer = replays.answer("status", "/s", None, BASE)
+        answer = replays.answer("GET", "status", "/s", None, BASE)
         return answer.seq if answer else None
 
-    assert replays.answer("submit", "/m", None, BASE) is not None  # the request's time starts here
+    assert replays.answer("POST", "submit", "/m", None, BASE) is not None  # the request's time starts here
     assert [poll(), poll()] == [2, 2]  # the first poll's answer at once; the next is due (13 - 10) x 2 s later
     clock.advance(5.9)
     assert poll() == 2
