@@ -105,13 +105,10 @@ class Spec:
 
     @functools.cached_property
     def admin_prefix(self) -> str:
-        """The path prefix of the mock's own routes: that of the document marked ``x-mock-extension``.
-        Their calls steer the mock; they are not journalled, replayed or recorded."""
-        prefixes = {doc.path_prefix for doc in self.documents if doc.is_extension}
-        prefixes.discard("")
+        """The path prefix of the mock's own routes (the ``x-mock-extension`` document's): steering, not journalled."""
+        prefixes = {doc.path_prefix for doc in self.documents if doc.is_extension} - {""}
         if len(prefixes) != 1:
-            raise SpecError(f"the mock's own routes need one x-mock-path-prefix among the x-mock-extension "
-                            f"documents; found {sorted(prefixes) or 'none'}")
+            raise SpecError(f"x-mock-extension documents need one x-mock-path-prefix; found {sorted(prefixes)}")
         return prefixes.pop()
 
     @functools.cached_property
