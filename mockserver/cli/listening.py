@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mockserver.runtime.run_file import RunInfo, remove_run_file, write_run_file
+from mockserver.runtime.run_file import RunInfo, client_url, remove_run_file, write_run_file
 from mockserver.runtime.server import bind
 
 
@@ -29,27 +29,34 @@ class Certificates:
         return [f"CA bundle: {self.bundle} (eval \"$(flux-mock env)\" to use it)"] if self.bundle else []
 
 
-def listen(command: str, host: str, port: int) -> socket.socket | None:
-    """The bound socket; None, with the reason on stderr, when the address cannot be had."""
+@dataclass(frozen=True)
+class Listener:
+    sock: socket.socket
+    certs: Certificates
+    url: str  # the address to give clients
+
+
+def open_listener(command: str, host: str, port: int, tls: bool, state_dir: Path) -> Listener | None:
+    """A bound socket and, with ``tls``, the local CA's files in ``state_dir``; None, with the
+    reason on stderr, when either cannot be had."""
     try:
-        return bind(host, port)
+        sock = bind(host, port)
     except OSError as exc:
         print(f"{command}: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return None
+    certs = Certificates()
+    if tls:
+        try:
+            from mockserver.runtime.tls import ensure_tls  # cryptography, only when serving TLS
 
-
-def certificates(command: str, tls: bool, state_dir: Path) -> Certificates | None:
-    """The local CA's files in ``state_dir`` when serving TLS; None, with the reason, when they cannot be made."""
-    if not tls:
-        return Certificates()
-    try:
-        from mockserver.runtime.tls import ensure_tls  # cryptography, only when serving TLS
-
-        files = ensure_tls(state_dir)
-    except OSError as exc:
-        print(f"{command}: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
-        return None
-    return Certificates(str(files.server_cert), str(files.server_key), str(files.bundle), str(files.ca_cert))
+            files = ensure_tls(state_dir)
+        except OSError as exc:
+            sock.close()
+            print(f"{command}: cannot prepare certificates in {state_dir}: {exc}", file=sys.stderr)
+            return None
+        certs = Certificates(str(files.server_cert), str(files.server_key), str(files.bundle), str(files.ca_cert))
+    bound_host, bound_port = sock.getsockname()[:2]
+    return Listener(sock, certs, client_url("https" if tls else "http", bound_host, bound_port))
 
 
 def run_until_stopped(

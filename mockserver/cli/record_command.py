@@ -21,9 +21,9 @@ from mockserver.capture.upstream_routes import default_routes, parse_route, upst
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.redaction import Redactor
 from mockserver.cassette.writer import CassetteWriter, Upstream
-from mockserver.cli.listening import certificates, listen, run_until_stopped
+from mockserver.cli.listening import open_listener, run_until_stopped
 from mockserver.cli.serve_options import add_state_dir
-from mockserver.runtime.run_file import RunInfo, client_url, default_state_dir
+from mockserver.runtime.run_file import RunInfo, default_state_dir
 from mockserver.runtime.server import make_server
 from mockserver.spec.loader import default_spec
 from mockserver.spec.typed_text import port_number
@@ -84,14 +84,11 @@ def record(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         print(f"flux-mock record: cannot read --upstream-ca {args.upstream_ca}: {exc}", file=sys.stderr)
         return 2
-    sock = listen("flux-mock record", args.host, args.port)
-    if sock is None:
-        return 2
     state_dir = args.state_dir or default_state_dir()
-    certs = certificates("flux-mock record", args.tls, state_dir)
-    if certs is None:
-        sock.close()
+    listener = open_listener("flux-mock record", args.host, args.port, args.tls, state_dir)
+    if listener is None:
         return 2
+    sock, certs, url = listener.sock, listener.certs, listener.url
     try:
         writer = CassetteWriter(args.cassette, routes, Redactor.for_spec(default_spec()))
     except (CassetteError, OSError) as exc:
@@ -99,8 +96,6 @@ def record(args: argparse.Namespace) -> int:
         print(f"flux-mock record: {exc}", file=sys.stderr)
         return 2
     app = RecordingApp(routes, writer, upstream_ca=args.upstream_ca)
-    host, port = sock.getsockname()[:2]
-    url = client_url("https" if args.tls else "http", host, port)
     run_info = RunInfo(url=url, pid=os.getpid(), bundle=certs.bundle, api_key=None, ca=certs.ca, upstream=args.upstream)
     banner = [f"flux-mock {__version__} recording to {args.cassette}, listening on {url} (upstream {args.upstream})"]
     banner += [f"  {url}{route.prefix}/... -> {route.url}/..." for route in routes if route.prefix]

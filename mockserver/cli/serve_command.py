@@ -7,11 +7,11 @@ import os
 import sys
 
 from mockserver import __version__
-from mockserver.cli.listening import certificates, listen, run_until_stopped
+from mockserver.cli.listening import open_listener, run_until_stopped
 from mockserver.cli.serve_options import settings_from
 from mockserver.http.app import create_app
 from mockserver.http.routes.dashboard import dashboard_path
-from mockserver.runtime.run_file import RunInfo, client_url, default_state_dir
+from mockserver.runtime.run_file import RunInfo, default_state_dir
 from mockserver.runtime.server import fast_stack, make_server, tune_gc
 from mockserver.spec.documents import SpecError
 
@@ -23,16 +23,11 @@ def serve(args: argparse.Namespace) -> int:
     except (SpecError, ValueError) as exc:
         print(f"flux-mock: {exc}", file=sys.stderr)
         return 2
-    sock = listen("flux-mock", settings.host, settings.port)
-    if sock is None:
-        return 2
     state_dir = args.state_dir or default_state_dir()
-    certs = certificates("flux-mock", args.tls, state_dir)
-    if certs is None:
-        sock.close()
+    listener = open_listener("flux-mock", settings.host, settings.port, args.tls, state_dir)
+    if listener is None:
         return 2
-    host, port = sock.getsockname()[:2]
-    url = client_url("https" if args.tls else "http", host, port)
+    sock, certs, url = listener.sock, listener.certs, listener.url
     run_info = RunInfo(url=url, pid=os.getpid(), bundle=certs.bundle, api_key=settings.api_key, ca=certs.ca)
     banner = [f"flux-mock {__version__} listening on {url} ({fast_stack()})", *certs.lines(),
               f"dashboard: {url}{dashboard_path(app.state.ctx.spec)}"]
