@@ -168,8 +168,11 @@ class BoundedShutdownServer(uvicorn.Server):
                 server.close()
             for sock in sockets or []:
                 sock.close()
-            for server in self.servers:
-                await server.wait_closed()
+            # As uvicorn bounds it: a TLS connection still shaking hands is not in server_state yet.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(server.wait_closed() for server in self.servers)), CANCEL_AFTER_SECONDS
+                )
             if not self.force_exit:
                 await self.lifespan.shutdown()
             return
