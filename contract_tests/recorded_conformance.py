@@ -25,7 +25,7 @@ def run_recorded_conformance(source: Path | str, spec: Spec, *, out: TextIO | No
     """0 when every matched answer is as documented, 1 when one is not, 2 when the file cannot be read."""
     out = out or sys.stdout  # looked up when called: a test may have replaced it
     try:
-        records = read_recording(source)
+        records = read_recording(source, spec.hosts)
     except TrafficFileError as exc:
         print(f"flux-mock conformance: {exc}", file=sys.stderr)
         return 2

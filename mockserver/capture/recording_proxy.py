@@ -19,12 +19,13 @@ from pathlib import Path
 import httpx
 
 from mockserver.capture.proxy_app import DEFAULT_TIMEOUT, RecordingApp
-from mockserver.capture.upstream_routes import default_routes, route_prefix, upstream_url
+from mockserver.capture.upstream_routes import default_routes
 from mockserver.cassette.redaction import Redactor
 from mockserver.cassette.writer import CassetteWriter, Upstream
 from mockserver.runtime.run_file import RunInfo
 from mockserver.runtime.server import bind, make_server, url_of
 from mockserver.runtime.tls import TlsFiles, ensure_tls
+from mockserver.spec.hosts import checked_prefix, checked_url
 from mockserver.spec.loader import default_spec
 
 START_TIMEOUT_SECONDS = 10.0
@@ -36,10 +37,10 @@ def routes_from(upstream: str, routes: Mapping[str, str] | Iterable[Upstream] | 
     if routes is None:
         extra: list[Upstream] = []
     elif isinstance(routes, Mapping):
-        extra = [Upstream(route_prefix(prefix), upstream_url(url)) for prefix, url in routes.items()]
+        extra = [Upstream(checked_prefix(prefix), checked_url(url)) for prefix, url in routes.items()]
     else:
         extra = list(routes)
-    return default_routes(upstream, extra)
+    return default_routes(upstream, default_spec().hosts, extra)
 
 
 class RecordingProxy:
@@ -59,7 +60,7 @@ class RecordingProxy:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         redactor: Redactor | None = None,
     ) -> None:
-        self.upstream = upstream_url(upstream)
+        self.upstream = checked_url(upstream)
         self.routes = routes_from(self.upstream, routes)
         self.cassette = Path(cassette)
         self.host, self.port = host, port

@@ -17,7 +17,7 @@ from typing import TypeVar
 from uvicorn.config import LOG_LEVELS
 
 from mockserver import __version__
-from mockserver.capture.upstream_routes import default_routes, parse_route, upstream_url
+from mockserver.capture.upstream_routes import default_routes, parse_route
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.redaction import Redactor
 from mockserver.cassette.writer import CassetteWriter, Upstream
@@ -25,6 +25,7 @@ from mockserver.cli.listening import open_listener, run_until_stopped
 from mockserver.cli.serve_options import add_state_dir
 from mockserver.runtime.run_file import RunInfo, default_state_dir
 from mockserver.runtime.server import make_server
+from mockserver.spec.hosts import checked_url
 from mockserver.spec.loader import default_spec
 from mockserver.spec.typed_text import port_number
 
@@ -51,7 +52,7 @@ def add_record_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "written to the cassette directory as it completes (credentials never written).",
     )
     record.add_argument(
-        "--upstream", required=True, type=_typed(upstream_url), metavar="URL",
+        "--upstream", required=True, type=_typed(checked_url), metavar="URL",
         help="where calls go, e.g. https://queue.fal.run (which also routes fal's run, REST and upload hosts)",
     )
     record.add_argument("--cassette", required=True, type=Path, metavar="DIR", help="the directory to record into")
@@ -77,7 +78,7 @@ def add_record_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def record(args: argparse.Namespace) -> int:
     from mockserver.capture.proxy_app import RecordingApp, trust  # httpx, loaded only to record
 
-    routes: list[Upstream] = default_routes(args.upstream, args.route)
+    routes: list[Upstream] = default_routes(args.upstream, default_spec().hosts, args.route)
     # Everything that can fail is tried before the cassette is cleared: a typo must not cost an old recording.
     try:
         trust(args.upstream_ca)

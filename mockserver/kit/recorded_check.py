@@ -73,7 +73,7 @@ def run_recorded_check(
     """0 when the recorded client broke no rule, 1 when it did, 2 when the file cannot be read."""
     out = out or sys.stdout  # looked up when called: a test may have replaced it
     try:
-        records = read_recording(source)
+        records = read_recording(source, spec.hosts)
     except TrafficFileError as exc:
         print(f"flux-mock check: {exc}", file=sys.stderr)
         return 2

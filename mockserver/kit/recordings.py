@@ -7,16 +7,18 @@ from pathlib import Path
 from mockserver.cassette.layout import CassetteError
 from mockserver.cassette.reader import Cassette, read_cassette
 from mockserver.kit.traffic_file import Recorded, TrafficFileError, read_har
+from mockserver.spec.hosts import HostMap
 
 
-def read_recording(path: Path | str) -> list[Recorded]:
-    """The exchanges recorded at ``path``: a cassette when it is a directory, else a HAR file."""
+def read_recording(path: Path | str, hosts: HostMap | None = None) -> list[Recorded]:
+    """The exchanges recorded at ``path``: a cassette when it is a directory, else a HAR file (whose
+    real URLs ``hosts`` reads back to the mock's paths; a cassette keeps the paths it was asked)."""
     if Path(path).is_dir():
         try:
             return cassette_records(read_cassette(path))
         except CassetteError as exc:
             raise TrafficFileError(str(exc)) from None
-    return read_har(path)
+    return read_har(path, hosts)
 
 
 def cassette_records(cassette: Cassette) -> list[Recorded]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 from mockserver.spec import jsontext
 from mockserver.spec.documents import Operation
+from mockserver.spec.hosts import HostMap
 from mockserver.spec.loader import Spec
 
 _PARAM = re.compile(r"\{([^}]+)\}")
@@ -64,8 +66,13 @@ class Recorded:
         return urlsplit(self.url).query
 
 
-def read_har(path: Path | str) -> list[Recorded]:
-    """Every entry of the HAR file at ``path``, in the order it lists them."""
+def read_har(path: Path | str, hosts: HostMap | None = None) -> list[Recorded]:
+    """Every entry of the HAR file at ``path``, in the order it lists them.
+
+    With ``hosts`` (the spec's map of the real service's hosts), an entry's
+    URL is read back to the mock's path it stands for: ``https://fal.run/X``
+    is the run host's ``/run/X``, not the queue's ``/X``.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -82,12 +89,12 @@ def read_har(path: Path | str) -> list[Recorded]:
     if not parsed:
         return []
     first = min(started for started, _ in parsed)
-    return [_with_at(rec, (started - first).total_seconds()) for started, rec in parsed]
-
-
-def _with_at(rec: Recorded, at: float) -> Recorded:
-    return Recorded(at, rec.method, rec.url, rec.request_headers, rec.body, rec.status, rec.response_headers,
-                    rec.response_body)
+    return [
+        dataclasses.replace(
+            rec, at=(started - first).total_seconds(), local_path=hosts.local_path(rec.url) if hosts else None
+        )
+        for started, rec in parsed
+    ]
 
 
 def _entry(raw: Any, n: int) -> tuple[datetime, Recorded]:

@@ -10,8 +10,8 @@ directory, one per running mock, named by its port; ``env`` reads them back
 and prints shell exports for the one asked for (or the only one). A file
 whose mock has died without removing it (``kill -9``) is never reported:
 its process must be alive and its port must accept a connection, else the
-file is removed. The fal run host is served
-under ``/run`` on the same origin, and ``fal-client`` builds its URLs as
+file is removed. The fal run host is served under a prefix of the same
+origin (``/run``, from the spec's ``x-mock-hosts``), and ``fal-client`` builds its URLs as
 ``https://{FAL_RUN_HOST}/{endpoint}``, so a host with a path
 (``127.0.0.1:8443/run``) reaches it without a second port.
 """
@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from mockserver.spec.loader import default_spec
 
 RUN_DIR = "running"  # in the state directory: {port}.json for each mock serving
 LIVENESS_TIMEOUT_SECONDS = 0.5
@@ -147,14 +149,23 @@ class FalUrls:
     """fal-client's four hosts, as its URL globals spell them, on the mock at one base URL."""
 
     queue: str  # QUEUE_URL_FORMAT
-    run: str  # RUN_URL_FORMAT: the run host is served under /run
+    run: str  # RUN_URL_FORMAT: the run host's prefix on the mock (/run)
     rest: str  # REST_URL: upload tokens
     cdn: str  # CDN_URL: uploads
 
 
+# fal-client's run host when FAL_RUN_HOST is unset; the others keep their paths on the mock's root.
+FAL_RUN_HOST = "https://fal.run"
+
+
+def run_prefix() -> str:
+    """Where the mock serves fal's run host: the prefix the spec's ``x-mock-hosts`` gives it."""
+    return (default_spec().hosts.local_path(FAL_RUN_HOST) or "").rstrip("/")
+
+
 def fal_urls(base: str) -> FalUrls:
     base = base.rstrip("/")
-    return FalUrls(queue=f"{base}/", run=f"{base}/run/", rest=base, cdn=base)
+    return FalUrls(queue=f"{base}/", run=f"{base}{run_prefix()}/", rest=base, cdn=base)
 
 
 def exports(info: RunInfo) -> list[tuple[str, str]]:
@@ -166,7 +177,7 @@ def exports(info: RunInfo) -> list[tuple[str, str]]:
     keys = info.upstream is None
     pairs = [("FAL_KEY", key)] if keys else []
     pairs += [
-        ("FAL_RUN_HOST", f"{host}/run"),
+        ("FAL_RUN_HOST", f"{host}{run_prefix()}"),
         ("FAL_QUEUE_RUN_HOST", host),
     ]
     if info.bundle:

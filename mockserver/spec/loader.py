@@ -31,6 +31,7 @@ from mockserver.spec import declared_headers
 from mockserver.spec.contract import QueueContract
 from mockserver.spec.documents import HTTP_METHODS, NamedModel, Operation, SpecDocument, SpecError, pointer_segment
 from mockserver.spec.formats import FORMAT_CHECKER
+from mockserver.spec.hosts import HostMap, read_hosts
 from mockserver.spec.model_info import Billing, FieldInfo, ModelInfo
 from mockserver.spec.refs import NotInlinable, inline
 from mockserver.spec.roles import Role, RoleNeeds, unknown_roles
@@ -76,6 +77,7 @@ class Spec:
         self._registry = registry.crawl()
         self._answer_headers = declared_headers.answer_headers(self.documents, self.resolve)
         self._contracts = self._read_contracts()
+        self.hosts: HostMap = read_hosts(self.documents)  # where the real service serves each path
         self._webhook_headers = declared_headers.webhook_headers(self.documents, self._contracts, self.resolve)
         self.operations: tuple[Operation, ...] = tuple(op for doc in self.documents for op in self._compile(doc))
         self._models = MappingProxyType({op.model.endpoint_id: op for op in self.operations if op.model})
@@ -196,8 +198,7 @@ class Spec:
 
     @functools.cached_property
     def by_prefix(self) -> tuple[tuple[str, SpecDocument], ...]:
-        """The documents that have a path prefix, longest prefix first (the first that fits is
-        the longest match)."""
+        """Documents with a path prefix, longest first (the first that fits is the longest match)."""
         prefixed = [(doc.path_prefix, doc) for doc in self.documents if doc.path_prefix]
         return tuple(sorted(prefixed, key=lambda pair: -len(pair[0])))
 
@@ -318,11 +319,9 @@ class Spec:
         for path, item in doc.raw["paths"].items():
             for method in HTTP_METHODS:
                 raw = item.get(method)
-                if raw is None:
-                    continue
-                handler = raw.get("x-mock-handler")
+                handler = raw.get("x-mock-handler") if raw is not None else None
                 if not handler:
-                    continue  # documented only; nothing in the mock serves it
+                    continue  # no such method, or documented only: nothing in the mock serves it
                 pointer = f"/paths/{pointer_segment(path)}/{method}"
                 op_id = raw.get("operationId") or f"{method} {path}"
                 op = Operation(doc, path, method.upper(), op_id, handler, pointer, raw)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from mockserver.capture.links import Links, starts_url
 from mockserver.capture.upstream_routes import RouteTable, default_routes
 from mockserver.spec.file_links import FileLinks
+from mockserver.spec.loader import default_spec
 
 REC = "https://127.0.0.1:8001"
 FILES = FileLinks("/files/")
+HOSTS = default_spec().hosts
 
 
 def fal_links() -> Links:
-    return Links(REC, RouteTable(default_routes("https://queue.fal.run")), FILES)
+    return Links(REC, RouteTable(default_routes("https://queue.fal.run", HOSTS)), FILES)
 
 
 def test_upstream_links_lead_to_the_recorder_under_their_route() -> None:
@@ -42,7 +44,7 @@ def test_foreign_links_data_and_look_alikes_are_left_alone() -> None:
 def test_a_port_is_not_a_prefix_of_a_longer_one() -> None:
     assert starts_url("http://h:80/x", "http://h:80")
     assert not starts_url("http://h:8000/x", "http://h:80")
-    links = Links(REC, RouteTable(default_routes("http://127.0.0.1:80")), FILES)
+    links = Links(REC, RouteTable(default_routes("http://127.0.0.1:80", HOSTS)), FILES)
     assert links.to_client("http://127.0.0.1:8000/files/abc/x.png") == "http://127.0.0.1:8000/files/abc/x.png"
 
 
@@ -59,7 +61,7 @@ def test_recorder_links_in_a_request_go_back_to_the_upstream_or_to_a_kept_files_
 
 
 def test_files_to_keep_are_the_specs_links_on_an_upstream_and_images_elsewhere() -> None:
-    links = Links(REC, RouteTable(default_routes("http://127.0.0.1:9000")), FILES)
+    links = Links(REC, RouteTable(default_routes("http://127.0.0.1:9000", HOSTS)), FILES)
     assert links.file_path("http://127.0.0.1:9000/files/0123abcd4567/out.jpg") == "/files/0123abcd4567/out.jpg"
     assert links.file_path("http://127.0.0.1:9000/files/upload/0123abcd4567") is None  # an upload slot
     assert links.file_path("http://127.0.0.1:9000/fal-ai/flux-pro/requests/r1") is None

@@ -18,6 +18,7 @@ from mockserver.cli import build_parser, main
 from mockserver.runtime.run_file import exports, run_file, running_mocks
 from mockserver.runtime.server import bind
 from mockserver.runtime.tls import ensure_tls
+from mockserver.spec.loader import default_spec
 from mockserver.testing import MockServer, RecordingProxy
 from tests.helpers import TEXT
 
@@ -122,7 +123,7 @@ def test_a_port_in_use_is_refused_and_the_old_cassette_kept(
 
 def _table(*argv: str) -> dict[str, str]:
     args = build_parser().parse_args(["record", "--cassette", "c", *argv])
-    return {r.prefix: r.url for r in default_routes(args.upstream, args.route)}
+    return {r.prefix: r.url for r in default_routes(args.upstream, default_spec().hosts, args.route)}
 
 
 def test_fal_queue_brings_fal_client_s_other_hosts_and_routes_override_them() -> None:

@@ -6,12 +6,13 @@ import io
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from contract_tests.recorded_conformance import run_recorded_conformance
 from mockserver.cli import main
 from mockserver.spec.loader import default_spec
-from tests.kit.test_har_check import entry, good_both, good_fal, record
+from tests.kit.test_har_check import TEXT, check_har, entry, good_both, good_fal, record
 
 
 def conformance(path: Path) -> tuple[int, str]:
@@ -67,3 +68,54 @@ def test_target_and_har_are_exclusive(tmp_path: Path) -> None:
         main(["conformance", "--har", "x.har", "--target", "http://127.0.0.1:1"])
     with pytest.raises(SystemExit):
         main(["conformance"])
+
+
+def good_run(client: httpx.Client, url: str) -> None:
+    """fal_client.run()'s call: the run host answers the result itself."""
+    client.post(f"{url}/run/{TEXT}", json={"prompt": "a lighthouse"}).raise_for_status()
+
+
+def as_captured_at_fal(path: Path) -> None:
+    """The entries' URLs as a capture of the real service shows them: the run host's calls at
+    fal.run (the mock's /run prefix gone), the upload token at the REST host, the rest at the queue."""
+    doc = json.loads(path.read_text())
+    for item in doc["log"]["entries"]:
+        url = httpx.URL(item["request"]["url"])
+        raw = url.raw_path.decode()
+        if raw.startswith("/run/"):
+            real = "https://fal.run" + raw[len("/run"):]
+        elif raw.startswith("/storage/"):
+            real = "https://rest.fal.ai" + raw
+        else:
+            real = "https://queue.fal.run" + raw
+        item["request"]["url"] = real
+    path.write_text(json.dumps(doc))
+
+
+def run_and_queue(client: httpx.Client, url: str) -> None:
+    good_run(client, url)
+    client.post(f"{url}/storage/auth/token?storage_type=fal-cdn-v3", json={}).raise_for_status()
+    good_fal(client, url)
+
+
+def test_a_capture_of_fal_s_own_hosts_is_judged_by_the_operation_of_each_host(tmp_path: Path) -> None:
+    # fal.run/{endpoint} has the queue's submit path: read as that, its result would fail as a ticket.
+    path, _ = record(run_and_queue, tmp_path)
+    as_captured_at_fal(path)
+    code, report = conformance(path)
+    assert code == 0, report
+    assert "0 skipped, 0 errors" in report
+    code, report = check_har(path)
+    assert code == 0, report
+    assert " 0 errors, 0 warnings" in report
+
+
+def test_a_drifted_run_host_answer_fails_naming_the_field(tmp_path: Path) -> None:
+    path, _ = record(good_run, tmp_path)
+    as_captured_at_fal(path)
+    body = json.loads(json.loads(path.read_text())["log"]["entries"][0]["response"]["content"]["text"])
+    edit_answer(path, 0, {"pictures": body["images"]}, "images")
+    code, report = conformance(path)
+    assert code == 1, report
+    assert "'images' is a required property" in report
+    assert "request_id" not in report  # judged as the run host's result, not as a queue ticket

@@ -21,15 +21,18 @@ from mockserver.http.errors import ApiError
 from mockserver.http.recorder import FORWARDED
 from mockserver.http.scenario_gate import RULING
 from mockserver.spec.documents import Operation
+from mockserver.spec.hosts import HostMap
 
 TARGET_HEADER = "x-fal-target-url"
-RUN_HOST = "fal.run"
-RUN_PREFIX = "/run"  # where the mock serves fal's run host
 FAL_DOMAINS = ("fal.run", "fal.ai", "fal.media")
 
 
-def local_path(target: str) -> tuple[str, str]:
-    """The mock's own path and query for a fal URL; ApiError when it is not one."""
+def local_path(target: str, hosts: HostMap) -> tuple[str, str]:
+    """The mock's own path and query for a fal URL; ApiError when it is not one.
+
+    A host of the spec's ``x-mock-hosts`` map is served where the map puts it
+    (``fal.run`` under ``/run``); any other fal URL at its own path.
+    """
     try:
         parts = urlsplit(target)
         host = (parts.hostname or "").lower()
@@ -40,10 +43,7 @@ def local_path(target: str) -> tuple[str, str]:
             412, f"{TARGET_HEADER} must be a fal URL (fal.run, *.fal.run, *.fal.ai, *.fal.media); got {target!r}",
             "invalid_target_url",
         )
-    path = parts.path or "/"
-    if host == RUN_HOST:
-        path = RUN_PREFIX + path
-    return path, parts.query
+    return hosts.local_path(target) or parts.path or "/", parts.query
 
 
 class Forward(Response):
@@ -68,7 +68,7 @@ def proxy(operation: Operation, ctx: AppContext) -> Endpoint:
         target = request.headers.get(TARGET_HEADER)
         if not target:
             raise ApiError(400, f"Missing the {TARGET_HEADER} header", "missing_target_url")
-        path, query = local_path(target)
+        path, query = local_path(target, ctx.spec.hosts)
         scope = dict(request.scope)
         scope["path"] = unquote(path)
         scope["raw_path"] = path.encode("utf-8")
