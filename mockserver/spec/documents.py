@@ -76,10 +76,16 @@ class Operation:
                 converters[param["name"]] = converter
         return converters
 
-    def parameters(self) -> list[Mapping[str, Any]]:
+    def parameters(self) -> tuple[Mapping[str, Any], ...]:
+        """The path item's parameters, then the operation's, their refs followed."""
+        return self._parameters
+
+    @functools.cached_property
+    def _parameters(self) -> tuple[Mapping[str, Any], ...]:
+        # Resolved once per operation: the spec is read-only, and every app built from it reads them.
         path_item = self.document.raw["paths"][self.path]
         params = [*path_item.get("parameters", []), *self.raw.get("parameters", [])]
-        return [self.document.spec.resolve(p, self.document) for p in params]
+        return tuple(self.document.spec.resolve(p, self.document) for p in params)
 
     def header_names(self, role: Role) -> list[str]:
         """Lower-case names of the header parameters with ``role``, in the order the spec lists them."""

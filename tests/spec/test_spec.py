@@ -172,3 +172,13 @@ def test_a_spec_without_the_mocks_own_routes_does_not_start() -> None:
     without = Spec.load([p for p in default_spec_paths() if p.name != "mock-admin.yaml"])
     with pytest.raises(SpecError, match="x-mock-path-prefix"):
         _ = without.admin_prefix
+
+
+def test_an_operation_s_parameters_are_resolved_once_and_as_a_fresh_reading_gives_them() -> None:
+    spec = default_spec()
+    for op in spec.operations:
+        item = op.document.raw["paths"][op.path]
+        fresh = [spec.resolve(p, op.document) for p in [*item.get("parameters", []), *op.raw.get("parameters", [])]]
+        assert list(op.parameters()) == fresh, op.operation_id
+        assert op.parameters() is op.parameters()
+    assert any(op.parameters() for op in spec.operations)
