@@ -65,6 +65,12 @@ class Recorded:
     def query(self) -> str:
         return urlsplit(self.url).query
 
+    @property
+    def answered(self) -> bool:
+        """Whether the server answered: devtools write status 0 for a request that was aborted,
+        blocked or failed before any answer came."""
+        return self.status != 0
+
 
 def read_har(path: Path | str, hosts: HostMap | None = None) -> list[Recorded]:
     """Every entry of the HAR file at ``path``, in the order it lists them.

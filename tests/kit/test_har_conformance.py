@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -119,3 +120,20 @@ def test_a_drifted_run_host_answer_fails_naming_the_field(tmp_path: Path) -> Non
     assert code == 1, report
     assert "'images' is a required property" in report
     assert "request_id" not in report  # judged as the run host's result, not as a queue ticket
+
+
+def test_a_request_the_capture_shows_unanswered_is_not_judged_as_the_server_s(tmp_path: Path) -> None:
+    # Devtools keep an aborted or blocked request with status 0: the server said nothing to judge.
+    path, _ = record(good_fal, tmp_path)
+    doc = json.loads(path.read_text())
+    aborted = json.loads(json.dumps(doc["log"]["entries"][-1]))  # the result fetched again, a second later
+    started = datetime.fromisoformat(aborted["startedDateTime"]) + timedelta(seconds=1)
+    aborted["startedDateTime"] = started.isoformat()
+    aborted["response"] |= {"status": 0, "statusText": "", "headers": [], "content": {"size": 0, "mimeType": ""}}
+    doc["log"]["entries"].append(aborted)
+    path.write_text(json.dumps(doc))
+    code, report = conformance(path)
+    assert code == 0, report
+    assert "0 skipped, 1 without an answer, 0 errors" in report
+    code, report = check_har(path)
+    assert code == 0, report
