@@ -122,8 +122,14 @@ def _entry(raw: Any, n: int) -> tuple[datetime, Recorded]:
     method, url, status = request.get("method"), request.get("url"), response.get("status")
     if not isinstance(method, str) or not method or not isinstance(url, str) or not url:
         raise TrafficFileError(f"{where}.request needs a method and a url")
+    try:
+        urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise TrafficFileError(f"{where}.request.url is not a URL ({exc}): {url!r}") from None
     if not isinstance(status, int) or isinstance(status, bool):
         raise TrafficFileError(f"{where}.response.status is not a number: {status!r}")
+    if status != 0 and not 100 <= status <= 999:  # 0: no answer came
+        raise TrafficFileError(f"{where}.response.status is not an HTTP status: {status}")
     post = request.get("postData")
     body = _text(post, f"{where}.request.postData") if isinstance(post, Mapping) else b""
     content = response.get("content")
@@ -135,7 +141,7 @@ def _entry(raw: Any, n: int) -> tuple[datetime, Recorded]:
         request_headers=_headers(request.get("headers"), f"{where}.request.headers"),
         body=body,
         status=status,
-        response_headers=_headers(response.get("headers"), f"{where}.response.headers"),
+        response_headers=_decoded(_headers(response.get("headers"), f"{where}.response.headers")),
         response_body=answer,
     )
     return when, rec
@@ -155,6 +161,15 @@ def _headers(raw: Any, where: str) -> dict[str, str]:
         # Repeated headers are joined as HTTP joins them (set-cookie aside, which no rule reads).
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+# HAR keeps a body as it was decoded (HAR 1.2, content.text), so the headers that described it on
+# the wire (gzip, its compressed length) no longer do: kept, they would have it decoded twice.
+_WIRE_ONLY = ("content-encoding", "content-length")
+
+
+def _decoded(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name not in _WIRE_ONLY}
 
 
 def _text(holder: Mapping[str, Any], where: str) -> bytes:

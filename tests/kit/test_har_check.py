@@ -131,6 +131,12 @@ def entry(started: str) -> dict[str, Any]:
                 "status": 200, "content": {"text": "@@", "encoding": "base64"}}}]}}),
             "not valid base64",
         ),
+        (json.dumps({"log": {"entries": [entry("2026-01-01T00:00:00Z") | {"request": {
+            "method": "GET", "url": "http://[::1/status"}}]}}), "request.url is not a URL"),
+        (json.dumps({"log": {"entries": [entry("2026-01-01T00:00:00Z") | {"response": {"status": -5}}]}}),
+         "not an HTTP status: -5"),
+        (json.dumps({"log": {"entries": [entry("2026-01-01T00:00:00Z") | {"response": {"status": 1000}}]}}),
+         "not an HTTP status: 1000"),
     ],
 )
 def test_malformed_har_exits_2_with_a_message(

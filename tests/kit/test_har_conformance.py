@@ -137,3 +137,17 @@ def test_a_request_the_capture_shows_unanswered_is_not_judged_as_the_server_s(tm
     assert "0 skipped, 1 without an answer, 0 errors" in report
     code, report = check_har(path)
     assert code == 0, report
+
+
+def test_an_answer_the_capture_kept_decoded_is_not_decoded_again(tmp_path: Path) -> None:
+    # Browsers keep a gzip answer's body decoded, its Content-Encoding header as it came.
+    path, _ = record(good_both, tmp_path)
+    doc = json.loads(path.read_text())
+    for item in doc["log"]["entries"]:
+        item["response"]["headers"] += [{"name": "Content-Encoding", "value": "gzip"},
+                                        {"name": "Content-Length", "value": "3"}]
+    path.write_text(json.dumps(doc))
+    code, report = conformance(path)
+    assert code == 0, report
+    code, report = check_har(path)
+    assert code == 0, report
