@@ -87,6 +87,8 @@ def read_har(path: Path | str, hosts: HostMap | None = None) -> list[Recorded]:
         doc = json.loads(text)
     except ValueError as exc:
         raise TrafficFileError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise TrafficFileError(f"{path}: its JSON is nested too deeply") from None
     log = doc.get("log") if isinstance(doc, Mapping) else None
     entries = log.get("entries") if isinstance(log, Mapping) else None
     if not isinstance(entries, list):

@@ -136,3 +136,50 @@ def test_environment_keys_are_scrubbed_though_the_client_never_sent_them() -> No
     redactor = Redactor({"FAL_KEY": "envid:envsecretvalue", "OPENAI_API_KEY": "sk-test-abcdef"})
     assert redactor.text("a envid:envsecretvalue b sk-test-abcdef c") == "a [redacted] b [redacted] c"
     assert redactor.text("only envsecretvalue") == "only [redacted]"
+
+
+def _edit_exchange(directory: Path, change: object) -> None:
+    path = next((directory / "exchanges").iterdir())
+    doc = json.loads(path.read_text())
+    change(doc)  # type: ignore[operator]
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["response"].update(status=-1), "status -1 is not an HTTP status"),
+        (lambda d: d["response"].update(status=1000), "status 1000 is not an HTTP status"),
+        (lambda d: d["request"].update(method="GE T"), "is not an HTTP method"),
+        (lambda d: d["request"].update(path="fal-ai/x"), "is not an absolute path"),
+        (lambda d: d["request"].update(path="/x\r\nHost: evil"), "is not an absolute path"),
+        (lambda d: d["request"].update(url="http://[::1/x"), "is not a URL"),
+        (lambda d: d["response"]["headers"].update({"x-a": "v\r\nSet-Cookie: s=1"}), "cannot be sent as a header"),
+        (lambda d: d["response"]["headers"].update({"x a": "v"}), "cannot be sent as a header"),
+        (lambda d: d["request"]["headers"].update({"x-a": ["v"]}), "cannot be sent as a header"),
+    ],
+)
+def test_an_edit_that_could_not_be_sent_again_is_refused(tmp_path: Path, change: object, message: str) -> None:
+    # Cassettes are meant to be edited by hand; a replayed answer must still be a valid HTTP answer.
+    write_one(tmp_path / "c")
+    _edit_exchange(tmp_path / "c", change)
+    with pytest.raises(CassetteError, match=message):
+        read_cassette(tmp_path / "c")
+
+
+def test_a_stored_file_s_type_must_be_sendable(tmp_path: Path) -> None:
+    writer = write_one(tmp_path / "c")
+    writer.add_file("/files/a/cat.png", "https://cdn.example/a/cat.png", PNG, "image/png")
+    index = json.loads((tmp_path / "c" / "index.json").read_text())
+    index["files"]["/files/a/cat.png"]["content_type"] = "image/png\r\nX-Evil: 1"
+    (tmp_path / "c" / "index.json").write_text(json.dumps(index))
+    with pytest.raises(CassetteError, match="cannot be sent as a header"):
+        read_cassette(tmp_path / "c")
+
+
+def test_json_nested_too_deeply_is_refused_not_a_crash(tmp_path: Path) -> None:
+    write_one(tmp_path / "c")
+    path = next((tmp_path / "c" / "exchanges").iterdir())
+    path.write_text('{"seq": 1, "deep": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(CassetteError, match="nested too deeply"):
+        read_cassette(tmp_path / "c")

@@ -123,6 +123,7 @@ def entry(started: str) -> dict[str, Any]:
     ("text", "words"),
     [
         ("not json {", "is not JSON"),
+        ('{"log": {"entries": []}, "deep": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
         ('{"log": {}}', "no log.entries"),
         ('{"log": {"entries": [{"startedDateTime": "2026-01-01T00:00:00Z", "response": {}}]}}', "no request"),
         (json.dumps({"log": {"entries": [entry("yesterday")]}}), "startedDateTime"),
