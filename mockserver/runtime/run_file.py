@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mockserver.spec.loader import default_spec
-
 RUN_DIR = "running"  # in the state directory: {port}.json for each mock serving
 LIVENESS_TIMEOUT_SECONDS = 0.5
 DEFAULT_KEY = "flux-mock"  # any key works unless the mock was started with --api-key
@@ -160,6 +158,9 @@ FAL_RUN_HOST = "https://fal.run"
 
 def run_prefix() -> str:
     """Where the mock serves fal's run host: the prefix the spec's ``x-mock-hosts`` gives it."""
+    # Imported here: the spec's modules would more than treble the cost of importing this one.
+    from mockserver.spec.loader import default_spec
+
     return (default_spec().hosts.local_path(FAL_RUN_HOST) or "").rstrip("/")
 
 

@@ -70,7 +70,11 @@ class HostMap:
 
     def root(self, url: str) -> bool:
         """Whether ``url`` is the real service's address for the mock's root (fal's queue host)."""
-        return any(h.prefix == "" and h.url == url.rstrip("/") for h in self.hosts)
+        try:
+            origin, path = _origin(url), urlsplit(url).path.rstrip("/")
+        except ValueError:
+            return False
+        return any(h.prefix == "" and (base, base_path) == (origin, path) for base, base_path, h in self._bases)
 
     def local_path(self, url: str) -> str | None:
         """The mock's path for a real URL (its query dropped), or None when no host of the map serves it."""

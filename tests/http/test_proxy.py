@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from mockserver.testing import MockServer
+from tests.helpers import specs_with
 
 PROXY = "/api/fal/proxy"
 T2I = "fal-ai/flux-pro/kontext/max/text-to-image"
@@ -32,10 +35,22 @@ def test_queue_lifecycle_through_the_proxy(instant: MockServer) -> None:
         assert (cancel.status_code, cancel.json()) == (400, {"status": "ALREADY_COMPLETED"})
 
 
-def test_run_host_maps_to_the_run_prefix(instant: MockServer) -> None:
-    answer = httpx.post(f"{instant.url}{PROXY}", headers=via(f"https://fal.run/{T2I}"), json={"prompt": "now"})
+@pytest.mark.parametrize("run_host", ["https://fal.run", "https://FAL.run", "http://fal.run", "https://fal.run:8443"])
+def test_run_host_maps_to_the_run_prefix(instant: MockServer, run_host: str) -> None:
+    # By host name, whatever the scheme or port, as a proxy forwards.
+    answer = httpx.post(f"{instant.url}{PROXY}", headers=via(f"{run_host}/{T2I}"), json={"prompt": "now"})
     assert answer.status_code == 200
     assert answer.json()["prompt"] == "now"  # the bare result, no queue ticket
+
+
+def test_the_run_host_s_prefix_is_the_spec_s(tmp_path: Path) -> None:
+    # x-mock-hosts names the host that /run stands for; the proxy follows it.
+    specs = specs_with(tmp_path, '{prefix: /run, url: "https://fal.run"}', '{prefix: /run, url: "https://sync.fal.ai"}')
+    with MockServer(time_scale=0, spec_paths=tuple(specs)) as mock:
+        moved = httpx.post(f"{mock.url}{PROXY}", headers=via(f"https://sync.fal.ai/{T2I}"), json={"prompt": "now"})
+        assert moved.status_code == 200 and moved.json()["prompt"] == "now"
+        queued = httpx.post(f"{mock.url}{PROXY}", headers=via(f"https://fal.run/{T2I}"), json={"prompt": "now"})
+        assert queued.status_code == 200 and "request_id" in queued.json()  # now just a fal host: the queue's path
 
 
 def test_errors_of_the_target_come_back_unchanged(instant: MockServer) -> None:

@@ -151,3 +151,14 @@ def test_an_answer_the_capture_kept_decoded_is_not_decoded_again(tmp_path: Path)
     assert code == 0, report
     code, report = check_har(path)
     assert code == 0, report
+
+
+def test_check_names_the_run_host_s_operation_for_a_call_captured_at_fal_run(tmp_path: Path) -> None:
+    def bad_run(client: httpx.Client, url: str) -> None:
+        assert client.post(f"{url}/run/{TEXT}", json={"seed": 1}).status_code == 422  # no prompt
+
+    path, _ = record(bad_run, tmp_path)
+    as_captured_at_fal(path)
+    code, report = check_har(path)
+    assert code == 1, report
+    assert f"POST /run/{TEXT} (runSync)" in report, report

@@ -28,7 +28,7 @@ def verdicts(source: Path) -> dict[tuple[str, str], list[list[str]]]:
     """Each recorded call's rule ids, calls told apart by method and path (files aside: only a
     HAR file holds the client's image downloads, which the recorder served itself)."""
     found: dict[tuple[str, str], list[list[str]]] = {}
-    for entry in recorded_entries(read_recording(source), default_spec(), MIN_POLL):
+    for entry in recorded_entries(read_recording(source, default_spec().hosts), default_spec(), MIN_POLL):
         if entry.operation != "getFile":
             found.setdefault((entry.method, entry.path), []).append(sorted(v.rule for v in entry.violations))
     return found

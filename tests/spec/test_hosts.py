@@ -51,6 +51,8 @@ def test_urls_the_map_does_not_name_read_back_to_nothing(url: str) -> None:
 def test_the_root_is_the_queue_host_only() -> None:
     hosts = default_spec().hosts
     assert hosts.root("https://queue.fal.run") and hosts.root("https://queue.fal.run/")
+    assert hosts.root("https://QUEUE.fal.run:443")  # as local_path reads it: hosts without case, default port
+    assert not hosts.root("https://queue.fal.run/fal-ai") and not hosts.root("http://[::1")
     assert not hosts.root("https://fal.run") and not hosts.root("http://127.0.0.1:8000")
 
 

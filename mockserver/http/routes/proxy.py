@@ -43,7 +43,8 @@ def local_path(target: str, hosts: HostMap) -> tuple[str, str]:
             412, f"{TARGET_HEADER} must be a fal URL (fal.run, *.fal.run, *.fal.ai, *.fal.media); got {target!r}",
             "invalid_target_url",
         )
-    return hosts.local_path(target) or parts.path or "/", parts.query
+    # By host name alone, as a proxy forwards: @fal-ai/client's targets are https on the default port.
+    return hosts.local_path(f"https://{host}{parts.path}") or parts.path or "/", parts.query
 
 
 class Forward(Response):
